@@ -1,0 +1,84 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""The `loyal` command: registers one module per command group (as `flwr/cli/app.py` does)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from loyal import __version__
+from loyal.errors import USER_ERRORS
+from loyal.log import configure
+
+#: Command group -> module under `loyal.cli` that defines `register(subparsers)`.
+#: A group whose module does not exist yet answers "not available yet".
+GROUPS: dict[str, str] = {
+    "data": "Federated data sets: statistics and caching.",
+    "sim": "Ray simulations of ephemeral clients.",
+    "server": "The persistent SSA server.",
+    "client": "An ephemeral client.",
+    "committee": "A decryptor committee member.",
+    "flower": "Flower runs with SSA + DP-FTRL and SecAgg+ side by side.",
+    "dpftrl": "DP-FTRL matrix mechanisms and privacy accounting.",
+    "ssa": "Secure stateful aggregation: parameters and self-test.",
+    "oml": "OML fingerprints: generate, embed, verify.",
+    "chain": "The on-chain OML registry.",
+    "bench": "Benchmarks, written as JSON + Markdown.",
+    "demo": "The main job on embedded defaults.",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line and exit 2 (argparse's own code)."""
+
+    def error(self, message: str) -> None:  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _not_available(group: str):
+    def run(args: argparse.Namespace) -> int:
+        print(f"loyal {group}: not available yet", file=sys.stderr)
+        return 2
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Builds the full parser with every command group."""
+    parser = _Parser(prog="loyal", description="Loyal: private, community-owned AI.")
+    parser.add_argument("--version", action="version", version=f"loyal {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="group", metavar="COMMAND", parser_class=_Parser)
+    for group, help_text in GROUPS.items():
+        try:
+            module = importlib.import_module(f"loyal.cli.{group}")
+        except ModuleNotFoundError as e:
+            if e.name != f"loyal.cli.{group}":
+                raise
+            p = sub.add_parser(group, help=f"{help_text} (not available yet)")
+            p.set_defaults(func=_not_available(group))
+            continue
+        module.register(sub, help_text)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs `loyal`; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure(args.verbose)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.group is None else 2
+    try:
+        return int(args.func(args) or 0)
+    except USER_ERRORS as e:
+        if os.environ.get("LOYAL_DEBUG"):
+            raise
+        print(f"loyal {args.group}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
