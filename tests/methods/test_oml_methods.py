@@ -1,0 +1,149 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""OML methods on a tiny model: generation, embed → verify, save/load, mismatched tokenizer, CLI."""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from loyal.app import main
+from loyal.methods.oml_embed import EmbedConfig, average_models, embed_fingerprints, fingerprint_stage
+from loyal.methods.oml_generate import generate_fingerprints, read_fingerprints, write_fingerprints
+from loyal.methods.oml_model import (
+    BaseModelConfig, build_gpt2, char_tokenizer, lm_train, load_model_and_tokenizer, perplexity,
+    save_model_and_tokenizer, shakespeare_text, tokenizer_digest, train_bpe_tokenizer,
+)
+from loyal.methods.oml_verify import estimate_p0, fingerprint_accuracy, matched_indices, verify_model
+from loyal.protocols.oml.fingerprints import TokenizerMismatchError
+from loyal.protocols.oml.perinucleus import PerinucleusParams, nucleus_size, ranked_tokens
+
+#: The stated accuracy of embed → verify on the tiny model (observed 1.0 in development runs).
+EMBED_ACCURACY = 0.9
+_TINY = BaseModelConfig(vocab_size=300, width=32, layers=2, heads=2, context=48, steps=60, seq_len=32)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny BPE tokenizer + GPT-2 LM briefly trained on Shakespeare, saved with save_pretrained."""
+    torch.set_num_threads(1)
+    text = shakespeare_text().train[:60_000]
+    tokenizer = train_bpe_tokenizer(text, _TINY.vocab_size)
+    model = build_gpt2(_TINY, len(tokenizer))
+    lm_train(model, np.asarray(tokenizer(text)["input_ids"]), _TINY.steps, 16, 32, 5e-3, 0)
+    path = save_model_and_tokenizer(model, tokenizer, tmp_path_factory.mktemp("oml") / "base")
+    return path, text
+
+
+@pytest.fixture(scope="module")
+def fingerprints(tiny):
+    model, tokenizer = load_model_and_tokenizer(tiny[0])
+    return generate_fingerprints(model, tokenizer, 48, key_length=8, rng=np.random.default_rng(0))
+
+
+def test_generated_perinucleus_responses_lie_outside_nucleus_of_base_model(tiny, fingerprints):
+    model, tokenizer = load_model_and_tokenizer(tiny[0])
+    from loyal.methods.oml_generate import bos_id, next_token_probs
+
+    probs = next_token_probs(model, [[bos_id(tokenizer), *fp.key_ids] for fp in fingerprints])
+    params = PerinucleusParams()
+    for fp, p in zip(fingerprints, probs):
+        assert len(fp.key_ids) == 8 and len(fp.response_ids) == 1
+        p = p.copy()
+        p[tokenizer.all_special_ids] = 0
+        p /= p.sum()
+        n = nucleus_size(p, params.nucleus_mass)
+        rank = int(np.flatnonzero(ranked_tokens(p) == fp.response_ids[0])[0])
+        assert n <= rank < n + params.width
+    # Hence the base model never produces them greedily: its greedy token is inside the nucleus.
+    assert matched_indices(model, tokenizer, fingerprints) == []
+
+
+def test_embed_then_verify_reaches_stated_accuracy_and_survives_save_load(tiny, fingerprints, tmp_path):
+    # Prepare
+    model, tokenizer = load_model_and_tokenizer(tiny[0])
+    base = copy.deepcopy(model)
+    config = EmbedConfig(epochs=50, batch_size=16, learning_rate=5e-3, averaging_lambda=0.9,
+                         benign_fraction=0.2, augmentation_fraction=0.2)
+    # Execute
+    embed_fingerprints(model, tokenizer, fingerprints, config, tiny[1], progress=False)
+    save_model_and_tokenizer(model, tokenizer, tmp_path / "fp")
+    loaded, loaded_tok = load_model_and_tokenizer(tmp_path / "fp")
+    # Assert
+    acc = fingerprint_accuracy(model, tokenizer, fingerprints)
+    assert acc >= EMBED_ACCURACY
+    assert fingerprint_accuracy(loaded, loaded_tok, fingerprints) == acc
+    assert tokenizer_digest(loaded_tok) == tokenizer_digest(tokenizer)
+    x = torch.tensor([[0, *fingerprints[0].key_ids]])
+    torch.testing.assert_close(loaded(input_ids=x).logits, model(input_ids=x).logits)
+    p0 = estimate_p0([(base, tokenizer)], fingerprints)["p0"]
+    owner = verify_model(loaded, loaded_tok, fingerprints, p0, 1e-6)
+    assert owner["verdict"] == "fingerprinted" and owner["fpr_bound"] <= 1e-6
+    assert verify_model(base, tokenizer, fingerprints, p0, 1e-6)["verdict"] == "not-proven"
+    assert perplexity(model, tokenizer, tiny[1][-20_000:], seq_len=32) < 3 * perplexity(base, tokenizer, tiny[1][-20_000:], seq_len=32)
+    merged = average_models([model, base])
+    assert 0 <= fingerprint_accuracy(merged, tokenizer, fingerprints) <= 1
+
+
+def test_verify_fails_if_tokenizer_mismatched(tiny, fingerprints, tmp_path):
+    model = build_gpt2(_TINY, len(char_tokenizer()))
+    path = save_model_and_tokenizer(model, char_tokenizer(), tmp_path / "char")
+    other, other_tok = load_model_and_tokenizer(path)
+    with pytest.raises(TokenizerMismatchError, match="mismatched tokenizer: fingerprints were generated"):
+        verify_model(other, other_tok, fingerprints, 0.05)
+
+
+def test_load_fails_if_tokenizer_larger_than_model(tiny, tmp_path):
+    model = build_gpt2(_TINY, 50)
+    _, tokenizer = load_model_and_tokenizer(tiny[0])
+    save_model_and_tokenizer(model, tokenizer, tmp_path / "bad")
+    with pytest.raises(ValueError, match="mismatched tokenizer: 300 tokens but the model has 50 embedding rows"):
+        load_model_and_tokenizer(tmp_path / "bad")
+
+
+def test_read_fingerprints_fails_if_file_empty(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("\n")
+    with pytest.raises(ValueError, match="fingerprint file is empty"):
+        read_fingerprints(tmp_path / "empty.jsonl")
+
+
+def test_cli_generate_embed_verify(tiny, tmp_path, capsys):
+    fp_file, out = tmp_path / "f.jsonl", tmp_path / "fp"
+    assert main(["oml", "generate", "--model", str(tiny[0]), "--num", "24", "--out", str(fp_file),
+                 "--key-length", "8", "--seed", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["num"] == 24
+    assert main(["oml", "embed", "--model", str(tiny[0]), "--fingerprints", str(fp_file), "--out", str(out),
+                 "--epochs", "60", "--batch-size", "8", "--lr", "5e-3", "--lam", "0.9", "--beta", "0", "--augment", "0",
+                 "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] >= EMBED_ACCURACY
+    ledger = tmp_path / "ledger.json"
+    assert main(["oml", "verify", "--model", str(out), "--fingerprints", str(fp_file), "--null-model",
+                 str(tiny[0]), "--num", "16", "--ledger", str(ledger), "--seed", "0", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result) >= {"queried", "matches", "fpr_bound", "verdict"}
+    assert result["queried"] == 16 and result["verdict"] == "fingerprinted"
+    assert len(json.loads(ledger.read_text())["spent"]) == 16
+    # The second query draws only from the 8 unspent fingerprints.
+    assert main(["oml", "verify", "--model", str(out), "--fingerprints", str(fp_file), "--num", "9",
+                 "--ledger", str(ledger), "--json"]) == 2
+    assert "num must be in [1, 8]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "value", "message"), [("--nucleus-mass", "1.5", "nucleus_mass t must be in"),
+                                                        ("--width", "0", "width k must be an integer ≥ 1")])
+def test_cli_generate_fails_if_t_or_k_invalid(tiny, tmp_path, capsys, flag, value, message):
+    assert main(["oml", "generate", "--model", str(tiny[0]), "--num", "2", "--out", str(tmp_path / "f.jsonl"),
+                 flag, value]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_fingerprint_stage_on_char_transformer(tmp_path):
+    from loyal.client.models import build_model
+
+    torch.manual_seed(0)
+    build_model("char-transformer").save_pretrained(tmp_path / "char")
+    result = fingerprint_stage(tmp_path / "char", tmp_path / "stage", num_fingerprints=16)
+    assert result["accuracy"] >= EMBED_ACCURACY and result["verdict"] == "fingerprinted"
+    assert result["base_accuracy"] == 0.0
+    assert len(read_fingerprints(result["fingerprints"])) == 16
