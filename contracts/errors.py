@@ -10,15 +10,17 @@ from typing import Any
 from eth_abi import decode
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
+from loyal.errors import UsageError
+
 __all__ = ["ChainError", "RegistryRevert", "decode_revert", "revert_data_of"]
 
 
-class ChainError(Exception):
+class ChainError(UsageError):
     """A chain or node problem that is not a contract revert (connection, missing deployment)."""
 
 
-class RegistryRevert(Exception):
-    """A call to `OMLRegistry` reverted with a custom error.
+class RegistryRevert(ValueError):
+    """A call to `OMLRegistry` reverted with a custom error (a ValueError: the contract rejected the input).
 
     Attributes:
       error_name: the Solidity error name, e.g. ``OMLRegistryBelowThreshold``.
@@ -121,14 +123,18 @@ def _format(typ: str, value: Any) -> Any:
 def revert_data_of(exc: BaseException) -> bytes | None:
     """Returns the raw revert data carried by a web3 / eth-tester exception, or None.
 
-    web3 raises `ContractCustomError` (hex in ``.data``) for JSON-RPC nodes; eth-tester raises
+    web3 raises `ContractCustomError`/`ContractLogicError` (hex in ``.data`` or in an args dict) for JSON-RPC
+    nodes such as hardhat; eth-tester raises
     `TransactionFailed("execution reverted: b'...'")` with the bytes as a Python literal.
     """
-    data = getattr(exc, "data", None)
-    if isinstance(data, str) and data.startswith("0x"):
-        return bytes.fromhex(data[2:])
-    if isinstance(data, bytes):
-        return data
+    candidates = [getattr(exc, "data", None), *exc.args]
+    for data in candidates:
+        if isinstance(data, dict):
+            data = data.get("data")
+        if isinstance(data, str) and data.startswith("0x") and len(data) >= 10:
+            return bytes.fromhex(data[2:])
+        if isinstance(data, bytes) and len(data) >= 4:
+            return data
     text = str(exc.args[0]) if exc.args else ""
     prefix = "execution reverted: "
     if text.startswith(prefix):

@@ -1,0 +1,191 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""A licensed host: serves a model over HTTP on 127.0.0.1 and signs every response (EIP-712 `Response`).
+
+Protocol: ``POST /generate`` with ``{"prompt": str}`` answers ``{"output", "prompt_hash", "output_hash",
+"model_id", "host", "signature"}`` (hashes and signature as 0x-hex). ``GET /health`` answers the host address.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from loyal.contracts.eip712 import Domain, response_message, recover, sign_response
+from loyal.contracts.merkle import hash_text
+
+__all__ = ["HostServer", "SignedOutput", "host_address", "query_host"]
+
+logger = logging.getLogger(__name__)
+
+#: A model as the host sees it: prompt text in, generated text out (greedy decoding).
+TextModel = Callable[[str], str]
+
+_MAX_BODY = 1 << 20
+
+
+@dataclass(frozen=True)
+class SignedOutput:
+    """A host's answer to one prompt, with its EIP-712 signature."""
+
+    prompt: str
+    output: str
+    model_id: int
+    host: str
+    signature: bytes
+
+    @property
+    def prompt_hash(self) -> bytes:
+        """keccak256 of the prompt."""
+        return hash_text(self.prompt)
+
+    @property
+    def output_hash(self) -> bytes:
+        """keccak256 of the output."""
+        return hash_text(self.output)
+
+    def signer(self, domain: Domain) -> str:
+        """The address that signed `Response(model_id, prompt_hash, output_hash)` under `domain`."""
+        return recover(response_message(domain, self.model_id, self.prompt_hash, self.output_hash), self.signature)
+
+
+class HostServer:
+    """Serves `model` on 127.0.0.1 from a background thread; every answer is signed by `account`.
+
+    Use as a context manager; `url` is valid inside it. Port 0 (default) picks a free port.
+    """
+
+    def __init__(self, model: TextModel, account: LocalAccount, domain: Domain, model_id: int, port: int = 0):
+        if model_id < 1:
+            raise ValueError(f"model_id must be ≥ 1, got {model_id}")
+        self._model = model
+        self._account = account
+        self._domain = domain
+        self._model_id = model_id
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._thread: threading.Thread | None = None
+        self.served = 0
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:41234``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def answer(self, prompt: str) -> dict[str, Any]:
+        """Runs the model on `prompt` and signs the result (what `POST /generate` returns)."""
+        output = self._model(prompt)
+        prompt_hash, output_hash = hash_text(prompt), hash_text(output)
+        signature = sign_response(self._account, self._domain, self._model_id, prompt_hash, output_hash)
+        self.served += 1
+        return {
+            "output": output,
+            "prompt_hash": "0x" + prompt_hash.hex(),
+            "output_hash": "0x" + output_hash.hex(),
+            "model_id": self._model_id,
+            "host": self._account.address,
+            "signature": "0x" + signature.hex(),
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+                logger.debug("host: " + format, *args)
+
+            def _reply(self, code: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+                if self.path == "/health":
+                    self._reply(200, {"host": server._account.address, "model_id": server._model_id})
+                else:
+                    self._reply(404, {"error": f"no route {self.path}"})
+
+            def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+                if self.path != "/generate":
+                    self._reply(404, {"error": f"no route {self.path}"})
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                if not 0 < length <= _MAX_BODY:
+                    self._reply(400, {"error": f"body must be 1..{_MAX_BODY} bytes, got {length}"})
+                    return
+                try:
+                    prompt = json.loads(self.rfile.read(length))["prompt"]
+                    if not isinstance(prompt, str):
+                        raise TypeError(f"prompt must be a string, got {type(prompt).__name__}")
+                except (ValueError, KeyError, TypeError) as e:
+                    self._reply(400, {"error": f"expected {{\"prompt\": str}}: {e}"})
+                    return
+                self._reply(200, server.answer(prompt))
+
+        return Handler
+
+    def start(self) -> HostServer:
+        """Starts serving in a daemon thread."""
+        self._thread = threading.Thread(target=self._server.serve_forever, name="oml-host", daemon=True)
+        self._thread.start()
+        logger.info("host %s serving model %d at %s", self._account.address, self._model_id, self.url)
+        return self
+
+    def stop(self) -> None:
+        """Stops serving and closes the socket."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> HostServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def query_host(url: str, prompt: str, timeout: float = 10.0) -> SignedOutput:
+    """Sends `prompt` to a host's ``/generate`` and returns its signed answer.
+
+    Raises:
+      ValueError: if the host's reply is malformed or its prompt hash is not that of `prompt`.
+    """
+    request = urllib.request.Request(
+        url.rstrip("/") + "/generate",
+        data=json.dumps({"prompt": prompt}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as reply:  # noqa: S310 (URL given by the owner)
+        body = json.loads(reply.read())
+    try:
+        out = SignedOutput(
+            prompt=prompt,
+            output=str(body["output"]),
+            model_id=int(body["model_id"]),
+            host=str(body["host"]),
+            signature=bytes.fromhex(str(body["signature"]).removeprefix("0x")),
+        )
+    except (KeyError, ValueError) as e:
+        raise ValueError(f"host {url} sent a malformed reply: {e}") from None
+    if body.get("prompt_hash") != "0x" + out.prompt_hash.hex():
+        raise ValueError(f"host {url} signed a different prompt (prompt_hash {body.get('prompt_hash')})")
+    return out
+
+
+def host_address(url: str, timeout: float = 10.0) -> str:
+    """Returns the signing address a host announces at ``GET /health``."""
+    with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout) as reply:  # noqa: S310
+        return str(json.loads(reply.read())["host"])

@@ -1,0 +1,82 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""The Python Merkle tree and EIP-712 signing agree with the contract (`leafHash`, `verifyFingerprint`,
+`responseDigest`)."""
+
+from __future__ import annotations
+
+import pytest
+from eth_keys import keys
+from eth_utils import keccak
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from loyal.contracts import eip712
+from loyal.contracts.chain import insecure_dev_account, open_chain
+from loyal.contracts.client import OMLRegistryClient
+from loyal.contracts.merkle import Fingerprint, MerkleTree, hash_pair, verify_proof
+
+
+@pytest.fixture(scope="module")
+def registry():
+    chain = open_chain(None, state_path=None)
+    owner = insecure_dev_account("owner")
+    chain.ensure_funded(owner.address, 10**18)
+    return OMLRegistryClient.deploy(chain, owner)[0]
+
+
+def test_three_leaf_root_is_closed_form():
+    a, b, c = (bytes([i]) * 32 for i in (3, 1, 2))
+    # Sorted pairs: H(a, b) = keccak(min || max); the odd leaf c is promoted.
+    assert MerkleTree.build([a, b, c]).root == keccak(min(keccak(b + a), c) + max(keccak(b + a), c))
+    assert hash_pair(a, b) == hash_pair(b, a)
+
+
+def test_single_leaf_tree_is_its_leaf_with_empty_proof():
+    tree = MerkleTree.build([b"\x07" * 32])
+    assert tree.root == b"\x07" * 32 and tree.proof(0) == []
+
+
+def test_build_fails_if_empty_or_bad_leaf():
+    with pytest.raises(ValueError, match=r"leaves must be non-empty, got 0 leaves"):
+        MerkleTree.build([])
+    with pytest.raises(ValueError, match=r"leaves\[1\] must be 32 bytes, got 3"):
+        MerkleTree.build([b"\x00" * 32, b"abc"])
+    with pytest.raises(ValueError, match=r"position must be in \[0, 1\), got 1"):
+        MerkleTree.build([b"\x00" * 32]).proof(1)
+
+
+fingerprint_lists = st.lists(
+    st.tuples(st.binary(min_size=32, max_size=32), st.text(max_size=12), st.text(max_size=6)), min_size=1, max_size=33
+)
+
+
+@given(items=fingerprint_lists, pick=st.integers(min_value=0), flip=st.integers(min_value=0))
+@example(items=[(b"\x00" * 32, "k", "r")] * 2, pick=1, flip=0)  # identical keys: leaves differ only by index
+def test_python_proofs_match_contract_verification(registry, items, pick, flip):
+    fps = [Fingerprint(i, key, resp, salt) for i, (salt, key, resp) in enumerate(items)]
+    tree = MerkleTree.from_fingerprints(fps)
+    position = pick % len(fps)
+    fp, proof = fps[position], tree.proof(position)
+    # The contract computes the same leaf and accepts the Python proof.
+    assert registry.leaf_hash(fp) == fp.leaf()
+    assert verify_proof(tree.root, fp.leaf(), proof)
+    assert registry.verify_fingerprint(tree.root, fp, proof)
+    # A tampered proof or a tampered leaf is rejected by both.
+    if proof:
+        bad = list(proof)
+        k = flip % len(bad)
+        bad[k] = bytes([bad[k][0] ^ 1]) + bad[k][1:]
+        assert not verify_proof(tree.root, fp.leaf(), bad)
+        assert not registry.verify_fingerprint(tree.root, fp, bad)
+    other = Fingerprint(fp.index, fp.key, fp.response + "x", fp.salt)
+    assert not registry.verify_fingerprint(tree.root, other, proof)
+
+
+@given(model_id=st.integers(min_value=1, max_value=2**64), prompt=st.text(max_size=20), output=st.text(max_size=20))
+def test_eip712_signature_recovers_on_contract_digest(registry, model_id, prompt, output):
+    host = insecure_dev_account("host")
+    prompt_hash, output_hash = keccak(prompt.encode()), keccak(output.encode())
+    signature = eip712.sign_response(host, registry.domain, model_id, prompt_hash, output_hash)
+    digest = registry.response_digest(model_id, prompt_hash, output_hash)
+    sig = keys.Signature(signature[:64] + bytes([signature[64] - 27]))
+    assert sig.recover_public_key_from_msg_hash(digest).to_checksum_address() == host.address
