@@ -1,0 +1,148 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Job configuration shared by every SSA role: parameters, encoder, committee and noise."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+
+from loyal.protocols.rlwe.ahe import ThresholdAhe
+from loyal.protocols.rlwe.encoding import FixedPointEncoder, check_no_wraparound, plaintext_bound
+from loyal.protocols.rlwe.kahe import Kahe
+from loyal.protocols.rlwe.params import RlweParameterSet
+from loyal.protocols.rlwe.selection import Selection, Workload, evaluate, select_parameters
+
+
+@dataclasses.dataclass(frozen=True)
+class SsaConfig:
+    """Public configuration of one SSA job (published with the policy; identical for all roles).
+
+    Attributes:
+      job_id: 16 bytes naming the job (bound into every message and the log genesis).
+      public_seed: 32-byte public seed of the common polynomials.
+      dim: vector length d >= 1.
+      max_clients: clients per round the parameters are sized for (>= min_cohort).
+      encoder: clip norm C and scale s.
+      committee: member indices (distinct, >= 1).
+      threshold: t, members needed to decrypt (1 <= t <= |committee|).
+      honest_members: h, members assumed honest for the noise; each adds variance sigma^2/h (default t).
+      noise_multiplier: z >= 0; each round's DP noise has standard deviation z·C (real units).
+      min_cohort: minimum clients per round before the round may be stored (default 1).
+      coefficient_l1: max ||c||_1 of a release row after fixed-point scaling (sizes the parameters).
+      selection: the parameter set and derived widths.
+    """
+
+    job_id: bytes
+    public_seed: bytes = dataclasses.field(repr=False)
+    dim: int
+    max_clients: int
+    encoder: FixedPointEncoder
+    committee: tuple[int, ...]
+    threshold: int
+    selection: Selection
+    honest_members: int
+    noise_multiplier: float = 0.0
+    min_cohort: int = 1
+    coefficient_l1: int = 1 << 10
+
+    def __post_init__(self) -> None:
+        if len(self.job_id) != 16:
+            raise ValueError(f"job_id must be 16 bytes, got {len(self.job_id)}")
+        if len(self.public_seed) != 32:
+            raise ValueError(f"public_seed must be 32 bytes, got {len(self.public_seed)}")
+        if len(set(self.committee)) != len(self.committee) or not self.committee or min(self.committee) < 1:
+            raise ValueError(f"committee must be distinct indices >= 1, got {self.committee}")
+        if not 1 <= self.threshold <= len(self.committee):
+            raise ValueError(f"threshold must be in [1, {len(self.committee)}], got {self.threshold}")
+        if not 1 <= self.honest_members <= len(self.committee):
+            raise ValueError(f"honest_members must be in [1, {len(self.committee)}], got {self.honest_members}")
+        if not 1 <= self.min_cohort <= self.max_clients:
+            raise ValueError(f"min_cohort must be in [1, max_clients={self.max_clients}], got {self.min_cohort}")
+        if not (self.noise_multiplier >= 0 and math.isfinite(self.noise_multiplier)):
+            raise ValueError(f"noise_multiplier must be finite and >= 0, got {self.noise_multiplier}")
+        # Explicit wrap-around check (refuse, never wrap silently).
+        check_no_wraparound(
+            plaintext_bound(
+                clients=self.max_clients,
+                value_bound=self.encoder.value_bound,
+                coefficient_l1=self.coefficient_l1,
+                noise_sigma=self.round_noise_sigma,
+            ),
+            self.selection.kahe_plaintext_bits,
+        )
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        job_id: bytes,
+        public_seed: bytes,
+        dim: int,
+        max_clients: int,
+        clip_norm: float,
+        scale: float,
+        committee_size: int = 5,
+        threshold: int = 3,
+        noise_multiplier: float = 0.0,
+        min_cohort: int = 1,
+        coefficient_l1: int = 1 << 10,
+        params: RlweParameterSet | None = None,
+    ) -> SsaConfig:
+        """Builds a config, selecting the cheapest 128-bit parameter set unless `params` is given."""
+        encoder = FixedPointEncoder(clip_norm, scale)
+        work = Workload(
+            dim=dim,
+            clients=max_clients,
+            value_bound=encoder.value_bound,
+            coefficient_l1=coefficient_l1,
+            committee_size=committee_size,
+            noise_sigma=noise_multiplier * clip_norm * scale * math.sqrt(committee_size / threshold),
+        )
+        selection = select_parameters(work) if params is None else evaluate(params, work)
+        return cls(
+            job_id=job_id,
+            public_seed=public_seed,
+            dim=dim,
+            max_clients=max_clients,
+            encoder=encoder,
+            committee=tuple(range(1, committee_size + 1)),
+            threshold=threshold,
+            selection=selection,
+            honest_members=threshold,
+            noise_multiplier=noise_multiplier,
+            min_cohort=min_cohort,
+            coefficient_l1=coefficient_l1,
+        )
+
+    @property
+    def member_noise_sigma(self) -> float:
+        """Per-member discrete-Gaussian sigma in encoded units: z·C·s / sqrt(h) (design note)."""
+        return self.noise_multiplier * self.encoder.clip_norm * self.encoder.scale / math.sqrt(self.honest_members)
+
+    @property
+    def round_noise_sigma(self) -> float:
+        """Sigma of a round's total noise if every member contributes: sigma_m·sqrt(|committee|)."""
+        return self.member_noise_sigma * math.sqrt(len(self.committee))
+
+    @property
+    def num_polys(self) -> int:
+        return self.selection.params.num_polys(self.dim)
+
+    @functools.cached_property
+    def kahe(self) -> Kahe:
+        p = self.selection.params
+        return Kahe(p.kahe_ring, self.selection.kahe_plaintext_bits, self.public_seed, p.error_eta)
+
+    @functools.cached_property
+    def ahe(self) -> ThresholdAhe:
+        p = self.selection.params
+        return ThresholdAhe(
+            p.ahe_ring, self.selection.ahe_plaintext_bits, self.public_seed, self.selection.smudging_bits, p.error_eta
+        )
+
+    def bytes_per_client(self) -> int:
+        return self.selection.bytes_per_client(self.dim)
+
+    def expansion(self) -> float:
+        return self.selection.expansion(self.dim)

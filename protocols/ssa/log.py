@@ -1,0 +1,86 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""The server's append-only, hash-chained log of stored rounds (design note ssa.md, "Threat model").
+
+entry_hash_t = SHA-256("loyal/ssa/log/v1" | prev_hash | round | counts | digests of X_t, Z_t and
+their AHE key sums); prev_hash of round 0 is the genesis hash of the job. Publishing the head (e.g.
+on chain next to the policy) lets members and auditors check any entry the server shows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+
+import numpy as np
+
+from loyal.protocols.rlwe.ahe import AheCiphertext
+from loyal.protocols.rlwe.kahe import KaheCiphertext
+from loyal.protocols.ssa.errors import LogIntegrityError
+from loyal.protocols.ssa.messages import LogHeader
+
+
+def genesis_hash(job_id: bytes, public_seed: bytes, params_name: str) -> bytes:
+    """The chain's root: binds the job id, public seed and parameter set."""
+    return hashlib.sha256(b"loyal/ssa/genesis/v1" + job_id + public_seed + params_name.encode()).digest()
+
+
+def digest_array(*arrays: np.ndarray) -> bytes:
+    h = hashlib.sha256()
+    for a in arrays:
+        h.update(np.ascontiguousarray(a, dtype="<u4").tobytes())
+    return h.digest()
+
+
+def digest_kahe(ct: KaheCiphertext) -> bytes:
+    return digest_array(ct.b_hat)
+
+
+def digest_ahe(ct: AheCiphertext) -> bytes:
+    return digest_array(ct.c0_hat, ct.c1_hat)
+
+
+def entry_hash(
+    prev_hash: bytes, round_index: int, num_clients: int, num_noise: int, digests: tuple[bytes, bytes, bytes, bytes]
+) -> bytes:
+    h = hashlib.sha256(b"loyal/ssa/log/v1")
+    h.update(prev_hash)
+    h.update(struct.pack("<III", round_index, num_clients, num_noise))
+    for d in digests:
+        h.update(d)
+    return h.digest()
+
+
+def make_header(
+    prev_hash: bytes,
+    round_index: int,
+    num_clients: int,
+    num_noise: int,
+    data_kahe: KaheCiphertext,
+    noise_kahe: KaheCiphertext,
+    data_ahe: AheCiphertext,
+    noise_ahe: AheCiphertext,
+) -> LogHeader:
+    digests = (digest_kahe(data_kahe), digest_kahe(noise_kahe), digest_ahe(data_ahe), digest_ahe(noise_ahe))
+    return LogHeader(
+        round_index, num_clients, num_noise, *digests, prev_hash,
+        entry_hash(prev_hash, round_index, num_clients, num_noise, digests),
+    )
+
+
+def verify_chain(headers: tuple[LogHeader, ...], genesis: bytes, trusted_head: bytes) -> None:
+    """Checks that `headers` are rounds 0..T-1 chained from `genesis` to `trusted_head`.
+
+    Raises:
+      LogIntegrityError: naming the first round that breaks the chain, or a head mismatch.
+    """
+    prev = genesis
+    for i, h in enumerate(headers):
+        if h.round_index != i:
+            raise LogIntegrityError(f"log entry {i} has round_index {h.round_index}")
+        digests = (h.data_kahe_digest, h.noise_kahe_digest, h.data_ahe_digest, h.noise_ahe_digest)
+        expect = entry_hash(prev, h.round_index, h.num_clients, h.num_noise, digests)
+        if h.prev_hash != prev or h.entry_hash != expect:
+            raise LogIntegrityError(f"log entry for round {i} does not hash-chain to its predecessor")
+        prev = h.entry_hash
+    if prev != trusted_head:
+        raise LogIntegrityError(f"log head {prev.hex()[:16]}… does not match the trusted head {trusted_head.hex()[:16]}…")

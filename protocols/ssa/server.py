@@ -1,0 +1,275 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""The persistent SSA server: validates and sums uploads, stores per-round aggregates in a
+hash-chained log, asks the committee for releases of policy rows, and decrypts only those.
+
+Mirrors `willow/src/willow_v1/server.rs` (`handle_client_message`, `handle_partial_decryption`,
+`recover`), extended with state across rounds (arXiv 2410.11368, "append-only data structure").
+The role holds configuration only; all state is in `ServerState`, passed in and returned.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+
+import numpy as np
+
+from loyal.protocols.rlwe.ahe import AheCiphertext, ThresholdError
+from loyal.protocols.rlwe.kahe import KaheCiphertext
+from loyal.protocols.ssa import log as ssalog
+from loyal.protocols.ssa.config import SsaConfig
+from loyal.protocols.ssa.errors import ProtocolStateError, ReplayError
+from loyal.protocols.ssa.messages import (
+    Kind,
+    Release,
+    ReleaseRequest,
+    RoundAggregate,
+    parse_contribution,
+    parse_partial,
+)
+from loyal.protocols.ssa.policy import ReleasePolicy, ReleaseRow, quantize
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class _Accumulator:
+    """Unreduced int64 sums of residues (< 2^30 each, so 2^33 additions cannot overflow)."""
+
+    kahe: np.ndarray
+    c0: np.ndarray
+    c1: np.ndarray
+    count: int = 0
+
+    def add(self, kahe: np.ndarray, c0: np.ndarray, c1: np.ndarray) -> None:
+        self.kahe += kahe
+        self.c0 += c0
+        self.c1 += c1
+        self.count += 1
+
+
+@dataclasses.dataclass
+class OpenRound:
+    """Contributions of the round being collected."""
+
+    round_index: int
+    data: _Accumulator = dataclasses.field(repr=False)
+    noise: _Accumulator = dataclasses.field(repr=False)
+    client_ids: set[int] = dataclasses.field(default_factory=set)
+    noise_members: set[int] = dataclasses.field(default_factory=set)
+
+
+@dataclasses.dataclass
+class ServerState:
+    """Everything the server keeps (its database).
+
+    Attributes:
+      public_key_hat: the committee's AHE public key (NTT form), published to clients.
+      open_round: accumulator of the round being collected.
+      log: stored rounds, append-only.
+      head: hash of the last log entry (genesis hash before round 0).
+      seen_digests: digests of every accepted upload (replay protection across rounds).
+      pending: request id -> (request, partial decryptions received).
+      releases: published releases, in order.
+    """
+
+    public_key_hat: np.ndarray = dataclasses.field(repr=False)
+    open_round: OpenRound
+    log: list[RoundAggregate]
+    head: bytes
+    seen_digests: set[bytes] = dataclasses.field(default_factory=set, repr=False)
+    pending: dict[bytes, tuple[ReleaseRequest, dict[int, np.ndarray]]] = dataclasses.field(default_factory=dict)
+    releases: list[Release] = dataclasses.field(default_factory=list)
+
+
+def request_id(
+    policy_id: str, round_index: int, data: dict[int, int], noise: dict[int, int], scale_bits: int,
+    subset: tuple[int, ...], head: bytes,
+) -> bytes:
+    """Binding identifier of a release request (members recompute it)."""
+    blob = json.dumps(
+        [policy_id, round_index, sorted(data.items()), sorted(noise.items()), scale_bits, list(subset), head.hex()]
+    )
+    return hashlib.sha256(b"loyal/ssa/request/v1" + blob.encode()).digest()
+
+
+class SsaServer:
+    """The server role for one job.
+
+    Args:
+      config: job configuration.
+      policy: the published release policy (the server only builds requests for its rows).
+    """
+
+    def __init__(self, config: SsaConfig, policy: ReleasePolicy) -> None:
+        self.config = config
+        self.policy = policy
+        self.genesis = ssalog.genesis_hash(config.job_id, config.public_seed, config.selection.params.name)
+
+    # ---- state -------------------------------------------------------------------------------
+    def _new_round(self, round_index: int) -> OpenRound:
+        k, a = self.config.kahe.ring, self.config.ahe.ring
+        def acc() -> _Accumulator:
+            return _Accumulator(
+                np.zeros((self.config.num_polys, k.num_moduli, k.degree), dtype=np.int64),
+                np.zeros((a.num_moduli, a.degree), dtype=np.int64),
+                np.zeros((a.num_moduli, a.degree), dtype=np.int64),
+            )
+        return OpenRound(round_index, acc(), acc())
+
+    def create_state(self, public_key_hat: np.ndarray) -> ServerState:
+        """Initial state once the committee published its public key."""
+        self.config.ahe.ring.check_shape(public_key_hat, "public_key_hat")
+        return ServerState(public_key_hat, self._new_round(0), [], self.genesis)
+
+    # ---- uploads -----------------------------------------------------------------------------
+    def _handle(self, state: ServerState, data: bytes, kind: Kind) -> ServerState:
+        msg, digest = parse_contribution(
+            data, job_id=self.config.job_id, kahe_ring=self.config.kahe.ring, ahe_ring=self.config.ahe.ring,
+            num_polys=self.config.num_polys, kind=kind,
+        )
+        rnd = state.open_round
+        if msg.round_index != rnd.round_index:
+            raise ReplayError(f"contribution for round {msg.round_index}, but round {rnd.round_index} is open")
+        if digest in state.seen_digests:
+            raise ReplayError("contribution already received (replayed bytes)")
+        if kind == Kind.CLIENT_CONTRIBUTION:
+            if msg.client_id in rnd.client_ids:
+                raise ReplayError(f"client {msg.client_id} already contributed to round {rnd.round_index}")
+            rnd.client_ids.add(msg.client_id)
+            target = rnd.data
+        else:
+            if msg.member_index not in self.config.committee:
+                raise ReplayError(f"noise from {msg.member_index}, not a committee member {self.config.committee}")
+            if msg.member_index in rnd.noise_members:
+                raise ReplayError(f"member {msg.member_index} already sent noise for round {rnd.round_index}")
+            rnd.noise_members.add(msg.member_index)
+            target = rnd.noise
+        # Fully validated: both parts are included together or not at all.
+        target.add(msg.kahe.b_hat, msg.ahe.c0_hat, msg.ahe.c1_hat)
+        state.seen_digests.add(digest)
+        return state
+
+    def handle_client_contribution(self, state: ServerState, data: bytes) -> ServerState:
+        """Validates a client's bytes and adds both parts to the open round (atomically)."""
+        return self._handle(state, data, Kind.CLIENT_CONTRIBUTION)
+
+    def handle_noise_contribution(self, state: ServerState, data: bytes) -> ServerState:
+        """Validates a committee member's encrypted noise share and adds it to the open round."""
+        return self._handle(state, data, Kind.NOISE_CONTRIBUTION)
+
+    def close_round(self, state: ServerState) -> ServerState:
+        """Stores the open round's aggregates as a new log entry and opens the next round.
+
+        Raises:
+          ProtocolStateError: if fewer than min_cohort clients, or (with noise) fewer than h noise shares.
+        """
+        rnd, cfg = state.open_round, self.config
+        if rnd.data.count < cfg.min_cohort:
+            raise ProtocolStateError(
+                f"round {rnd.round_index} has {rnd.data.count} clients, fewer than min_cohort={cfg.min_cohort}"
+            )
+        if cfg.noise_multiplier > 0 and rnd.noise.count < cfg.honest_members:
+            raise ProtocolStateError(
+                f"round {rnd.round_index} has {rnd.noise.count} noise shares, needs >= {cfg.honest_members}"
+            )
+        kq, aq = cfg.kahe.ring.q, cfg.ahe.ring.q
+        x = KaheCiphertext(np.mod(rnd.data.kahe, kq))
+        z = KaheCiphertext(np.mod(rnd.noise.kahe, kq))
+        xa = AheCiphertext(np.mod(rnd.data.c0, aq), np.mod(rnd.data.c1, aq))
+        za = AheCiphertext(np.mod(rnd.noise.c0, aq), np.mod(rnd.noise.c1, aq))
+        header = ssalog.make_header(state.head, rnd.round_index, rnd.data.count, rnd.noise.count, x, z, xa, za)
+        state.log.append(RoundAggregate(header, x, z, xa, za))
+        state.head = header.entry_hash
+        state.open_round = self._new_round(rnd.round_index + 1)
+        logger.info("stored round %d (%d clients, %d noise shares)", rnd.round_index, rnd.data.count, rnd.noise.count)
+        return state
+
+    def compact(self, state: ServerState) -> ServerState:
+        """Drops the KAHE payload of rounds no release at or after the last stored round needs.
+
+        Headers and AHE sums stay (they are small and keep the chain verifiable); storage of the
+        large KAHE part becomes O(window·d) for banded/BLT policies instead of O(T·d).
+        """
+        if not state.log:
+            return state
+        start = self.policy.window_start(len(state.log) - 1)
+        for i in range(min(start, len(state.log))):
+            e = state.log[i]
+            if not e.compacted:
+                state.log[i] = dataclasses.replace(e, data_kahe=None, noise_kahe=None)
+        return state
+
+    # ---- releases ----------------------------------------------------------------------------
+    def create_release_request(
+        self, state: ServerState, row: ReleaseRow, subset: tuple[int, ...] | None = None
+    ) -> ReleaseRequest:
+        """Builds the request for one policy row, naming the decrypting subset (default: first t members)."""
+        if row.round_index >= len(state.log):
+            raise ProtocolStateError(f"row for round {row.round_index}, but only {len(state.log)} rounds are stored")
+        subset = tuple(subset or self.config.committee[: self.config.threshold])
+        if len(subset) < self.config.threshold or not set(subset) <= set(self.config.committee):
+            raise ValueError(f"subset must be >= threshold={self.config.threshold} committee members, got {subset}")
+        sb = self.policy.scale_bits
+        data, noise = quantize(row.data, sb), quantize(row.noise, sb)
+        touched = sorted(set(data) | set(noise))
+        for r in touched:
+            if state.log[r].compacted:
+                raise ProtocolStateError(f"round {r} was compacted; the row needs it")
+        rid = request_id(self.policy.policy_id, row.round_index, data, noise, sb, subset, state.head)
+        entries = {r: (state.log[r].data_ahe, state.log[r].noise_ahe) for r in touched}
+        req = ReleaseRequest(
+            rid, self.policy.policy_id, row.round_index, data, noise, sb, subset,
+            tuple(e.header for e in state.log), entries,
+        )
+        state.pending[rid] = (req, {})
+        return req
+
+    def handle_partial_decryption(self, state: ServerState, data: bytes) -> ServerState:
+        """Validates and stores a member's partial decryption for a pending request."""
+        part = parse_partial(data, job_id=self.config.job_id, ahe_ring=self.config.ahe.ring)
+        if part.request_id not in state.pending:
+            raise ProtocolStateError(f"partial decryption for unknown request {part.request_id.hex()[:16]}…")
+        req, parts = state.pending[part.request_id]
+        if part.member_index not in req.subset:
+            raise ReplayError(f"member {part.member_index} is not in the request's subset {req.subset}")
+        if part.member_index in parts:
+            raise ReplayError(f"member {part.member_index} already answered this request")
+        parts[part.member_index] = part.share
+        return state
+
+    def recover_release(self, state: ServerState, rid: bytes) -> tuple[ServerState, Release]:
+        """Combines the partials of one request and decrypts the row's linear combination only.
+
+        Raises:
+          ThresholdError: fewer than t partials, or some of the named subset missing.
+        """
+        if rid not in state.pending:
+            raise ProtocolStateError(f"no pending request {rid.hex()[:16]}…")
+        req, parts = state.pending[rid]
+        cfg = self.config
+        if len(parts) < cfg.threshold:
+            raise ThresholdError(f"need at least threshold={cfg.threshold} partial decryptions, got {len(parts)}")
+        missing = set(req.subset) - set(parts)
+        if missing:
+            raise ThresholdError(f"partials missing from subset members {sorted(missing)}; reissue with another subset")
+        k_ct = key_combination(cfg, req)
+        key_ints = cfg.ahe.combine(k_ct, parts, cfg.threshold)
+        terms = [(c, state.log[r].data_kahe) for r, c in req.data.items()]
+        terms += [(c, state.log[r].noise_kahe) for r, c in req.noise.items()]
+        b_star = cfg.kahe.linear_combination(terms)
+        ints = cfg.kahe.decrypt(cfg.kahe.key_from_integers(key_ints), b_star, cfg.dim)
+        values = cfg.encoder.decode(ints, float(1 << req.scale_bits))
+        rel = Release(rid, req.policy_id, req.round_index, req.data, req.noise, ints, values)
+        state.releases.append(rel)
+        del state.pending[rid]
+        return state, rel
+
+
+def key_combination(config: SsaConfig, req: ReleaseRequest) -> AheCiphertext:
+    """K* = sum_t c_t·K_t + sum_t c'_t·K^Z_t from the request's AHE entries (server and members)."""
+    terms = [(c, req.ahe_entries[r][0]) for r, c in req.data.items()]
+    terms += [(c, req.ahe_entries[r][1]) for r, c in req.noise.items()]
+    return config.ahe.linear_combination(terms)
