@@ -40,11 +40,25 @@ def materialize(coef: torch.Tensor, n: int) -> torch.Tensor:
     return torch.where(lag >= 0, c[lag.clamp(min=0)], torch.zeros((), dtype=c.dtype))
 
 
+def _convolve(a: torch.Tensor, b: torch.Tensor, n: int) -> torch.Tensor:
+    """First n coefficients of the product of two power series, by real FFT (differentiable)."""
+    size = 1 << max(a.shape[0] + b.shape[0] - 2, 0).bit_length()
+    return torch.fft.irfft(torch.fft.rfft(a, size) * torch.fft.rfft(b, size), size)[:n]
+
+
 def inverse_coefficients(coef: torch.Tensor, n: int) -> torch.Tensor:
-    """First column of C^{-1} (length n) by one triangular solve; differentiable in `coef`."""
-    e0 = torch.zeros((n, 1), dtype=coef.dtype)
-    e0[0, 0] = 1.0
-    return torch.linalg.solve_triangular(materialize(coef, n), e0, upper=False)[:, 0]
+    """First column of C^{-1} (length n): the power series 1 / c(x) mod x^n by Newton iteration
+    g <- g (2 - c g), doubling the precision each step; O(n log n) and differentiable in `coef`."""
+    c = torch.nn.functional.pad(coef[:n], (0, n - min(coef.shape[0], n)))
+    g = (1.0 / c[:1]).reshape(1)
+    length = 1
+    while length < n:
+        length = min(2 * length, n)
+        cg = _convolve(c[:length], g, length)
+        correction = -cg
+        correction = correction + torch.nn.functional.one_hot(torch.tensor(0), length).to(c.dtype) * 2.0
+        g = _convolve(g, correction, length)
+    return g[:n]
 
 
 def per_step_variance(coef: torch.Tensor, n: int) -> torch.Tensor:

@@ -1,0 +1,65 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""`loyal bench NAME`: runs benchmarks/NAME.py, writes benchmarks/results/NAME.{json,md}.
+
+A benchmark module defines `run(args) -> dict` and `markdown(results) -> str`. To add one, add its
+name to BENCHMARKS and, if it takes options, a function to _OPTIONS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import pathlib
+
+from loyal.cli._common import emit_json
+
+BENCHMARKS = ("dpftrl", "gas")
+_ROOT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _dpftrl_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rounds", type=int, default=2000, help="BLT rounds (default 2000)")
+    p.add_argument("--dim", type=int, default=1_000_000, help="noise dimension d (default 1e6)")
+    p.add_argument("--buffers", type=int, default=4, help="BLT buffers m (default 4)")
+    p.add_argument("--dense-steps", type=int, default=1024, help="n of the dense optimum (default 1024)")
+
+
+#: Benchmark name -> function adding its options (declared here so `loyal` starts without importing them).
+_OPTIONS = {"dpftrl": _dpftrl_options}
+
+
+def _load(name: str):
+    path = _ROOT / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"benchmark file not found: {path}")
+    spec = importlib.util.spec_from_file_location(f"loyal_benchmarks_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(args: argparse.Namespace) -> int:
+    module = _load(args.bench)
+    results = module.run(args)
+    out_dir = _ROOT / "results"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"{args.bench}.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / f"{args.bench}.md").write_text(module.markdown(results))
+    if args.json:
+        emit_json(results)
+    else:
+        print(module.markdown(results))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
+    """Adds `loyal bench <name>` for every benchmark in BENCHMARKS."""
+    group = subparsers.add_parser("bench", help=help_text, description=help_text)
+    sub = group.add_subparsers(dest="bench", metavar="BENCHMARK", parser_class=type(group))
+    group.set_defaults(func=lambda a: (group.print_help(), 2)[1])
+    for name in BENCHMARKS:
+        p = sub.add_parser(name, help=f"benchmarks/{name}.py")
+        p.add_argument("--json", action="store_true", help="print the results as JSON")
+        _OPTIONS.get(name, lambda _: None)(p)
+        p.set_defaults(func=_run)
