@@ -70,15 +70,19 @@ def dirichlet_partition(
     """
     classes = np.unique(labels)
     for _ in range(_MAX_DRAWS):
-        parts: list[list[int]] = [[] for _ in range(num_clients)]
+        draws, sizes = [], np.zeros(num_clients, dtype=np.int64)
         for c in classes:
             idx = rng.permutation(np.flatnonzero(labels == c))
             props = rng.dirichlet(np.full(num_clients, alpha))
             cuts = (np.cumsum(props)[:-1] * len(idx)).astype(int)
-            for client, chunk in enumerate(np.split(idx, cuts)):
-                parts[client].extend(chunk.tolist())
-        if min(len(p) for p in parts) >= min_samples:
-            return [np.sort(np.asarray(p, dtype=np.int64)) for p in parts]
+            sizes += np.diff(np.concatenate([[0], cuts, [len(idx)]]))
+            draws.append((idx, cuts))
+        if sizes.min() >= min_samples:
+            parts: list[list[np.ndarray]] = [[] for _ in range(num_clients)]
+            for idx, cuts in draws:
+                for client, chunk in enumerate(np.split(idx, cuts)):
+                    parts[client].append(chunk)
+            return [np.sort(np.concatenate(p)).astype(np.int64) for p in parts]
     raise ValueError(
         f"could not give each of {num_clients} clients >= {min_samples} samples with alpha={alpha} "
         f"in {_MAX_DRAWS} draws; use fewer clients or a larger alpha"

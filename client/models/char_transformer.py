@@ -22,7 +22,7 @@ def char_transformer(
         raise ValueError(f"width must be divisible by heads, got width={width}, heads={heads}")
     config = GPT2Config(
         vocab_size=vocab_size, n_positions=seq_len, n_embd=width, n_layer=layers, n_head=heads,
-        n_inner=4 * width, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=True,
+        n_inner=4 * width, activation_function="gelu", resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, tie_word_embeddings=True,
         bos_token_id=0, eos_token_id=0,
     )
     return GPT2LMHeadModel(config)

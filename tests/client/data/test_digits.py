@@ -1,0 +1,52 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Dirichlet label-skew split of sklearn digits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from loyal.client.data.digits import load_digits_federated
+
+
+def _all_labels(d):
+    return np.concatenate([np.concatenate([d.train[c][1], d.test[c][1]]) for c in d.client_ids])
+
+
+def test_split_is_deterministic_under_seed():
+    a = load_digits_federated(num_clients=20, alpha=0.5, seed=3)
+    b = load_digits_federated(num_clients=20, alpha=0.5, seed=3)
+    c = load_digits_federated(num_clients=20, alpha=0.5, seed=4)
+    assert all(np.array_equal(a.train[k][1], b.train[k][1]) for k in a.client_ids)
+    assert any(not np.array_equal(a.train[k][1], c.train[k][1]) for k in a.client_ids)
+
+
+def test_every_sample_is_used_once_and_clients_are_non_empty():
+    d = load_digits_federated(num_clients=100, alpha=0.5, seed=0)
+    assert sum(d.num_train(c) + d.num_test(c) for c in d.client_ids) == 1797
+    assert np.array_equal(np.bincount(_all_labels(d)), np.bincount(load_digits_federated(1, 1.0).train["client_00000"][1], minlength=10) + np.bincount(load_digits_federated(1, 1.0).test["client_00000"][1], minlength=10))
+    assert min(d.num_train(c) for c in d.client_ids) >= 1 and min(d.num_test(c) for c in d.client_ids) >= 1
+
+
+def test_smaller_alpha_skews_labels_more():
+    skewed = load_digits_federated(num_clients=20, alpha=0.1, seed=0).stats()["median_classes_per_client"]
+    mixed = load_digits_federated(num_clients=20, alpha=100.0, seed=0).stats()["median_classes_per_client"]
+    assert skewed < mixed
+    assert mixed == 10
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"num_clients": 0}, r"clients must be in \[1, 898\]"),
+    ({"num_clients": 899}, r"clients must be in \[1, 898\]"),
+    ({"alpha": 0.0}, "alpha must be > 0"),
+    ({"alpha": -1.0}, "alpha must be > 0"),
+    ({"min_samples": 1}, "min_samples must be >= 2"),
+])
+def test_load_digits_fails_if_parameter_out_of_range(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_digits_federated(**kwargs)
+
+
+def test_impossible_min_samples_is_reported():
+    with pytest.raises(ValueError, match="could not give each of 800 clients"):
+        load_digits_federated(num_clients=800, alpha=0.01, min_samples=2)

