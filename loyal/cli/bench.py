@@ -14,7 +14,7 @@ import pathlib
 
 from loyal.cli._common import emit_json
 
-BENCHMARKS = ("dpftrl", "gas")
+BENCHMARKS = ("dpftrl", "gas", "ssa")
 _ROOT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -25,8 +25,16 @@ def _dpftrl_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dense-steps", type=int, default=1024, help="n of the dense optimum (default 1024)")
 
 
+def _ssa_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dim", type=int, default=100_000, help="vector length d (default 1e5)")
+    p.add_argument("--clients", type=int, default=1000, help="clients the server aggregates (default 1000)")
+    p.add_argument("--tenseal-clients", type=int, default=10, help="clients TenSEAL adds, scaled (default 10)")
+    p.add_argument("--repeats", type=int, default=5, help="encryptions timed, median (default 5)")
+    p.add_argument("--pool", type=int, default=4, help="distinct uploads re-framed as clients (default 4)")
+
+
 #: Benchmark name -> function adding its options (declared here so `loyal` starts without importing them).
-_OPTIONS = {"dpftrl": _dpftrl_options}
+_OPTIONS = {"dpftrl": _dpftrl_options, "ssa": _ssa_options}
 
 
 def _load(name: str):

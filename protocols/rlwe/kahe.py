@@ -110,14 +110,19 @@ class Kahe:
             raise ValueError(f"values must satisfy |v| < 2^{self.plaintext_bits - 1}, got max {np.abs(m).max()}")
         polys = m.shape[0]
         e = centered_binomial(prng, self.error_eta, m.shape)
-        delta = np.array([self.delta % q for q in self.ring.moduli], dtype=np.int64)[:, None]
-        # Δ·m + e per residue: (m mod q)·(Δ mod q) < 2^60, exact in int64.
-        noisy = np.mod(m[:, None, :], self.ring.q) * delta
+        ring = self.ring
+        delta = np.array([self.delta % q for q in ring.moduli], dtype=np.int64)[:, None]
+        # Δ·m + e per residue, kept signed in (-q - eta, q + eta) for the lazy NTT (fmod is cheap).
+        if np.abs(m).max(initial=0) < 1 << 32:
+            noisy = m[:, None, :] * delta  # |m|·(Δ mod q) < 2^62
+        else:
+            noisy = np.fmod(m[:, None, :], ring.q) * delta
+        np.fmod(noisy, ring.q, out=noisy)
         noisy += e[:, None, :]
-        np.mod(noisy, self.ring.q, out=noisy)
-        b_hat = self.ring.ntt(noisy)
-        b_hat += self.ring.mul_ntt(self.public_polys(polys), key.k_hat[None])
-        np.subtract(b_hat, self.ring.q, out=b_hat, where=b_hat >= self.ring.q)
+        b_hat = ring.ntt(noisy, input_bound=2)
+        b_hat += ring.mul_ntt(self.public_polys(polys), key.k_hat[None])
+        b_hat -= ring.q  # in [-q, q): add q back where negative
+        b_hat += (b_hat >> 63) & ring.q
         return KaheCiphertext(b_hat)
 
     # ---- AddInPlace / linear combinations ------------------------------------------------------

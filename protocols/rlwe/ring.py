@@ -241,15 +241,22 @@ class RnsRing:
         """Negacyclic product of two polynomials in coefficient form."""
         return self.intt(self.mul_ntt(self.ntt(a), self.ntt(b)))
 
-    def ntt(self, a: np.ndarray) -> np.ndarray:
-        """Forward negacyclic NTT (Longa–Naehrig Alg. 1) of residues in [0, q); returns a new array."""
+    def ntt(self, a: np.ndarray, input_bound: int = 1) -> np.ndarray:
+        """Forward negacyclic NTT (Longa–Naehrig Alg. 1); returns a new array of residues in [0, q).
+
+        Args:
+          a: int64 (..., L, N) with |a| < input_bound·q (signed inputs are allowed).
+          input_bound: bound on |a| in multiples of q, in [1, 8] (default 1: residues in [0, q)).
+        """
         self.check_shape(a, "a")
+        if not 1 <= input_bound <= _LAZY_BOUND:
+            raise ValueError(f"input_bound must be in [1, {_LAZY_BOUND}], got {input_bound}")
         t = _tables(self.degree, self.moduli)
         n, num, batch = self.degree, self.num_moduli, a.shape[:-2]
         blk = min(n, _BLOCK)
         x = np.array(a, dtype=np.int64, copy=True)
         q3 = t.q[:, :, None]
-        bound, m = 1, 1
+        bound, m = input_bound, 1
         # Stages whose butterflies span whole blocks: contiguous inner axis of length >= _BLOCK.
         while n // (2 * m) >= blk:
             half = n // (2 * m)

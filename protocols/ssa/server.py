@@ -34,19 +34,33 @@ from loyal.protocols.ssa.policy import ReleasePolicy, ReleaseRow, quantize
 logger = logging.getLogger(__name__)
 
 
+def _mod_add_u32(acc: np.ndarray, x: np.ndarray, q: np.ndarray, tmp: np.ndarray) -> None:
+    """acc <- (acc + x) mod q for residues < q < 2^30 in uint32: acc + x < 2^31, and
+    min(s, s - q) picks s - q exactly when s >= q (otherwise s - q wraps to a huge value)."""
+    np.add(acc, x, out=acc)
+    np.subtract(acc, q, out=tmp)
+    np.minimum(acc, tmp, out=acc)
+
+
 @dataclasses.dataclass
 class _Accumulator:
-    """Unreduced int64 sums of residues (< 2^30 each, so 2^33 additions cannot overflow)."""
+    """Reduced uint32 sums of residues (half the memory traffic of int64)."""
 
     kahe: np.ndarray
     c0: np.ndarray
     c1: np.ndarray
+    kahe_q: np.ndarray = dataclasses.field(repr=False)
+    ahe_q: np.ndarray = dataclasses.field(repr=False)
     count: int = 0
 
+    def __post_init__(self) -> None:
+        self._tmp_k = np.empty_like(self.kahe)
+        self._tmp_a = np.empty_like(self.c0)
+
     def add(self, kahe: np.ndarray, c0: np.ndarray, c1: np.ndarray) -> None:
-        self.kahe += kahe
-        self.c0 += c0
-        self.c1 += c1
+        _mod_add_u32(self.kahe, kahe, self.kahe_q, self._tmp_k)
+        _mod_add_u32(self.c0, c0, self.ahe_q, self._tmp_a)
+        _mod_add_u32(self.c1, c1, self.ahe_q, self._tmp_a)
         self.count += 1
 
 
@@ -101,11 +115,14 @@ class SsaServer:
     Args:
       config: job configuration.
       policy: the published release policy (the server only builds requests for its rows).
+      verify_digests: recompute each upload's SHA-256 trailer (default True). Set False only behind
+        a transport that guarantees integrity; shapes, ranges, rounds and duplicates are always checked.
     """
 
-    def __init__(self, config: SsaConfig, policy: ReleasePolicy) -> None:
+    def __init__(self, config: SsaConfig, policy: ReleasePolicy, *, verify_digests: bool = True) -> None:
         self.config = config
         self.policy = policy
+        self.verify_digests = verify_digests
         self.genesis = ssalog.genesis_hash(config.job_id, config.public_seed, config.selection.params.name)
 
     # ---- state -------------------------------------------------------------------------------
@@ -113,9 +130,11 @@ class SsaServer:
         k, a = self.config.kahe.ring, self.config.ahe.ring
         def acc() -> _Accumulator:
             return _Accumulator(
-                np.zeros((self.config.num_polys, k.num_moduli, k.degree), dtype=np.int64),
-                np.zeros((a.num_moduli, a.degree), dtype=np.int64),
-                np.zeros((a.num_moduli, a.degree), dtype=np.int64),
+                np.zeros((self.config.num_polys, k.num_moduli, k.degree), dtype=np.uint32),
+                np.zeros((a.num_moduli, a.degree), dtype=np.uint32),
+                np.zeros((a.num_moduli, a.degree), dtype=np.uint32),
+                k.q.astype(np.uint32),
+                a.q.astype(np.uint32),
             )
         return OpenRound(round_index, acc(), acc())
 
@@ -128,7 +147,7 @@ class SsaServer:
     def _handle(self, state: ServerState, data: bytes, kind: Kind) -> ServerState:
         msg, digest = parse_contribution(
             data, job_id=self.config.job_id, kahe_ring=self.config.kahe.ring, ahe_ring=self.config.ahe.ring,
-            num_polys=self.config.num_polys, kind=kind,
+            num_polys=self.config.num_polys, kind=kind, verify_digest=self.verify_digests,
         )
         rnd = state.open_round
         if msg.round_index != rnd.round_index:
@@ -175,11 +194,10 @@ class SsaServer:
             raise ProtocolStateError(
                 f"round {rnd.round_index} has {rnd.noise.count} noise shares, needs >= {cfg.honest_members}"
             )
-        kq, aq = cfg.kahe.ring.q, cfg.ahe.ring.q
-        x = KaheCiphertext(np.mod(rnd.data.kahe, kq))
-        z = KaheCiphertext(np.mod(rnd.noise.kahe, kq))
-        xa = AheCiphertext(np.mod(rnd.data.c0, aq), np.mod(rnd.data.c1, aq))
-        za = AheCiphertext(np.mod(rnd.noise.c0, aq), np.mod(rnd.noise.c1, aq))
+        x = KaheCiphertext(rnd.data.kahe.astype(np.int64))
+        z = KaheCiphertext(rnd.noise.kahe.astype(np.int64))
+        xa = AheCiphertext(rnd.data.c0.astype(np.int64), rnd.data.c1.astype(np.int64))
+        za = AheCiphertext(rnd.noise.c0.astype(np.int64), rnd.noise.c1.astype(np.int64))
         header = ssalog.make_header(state.head, rnd.round_index, rnd.data.count, rnd.noise.count, x, z, xa, za)
         state.log.append(RoundAggregate(header, x, z, xa, za))
         state.head = header.entry_hash

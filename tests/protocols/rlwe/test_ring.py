@@ -110,3 +110,12 @@ def test_ntt_fails_if_shape_wrong() -> None:
     ring = RnsRing(64, ntt_primes(2))
     with pytest.raises(ValueError, match=r"trailing shape \(L, N\)=\(2, 64\)"):
         ring.ntt(np.zeros((3, 64), dtype=np.int64))
+
+
+def test_ntt_accepts_signed_lazy_input() -> None:
+    ring = RnsRing(1 << 10, ntt_primes(2))
+    x = _random_poly(ring, 9)
+    signed = x - ring.q * (np.arange(ring.degree) % 2)  # values in (-q, q)
+    assert np.array_equal(ring.ntt(signed, input_bound=2), ring.ntt(x))
+    with pytest.raises(ValueError, match=r"input_bound must be in \[1, 8\], got 9"):
+        ring.ntt(x, input_bound=9)

@@ -193,3 +193,20 @@ def test_message_fails_if_header_length_lies(job) -> None:
     struct.pack_into("<I", data, 32, 10)  # body_len field
     with pytest.raises(MessageFormatError, match="does not match header body_len=10"):
         job.server.handle_client_contribution(job.server_state, bytes(data))
+
+
+def test_server_without_digest_verification_still_checks_shape_round_and_replay(job) -> None:
+    # verify_digests=False (integrity guaranteed by the transport) skips only the SHA-256 trailer.
+    from loyal.protocols.ssa.server import SsaServer
+
+    server = SsaServer(job.config, job.policy, verify_digests=False)
+    state = server.create_state(job.server_state.public_key_hat)
+    good = _upload(job, cid=1)
+    server.handle_client_contribution(state, good)
+    with pytest.raises(ReplayError, match="contribution already received"):
+        server.handle_client_contribution(state, good)
+    with pytest.raises(MessageFormatError, match="message length"):
+        server.handle_client_contribution(state, good[:-1])
+    with pytest.raises(ReplayError, match="contribution for round 3, but round 0 is open"):
+        server.handle_client_contribution(state, _upload(job, cid=2, round_index=3))
+    assert state.open_round.data.count == 1
