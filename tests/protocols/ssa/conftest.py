@@ -14,10 +14,10 @@ DIM = 300
 CLIENTS = 6
 
 
-def make_job(seed: int = 0, noise_multiplier: float = 0.0, **kw) -> Job:
+def make_job(seed: int = 0, noise_multiplier: float = 0.0, coefficient_l1: int = 8, **kw) -> Job:
     return setup_job(
         dim=DIM, clients=CLIENTS, committee=5, threshold=3, noise_multiplier=noise_multiplier,
-        params=INSECURE_TEST_N1024, prng=InsecureFakePrng(seed), coefficient_l1=8, **kw,
+        params=INSECURE_TEST_N1024, prng=InsecureFakePrng(seed), coefficient_l1=coefficient_l1, **kw,
     )
 
 
