@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from loyal.protocols.rlwe.params import RlweParameterSet
-from loyal.protocols.rlwe.prng import AesCtrPrng, new_seed
+from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa.client import SsaClient
 from loyal.protocols.ssa.config import SsaConfig
 from loyal.protocols.ssa.decryptor import MemberState, SsaCommitteeMember
@@ -125,4 +125,4 @@ def run_selftest(
     }
 
 
-__all__ = ["Job", "new_seed", "release_all", "run_round", "run_selftest", "setup_job"]
+__all__ = ["Job", "release_all", "run_round", "run_selftest", "setup_job"]
