@@ -19,7 +19,7 @@ import dataclasses
 import hashlib
 import logging
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -147,6 +147,10 @@ class LocalCommittee:
     def live_members(self) -> tuple[int, ...]:
         return tuple(i for i in self.config.committee if i not in self.offline)
 
+    def take_offline(self, members: Sequence[int]) -> None:
+        """Fault injection: these members stop answering (until the next hand-off)."""
+        self.offline |= set(members)
+
     def noise_contributions(self, round_index: int, public_key_hat: np.ndarray) -> list[bytes]:
         return [
             self.members[i].create_noise_contribution(round_index, public_key_hat, self._prng(i, f"noise/{round_index}"))
@@ -201,7 +205,8 @@ class DPFTRLSsa:
       dim: update length d.
       settings: encryption / committee settings.
       server_learning_rate, momentum: the DP-FTRL learner (as in `dpftrl-plaintext`).
-      committee: the committee implementation (default `LocalCommittee`).
+      committee_factory: builds the committee from (config, policy, settings) (default `LocalCommittee`;
+        `loyal.sim.committee.RayCommittee` runs members as Ray actors).
       max_clients: clients per round the parameters are sized for (default 2·m).
     """
 
@@ -209,7 +214,7 @@ class DPFTRLSsa:
 
     def __init__(
         self, privacy: PrivacyConfig, dim: int, settings: SsaSettings = SsaSettings(), server_learning_rate: float = 1.0,
-        momentum: float = 0.0, committee: Committee | None = None, max_clients: int | None = None,
+        momentum: float = 0.0, committee_factory: Callable[..., Committee] | None = None, max_clients: int | None = None,
     ) -> None:
         self.privacy, self.settings = privacy, settings
         self.mechanism = privacy.build()
@@ -228,7 +233,7 @@ class DPFTRLSsa:
             params=None if settings.params is None else BY_NAME[settings.params],
         )
         self.server = SsaServer(self.config, self.policy)
-        self.committee: Committee = committee or LocalCommittee(self.config, self.policy, settings)
+        self.committee: Committee = (committee_factory or LocalCommittee)(self.config, self.policy, settings)
         self.state: ServerState = self.server.create_state(self.committee.setup())
         self.learner = LearnerState(server_learning_rate, momentum)
         self.rejected = 0

@@ -20,3 +20,14 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     root = tmp_path_factory.mktemp("loyal-home")
     os.environ.setdefault("LOYAL_CACHE_DIR", str(root / "cache"))
     os.environ.setdefault("FLWR_HOME", str(root / "flwr"))
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local 2-CPU Ray cluster for the whole session, started only when a test asks for it."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()

@@ -1,0 +1,162 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Ray actors that wrap `client/` and `protocols/ssa` role objects (no protocol math here).
+
+`ClientWorker` is a slot a client borrows for one task: it keeps only the model *architecture*; the
+round's weights arrive with each task and every task starts from them, so nothing a client did survives
+it (clients are ephemeral). `MemberHost` holds committee members, each with its private `MemberState`.
+All inputs and results travel through Ray's object store; no actor reads a path another wrote.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import ray
+import torch
+
+from loyal.client.train import LocalTrainConfig, local_update, set_flat_params
+from loyal.methods.dpftrl_ssa import RoundTicket, SsaSettings, create_upload
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """How to build the task's model in any process (the architecture, not the weights)."""
+
+    task: str
+    vocab_size: int = 81
+    width: int = 64
+    layers: int = 1
+    heads: int = 2
+
+    def build(self) -> torch.nn.Module:
+        from loyal.client.models import build_model, char_transformer
+
+        if self.task == "shakespeare":
+            return char_transformer(self.vocab_size, width=self.width, layers=self.layers, heads=self.heads)
+        return build_model("digits-mlp")
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientTask:
+    """One client's work in one round (its data travels with it).
+
+    Attributes:
+      client_id: position in the round's cohort (the id its upload carries).
+      x, y: the client's training arrays.
+      local: local training settings.
+      seed: batch-order seed.
+      truncate_upload: the client drops mid-upload (only half its bytes arrive).
+      straggle_s: extra simulated latency (virtual time; nothing sleeps).
+    """
+
+    client_id: int
+    x: np.ndarray
+    y: np.ndarray
+    local: LocalTrainConfig
+    seed: int
+    truncate_upload: bool = False
+    straggle_s: float = 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientResult:
+    """What reaches the server: a plaintext update (non-SSA) or the encrypted upload bytes (SSA)."""
+
+    client_id: int
+    update: np.ndarray | None
+    upload: bytes | None
+    loss: float
+    latency_s: float
+    truncated: bool
+
+
+class ClientWorker:
+    """Runs client tasks; holds no client state between tasks (see the module docstring)."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        torch.set_num_threads(1)
+        self.model = spec.build()
+        self.model.requires_grad_(True)
+
+    def run(
+        self, params: np.ndarray, task: ClientTask, ticket: RoundTicket | None = None, settings: SsaSettings | None = None
+    ) -> ClientResult:
+        t0 = time.perf_counter()
+        set_flat_params(self.model, torch.tensor(params))  # a private copy: Ray hands out read-only buffers
+        delta, loss = local_update(self.model, task.x, task.y, task.local, seed=task.seed)
+        update, upload = delta.numpy().astype(np.float32), None
+        if ticket is not None:
+            assert settings is not None
+            prng = settings.prng(f"client/{ticket.round_index}/{task.client_id}")
+            upload = create_upload(ticket, update.astype(np.float64), task.client_id, prng)
+            update = None
+            if task.truncate_upload:
+                upload = upload[: len(upload) // 2]
+        elif task.truncate_upload:
+            update = None  # a plaintext update cut mid-way is unusable: lost
+        latency = time.perf_counter() - t0 + task.straggle_s
+        return ClientResult(task.client_id, update, upload, loss, latency, task.truncate_upload)
+
+
+class MemberHost:
+    """A process hosting committee members (each a `SsaCommitteeMember` with its private `MemberState`).
+
+    Members are keyed by (job id, generation, index); a member's state lives only in its host and is
+    deleted when the member leaves (hand-off or fault). Hosts are reused across runs so a run does not pay
+    a process start per member.
+    """
+
+    def __init__(self) -> None:
+        self.members: dict[tuple, tuple] = {}
+
+    def create_member(self, key: tuple, config, policy, settings: SsaSettings) -> bool:
+        from loyal.protocols.ssa.decryptor import MemberState, SsaCommitteeMember
+
+        self.members[key] = (SsaCommitteeMember(config, key[2], policy), MemberState(), settings)
+        return True
+
+    def drop_member(self, key: tuple) -> bool:
+        return self.members.pop(key, None) is not None
+
+    def _prng(self, key: tuple, what: str):
+        _, generation, index = key
+        return self.members[key][2].prng(f"member/{generation}/{index}/{what}")
+
+    def create_keygen_contribution(self, key: tuple):
+        return self.members[key][0].create_keygen_contribution(self._prng(key, "keygen"))
+
+    def handle_keygen(self, key: tuple, contributions) -> bool:
+        member, state, settings = self.members[key]
+        self.members[key] = (member, member.handle_keygen(state, contributions), settings)
+        return True
+
+    def create_noise_contribution(self, key: tuple, round_index: int, public_key_hat: np.ndarray) -> bytes:
+        prng = self._prng(key, f"noise/{round_index}")
+        return self.members[key][0].create_noise_contribution(round_index, public_key_hat, prng)
+
+    def handle_release_request(self, key: tuple, request, trusted_head: bytes) -> bytes:
+        member, state, settings = self.members[key]
+        state, part = member.handle_release_request(state, request, trusted_head, self._prng(key, f"partial/{request.round_index}"))
+        self.members[key] = (member, state, settings)
+        return part
+
+    def create_handoff(self, key: tuple, subset, new_committee, new_threshold):
+        member, state, _ = self.members[key]
+        return member.create_handoff(state, subset, new_committee, new_threshold, self._prng(key, "handoff"))
+
+    def handle_handoff(self, key: tuple, subshares, old_threshold: int) -> bool:
+        member, state, settings = self.members[key]
+        self.members[key] = (member, member.handle_handoff(state, subshares, old_threshold), settings)
+        return True
+
+
+def remote_client_worker(num_cpus: float, num_gpus: float = 0.0):
+    """The `ClientWorker` actor class with fractional CPUs (and GPUs when CUDA exists)."""
+    return ray.remote(num_cpus=num_cpus, num_gpus=num_gpus)(ClientWorker)
+
+
+def remote_member_host(num_cpus: float = 0.05):
+    """The `MemberHost` actor class with a small CPU share (members are idle most of the round)."""
+    return ray.remote(num_cpus=num_cpus)(MemberHost)

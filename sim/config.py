@@ -1,0 +1,187 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Simulation configuration: one frozen dataclass, read from `configs/NAME.toml` (sections group keys)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from pathlib import Path
+from typing import Any
+
+AGGREGATIONS = ("fedavg", "dp-fedavg", "dpftrl-plaintext", "dpftrl-ssa")
+TASKS = ("shakespeare", "digits")
+
+#: TOML section -> the keys it may hold (each key is a field of `SimConfig`).
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "task": ("task", "width", "layers", "heads", "digits_clients", "digits_alpha", "eval_clients", "eval_samples_per_client"),
+    "rounds": ("rounds", "clients_per_round", "seed"),
+    "local": ("learning_rate", "batch_size", "local_steps", "optimizer"),
+    "aggregation": ("aggregation", "server_learning_rate", "momentum"),
+    "privacy": (
+        "clip_norm", "noise_multiplier", "target_epsilon", "delta", "mechanism", "participations", "min_separation",
+    ),
+    "ssa": ("scale", "scale_bits", "committee_size", "threshold", "rotate_every", "params", "deterministic"),
+    "clients": (
+        "availability", "dropout", "mid_upload_dropout", "straggler_mean_s", "deadline_s", "client_cpus", "actors",
+    ),
+    "faults": ("server_restart_round", "committee_offline_round", "committee_offline"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SimConfig:
+    """Every knob of `loyal sim run` (see configs/*.toml and docs/sim.md for ranges and defaults).
+
+    Attributes (by TOML section):
+      task: task ("shakespeare" | "digits"); char-transformer width/layers/heads; digits_clients, digits_alpha;
+        eval_clients, eval_samples_per_client (the fixed evaluation set).
+      rounds: rounds >= 1, clients_per_round >= 1, seed.
+      local: client learning_rate > 0, batch_size >= 1, local_steps >= 1, optimizer "sgd" | "adam".
+      aggregation: aggregation (one of AGGREGATIONS), server_learning_rate > 0, momentum in [0, 1).
+      privacy: clip_norm > 0; noise_multiplier z >= 0 or target_epsilon > 0 (then z is calibrated);
+        delta in (0, 1); mechanism (DP-FTRL only); participations k >= 1 and min_separation b >= 1
+        (enforced by the cohort sampler, so the ε report holds).
+      ssa: scale, scale_bits, committee_size, threshold, rotate_every R, params (RLWE set name or ""),
+        deterministic (derive PRNGs from the seed: simulation only).
+      clients: availability in (0, 1] (chance a client is online in a round); dropout in [0, 1) (drops
+        before uploading); mid_upload_dropout in [0, 1) (upload truncated); straggler_mean_s >= 0 (mean of
+        an exponential extra latency); deadline_s > 0 (later uploads are discarded); client_cpus in (0, 2]
+        (fractional CPUs per client actor); actors >= 1 (concurrent client actors).
+      faults: server_restart_round (restart the server after this round; 0 = never); committee_offline_round
+        and committee_offline (members offline from that round on; 0 = never).
+    """
+
+    task: str = "shakespeare"
+    width: int = 64
+    layers: int = 1
+    heads: int = 2
+    digits_clients: int = 100
+    digits_alpha: float = 0.5
+    eval_clients: int = 50
+    eval_samples_per_client: int = 10
+    rounds: int = 5
+    clients_per_round: int = 10
+    seed: int = 0
+    learning_rate: float = 0.005
+    batch_size: int = 16
+    local_steps: int = 5
+    optimizer: str = "adam"
+    aggregation: str = "fedavg"
+    server_learning_rate: float = 1.0
+    momentum: float = 0.0
+    clip_norm: float = 1.0
+    noise_multiplier: float = 0.0
+    target_epsilon: float = 0.0
+    delta: float = 1e-5
+    mechanism: str = "blt"
+    participations: int = 1
+    min_separation: int = 1
+    scale: float = 2.0**10
+    scale_bits: int = 8
+    committee_size: int = 5
+    threshold: int = 3
+    rotate_every: int = 0
+    params: str = ""
+    deterministic: bool = True
+    availability: float = 1.0
+    dropout: float = 0.0
+    mid_upload_dropout: float = 0.0
+    straggler_mean_s: float = 0.0
+    deadline_s: float = math.inf
+    client_cpus: float = 0.5
+    actors: int = 4
+    server_restart_round: int = 0
+    committee_offline_round: int = 0
+    committee_offline: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        def need(ok: bool, name: str, rule: str) -> None:
+            if not ok:
+                raise ValueError(f"{name} must be {rule}, got {name}={getattr(self, name)!r}")
+
+        need(self.task in TASKS, "task", f"one of {', '.join(TASKS)}")
+        need(self.aggregation in AGGREGATIONS, "aggregation", f"one of {', '.join(AGGREGATIONS)}")
+        for name in ("width", "layers", "heads", "digits_clients", "eval_clients", "eval_samples_per_client", "rounds",
+                     "clients_per_round", "batch_size", "local_steps", "participations", "min_separation",
+                     "committee_size", "threshold", "actors"):
+            need(isinstance(getattr(self, name), int) and getattr(self, name) >= 1, name, "an integer >= 1")
+        need(self.width % self.heads == 0, "width", f"divisible by heads={self.heads}")
+        need(self.optimizer in ("sgd", "adam"), "optimizer", "'sgd' or 'adam'")
+        for name in ("learning_rate", "server_learning_rate", "clip_norm", "scale", "digits_alpha", "deadline_s"):
+            need(getattr(self, name) > 0, name, "> 0")
+        need(0 <= self.momentum < 1, "momentum", "in [0, 1)")
+        need(self.noise_multiplier >= 0 and math.isfinite(self.noise_multiplier), "noise_multiplier", "finite and >= 0")
+        need(self.target_epsilon >= 0, "target_epsilon", ">= 0 (0 = use noise_multiplier)")
+        need(0 < self.delta < 1, "delta", "in (0, 1)")
+        need(0 < self.availability <= 1, "availability", "in (0, 1]")
+        need(0 <= self.dropout < 1, "dropout", "in [0, 1)")
+        need(0 <= self.mid_upload_dropout < 1, "mid_upload_dropout", "in [0, 1)")
+        need(self.straggler_mean_s >= 0, "straggler_mean_s", ">= 0")
+        need(0 < self.client_cpus <= 2, "client_cpus", "in (0, 2]")
+        need(1 <= self.threshold <= self.committee_size, "threshold", f"in [1, committee_size={self.committee_size}]")
+        need(self.rotate_every >= 0, "rotate_every", ">= 0")
+        need(0 <= self.server_restart_round <= self.rounds, "server_restart_round", f"in [0, rounds={self.rounds}]")
+        need(0 <= self.committee_offline_round <= self.rounds, "committee_offline_round", f"in [0, rounds={self.rounds}]")
+        need(all(1 <= i <= self.committee_size for i in self.committee_offline), "committee_offline",
+             f"member indices in [1, committee_size={self.committee_size}]")
+        need((self.participations - 1) * self.min_separation + 1 <= self.rounds, "min_separation",
+             f"such that (participations - 1) * min_separation + 1 <= rounds={self.rounds}")
+        dp = self.aggregation != "fedavg"
+        need(not dp or self.noise_multiplier > 0 or self.target_epsilon > 0, "noise_multiplier",
+             f"> 0 (or set target_epsilon) for aggregation={self.aggregation}")
+
+    @property
+    def uses_dp(self) -> bool:
+        return self.aggregation != "fedavg"
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> SimConfig:
+    """Reads a TOML config; unknown sections or keys are errors (one line naming them).
+
+    Raises:
+      ValueError: missing file, bad TOML, unknown key, wrong type or value out of range.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"config file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ValueError(f"{path}: invalid TOML: {e}") from None
+    flat: dict[str, Any] = {}
+    for section, table in raw.items():
+        if section not in SECTIONS or not isinstance(table, dict):
+            raise ValueError(f"{path}: unknown section [{section}]; sections are {', '.join(SECTIONS)}")
+        for key, value in table.items():
+            if key not in SECTIONS[section]:
+                raise ValueError(f"{path}: unknown key {key!r} in [{section}]; allowed: {', '.join(SECTIONS[section])}")
+            flat[key] = value
+    flat.update(overrides or {})
+    return config_from_dict(flat, str(path))
+
+
+def config_from_dict(values: dict[str, Any], source: str = "config") -> SimConfig:
+    """Builds a `SimConfig` from flat keys, checking each value's type against the default's."""
+    fields = {f.name: f for f in dataclasses.fields(SimConfig)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key not in fields:
+            raise ValueError(f"{source}: unknown key {key!r}")
+        default = fields[key].default
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, float):
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+            value = float(value) if ok else value
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        elif isinstance(default, tuple):
+            ok = isinstance(value, list | tuple) and all(isinstance(v, int) for v in value)
+            value = tuple(value) if ok else value
+        else:
+            ok = isinstance(value, str)
+        if not ok:
+            raise ValueError(f"{source}: {key} must be of type {type(default).__name__}, got {value!r}")
+        kwargs[key] = value
+    return SimConfig(**kwargs)

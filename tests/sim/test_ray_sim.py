@@ -1,0 +1,74 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""The Ray simulation on the shared cluster fixture: small runs of every aggregation and the fault cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from loyal.sim.config import SimConfig
+from loyal.sim.runner import SimulationError, run_simulation
+
+SMALL = dict(
+    task="digits", digits_clients=30, rounds=3, clients_per_round=6, local_steps=10, learning_rate=0.5,
+    optimizer="sgd", eval_clients=30, eval_samples_per_client=20, actors=2, params="insecure-test-n1024",
+    committee_size=4, threshold=3, mechanism="banded-toeplitz",
+)
+
+
+def _cfg(**kw) -> SimConfig:
+    return SimConfig(**{**SMALL, **kw})
+
+
+@pytest.mark.parametrize("aggregation", ["fedavg", "dp-fedavg", "dpftrl-plaintext", "dpftrl-ssa"])
+def test_every_aggregation_trains_digits(ray_cluster, aggregation) -> None:
+    out = run_simulation(_cfg(aggregation=aggregation, noise_multiplier=0.0 if aggregation == "fedavg" else 0.3,
+                              server_learning_rate=1.0))
+    hist = out["history"]
+    assert [h["round"] for h in hist] == [1, 2, 3]
+    assert all(h["accepted"] == 6 for h in hist)
+    assert hist[-1]["test_accuracy"] > 0.25  # 10 classes: chance is 0.1
+    if aggregation != "fedavg":
+        assert out["epsilon"] < math.inf and out["delta"] == 1e-5
+
+
+def test_dropout_and_mid_upload_truncation_are_excluded(ray_cluster) -> None:
+    out = run_simulation(_cfg(aggregation="dpftrl-ssa", noise_multiplier=0.3, dropout=0.3, mid_upload_dropout=0.3, seed=4))
+    for h in out["history"]:
+        assert h["accepted"] < h["cohort"]
+    assert out["rejected_uploads"] > 0  # truncated uploads reached the server and were refused
+
+
+def test_stragglers_past_deadline_are_discarded(ray_cluster) -> None:
+    out = run_simulation(_cfg(aggregation="fedavg", straggler_mean_s=10.0, deadline_s=5.0, rounds=1))
+    h = out["history"][0]
+    assert h["late"] > 0 and h["accepted"] == h["cohort"] - h["late"]
+
+
+def test_server_restart_with_rotating_committee_matches_an_undisturbed_run(ray_cluster) -> None:
+    # Deterministic PRNGs: a server restart after round 1 (its state travels through Ray) must give
+    # exactly the model of the same run without restart; the committee hands off after every round.
+    base = run_simulation(_cfg(aggregation="dpftrl-ssa", noise_multiplier=0.3, rotate_every=1))
+    restarted = run_simulation(_cfg(aggregation="dpftrl-ssa", noise_multiplier=0.3, rotate_every=1, server_restart_round=1))
+    assert [h["test_accuracy"] for h in restarted["history"]] == [h["test_accuracy"] for h in base["history"]]
+    assert restarted["committee_generation"] == 2
+
+
+def test_committee_above_threshold_keeps_releasing(ray_cluster) -> None:
+    # 3 of 4 members left from round 2 on (t = 3): noise and releases still work.
+    out = run_simulation(_cfg(aggregation="dpftrl-ssa", noise_multiplier=0.3, committee_offline_round=2,
+                              committee_offline=(2,)))
+    assert [h["accepted"] for h in out["history"]] == [6, 6, 6]
+    assert out["history"][-1]["test_accuracy"] > 0.25
+
+
+def test_committee_below_threshold_stops_the_run(ray_cluster) -> None:
+    with pytest.raises(Exception, match="needs threshold=3 live committee members, got 2"):
+        run_simulation(_cfg(aggregation="dpftrl-ssa", noise_multiplier=0.3, committee_offline_round=2,
+                            committee_offline=(1, 2)))
+
+
+def test_too_few_eligible_clients_is_a_clear_error(ray_cluster) -> None:
+    with pytest.raises(SimulationError, match="only 0 clients are online and within the participation limit"):
+        run_simulation(_cfg(aggregation="fedavg", clients_per_round=15, participations=1, min_separation=1))
