@@ -31,5 +31,9 @@ test: install
 bench: install
 	$(VENV)/bin/loyal bench all
 
+# Regenerates the committed gRPC stubs from protocols/proto/loyal/v1/*.proto (grpcio-tools).
+proto: install
+	$(VENV)/bin/python -m loyal.protocols.proto.generate
+
 clean:
 	rm -rf $(VENV) contracts/node_modules .pytest_cache

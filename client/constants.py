@@ -1,0 +1,50 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Stage names, record keys and retry defaults of the gRPC client and committee member
+(as Flower's `flwr/common/secure_aggregation/secaggplus_constants.py`)."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ClientStage(enum.StrEnum):
+    """Steps of the ephemeral client, in order."""
+
+    ENROLL = "enroll"
+    FETCH_TASK = "fetch_task"
+    TRAIN = "train"
+    ENCRYPT = "encrypt"
+    SUBMIT = "submit"
+
+
+class MemberStage(enum.StrEnum):
+    """Steps of a committee member, in order (the last two repeat until the job is done)."""
+
+    JOIN = "join"
+    KEYGEN = "keygen"
+    NOISE = "noise"
+    DECRYPT = "decrypt"
+
+
+class Key(enum.StrEnum):
+    """Keys of the result records the runners return."""
+
+    CLIENT_ID = "client_id"
+    ROUND = "round"
+    DUPLICATE = "duplicate"
+    BYTES = "bytes"
+    ATTEMPTS = "attempts"
+    TRAIN_LOSS = "train_loss"
+    NOISE_SHARES = "noise_shares"
+    PARTIALS = "partials"
+
+
+#: Retry policy: first delay, growth factor, cap (seconds) and attempt limit.
+BACKOFF_INITIAL_S = 0.05
+BACKOFF_FACTOR = 2.0
+BACKOFF_MAX_S = 2.0
+MAX_ATTEMPTS = 40
+#: Poll interval while waiting for a round to open or for committee work.
+POLL_S = 0.05
+#: Per-call gRPC deadline (seconds).
+CALL_TIMEOUT_S = 30.0

@@ -1,0 +1,155 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""The ephemeral gRPC client: fetch the task, train locally, clip/encode/encrypt, submit once, exit.
+
+The SSA steps wrap a training callable (as Flower's `secaggplus_mod.py` wraps the client app):
+`run_client(..., train=fn)` calls `fn(task) -> update` and then the SSA core's `SsaClient` clips,
+encodes and encrypts; this module only moves bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+import numpy as np
+
+from loyal.client import constants
+from loyal.client.constants import ClientStage, Key
+from loyal.client.grpc_client import Session
+from loyal.client.tls import Identity
+from loyal.protocols.proto import convert
+from loyal.protocols.proto.loyal.v1 import client_pb2, common_pb2
+from loyal.protocols.rlwe.prng import AesCtrPrng
+from loyal.protocols.ssa.client import SsaClient
+
+logger = logging.getLogger(__name__)
+
+_ACCEPTING = (common_pb2.ROUND_STATE_OPEN, common_pb2.ROUND_STATE_COLLECTING)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskView:
+    """The fetched task, decoded (what a training callable receives)."""
+
+    spec: convert.JobSpec
+    round_index: int
+    model_version: int
+    public_key_hat: np.ndarray = dataclasses.field(repr=False)
+    model_delta: np.ndarray | None = dataclasses.field(repr=False)
+
+
+def wait_for_task(session: Session, timeout_s: float, round_index: int | None = None) -> TaskView:
+    """Polls GetTask until a round (or `round_index`) accepts uploads.
+
+    Raises:
+      TimeoutError: if none does within `timeout_s`.
+    """
+    end = time.monotonic() + timeout_s
+    while True:
+        t: client_pb2.Task = session.task()
+        if t.state in _ACCEPTING and (round_index is None or t.round == round_index):
+            spec = convert.job_from_proto(t.job)
+            config = spec.to_config()
+            pk = convert.residues_from_bytes(t.public_key_hat, config.ahe.ring, "public_key_hat")
+            delta = convert.floats_from_bytes(t.model_delta, spec.dim) if t.model_delta else None
+            return TaskView(spec, t.round, t.model_version, pk, delta)
+        if t.state == common_pb2.ROUND_STATE_DONE:
+            raise TimeoutError("the job is done; no round accepts uploads")
+        if time.monotonic() > end:
+            raise TimeoutError(f"no round accepted uploads within {timeout_s} s (round {t.round}, state {t.state})")
+        time.sleep(constants.POLL_S)
+
+
+def digits_trainer(client_index: int, num_clients: int = 100, local_steps: int = 5) -> Callable[[TaskView], np.ndarray]:
+    """A training callable: local SGD of the job's digits model on one federated-digits shard.
+
+    The initial model is `build_model(spec.model_name)` under `torch.manual_seed(spec.model_seed)`,
+    moved by the server's released model delta; the update is the local weight change.
+    """
+
+    def train(task: TaskView) -> np.ndarray:
+        import torch
+
+        from loyal.client.data import load_digits_federated
+        from loyal.client.models import build_model
+        from loyal.client.train import LocalTrainConfig, get_flat_params, local_update, set_flat_params
+
+        torch.manual_seed(task.spec.model_seed)
+        model = build_model(task.spec.model_name)
+        flat = get_flat_params(model)
+        if flat.numel() != task.spec.dim:
+            raise ValueError(f"model {task.spec.model_name!r} has {flat.numel()} parameters, job dim is {task.spec.dim}")
+        if task.model_delta is not None:
+            set_flat_params(model, flat + torch.as_tensor(task.model_delta, dtype=flat.dtype))
+        data = load_digits_federated(num_clients=num_clients)
+        x, y = data.train_arrays(data.client_ids[client_index % len(data.client_ids)])
+        delta, _ = local_update(model, x, y, LocalTrainConfig(max_steps=local_steps), seed=client_index)
+        return delta.numpy().astype(np.float64)
+
+    return train
+
+
+def run_client(
+    address: str,
+    train: Callable[[TaskView], np.ndarray],
+    *,
+    identity: Identity | None = None,
+    token: str | None = None,
+    ca_file: str | None = None,
+    round_index: int | None = None,
+    timeout_s: float = 60.0,
+    insecure_seed: bytes | None = None,
+) -> dict[str, Any]:
+    """One client's whole life: (enroll), fetch task, train, encrypt, submit once.
+
+    Args:
+      address: HOST:PORT of the server.
+      train: task -> real update vector of length spec.dim.
+      identity: an enrolled key (with client_id); else `token` enrolls a fresh key.
+      token: one-time enrollment token.
+      ca_file: CA certificate for TLS (None: plaintext on loopback).
+      round_index: wait for this round (default: whichever round accepts uploads).
+      insecure_seed: 32 bytes seeding encoding and encryption randomness (TESTS ONLY: makes the
+        ciphertext reproducible and therefore not secret).
+
+    Returns:
+      {client_id, round, duplicate, bytes, attempts}.
+    """
+    if identity is None and token is None:
+        raise ValueError("either identity (an enrolled key) or token (one-time enrollment) is required")
+    with Session(address, ca_file) as s:
+        if identity is None or identity.client_id is None:
+            identity = identity or Identity()
+            logger.info("stage %s", ClientStage.ENROLL)
+            resp = s.call(s.client.Enroll, client_pb2.EnrollRequest(token=token, public_key=identity.public_key))
+            identity.client_id = resp.client_id
+        logger.info("stage %s", ClientStage.FETCH_TASK)
+        task = wait_for_task(s, timeout_s, round_index)
+        logger.info("stage %s", ClientStage.TRAIN)
+        update = np.asarray(train(task), dtype=np.float64)
+        logger.info("stage %s", ClientStage.ENCRYPT)
+        config = task.spec.to_config()
+        prng = AesCtrPrng(insecure_seed, b"loyal/client") if insecure_seed else AesCtrPrng.from_os(b"loyal/client")
+        payload = SsaClient(config).create_contribution(
+            update, round_index=task.round_index, client_id=identity.client_id, public_key_hat=task.public_key_hat, prng=prng,
+        )
+        logger.info("stage %s", ClientStage.SUBMIT)
+        nonce = prng.random_bytes(16) if insecure_seed else os.urandom(16)
+        resp = s.upload(
+            s.client.Submit, round_index=task.round_index, payload=payload, identity=identity, kind="client",
+            job_id=config.job_id, nonce=nonce,
+        )
+        return {
+            Key.CLIENT_ID: identity.client_id, Key.ROUND: resp.round, Key.DUPLICATE: resp.duplicate,
+            Key.BYTES: len(payload), Key.ATTEMPTS: s.attempts,
+        }
+
+
+def is_status(error: BaseException, code: grpc.StatusCode) -> bool:
+    """True if `error` is a gRPC error with `code` (helper for callers deciding what to retry)."""
+    return isinstance(error, grpc.RpcError) and error.code() == code

@@ -1,0 +1,124 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""`loyal server start|status|certs|tokens`: the persistent SSA server."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import secrets
+
+from loyal.cli._common import emit_json, positive_float, positive_int
+
+
+def _spec(args: argparse.Namespace):
+    from loyal.protocols.proto.convert import JobSpec
+
+    return JobSpec(
+        job_id=os.urandom(16), public_seed=os.urandom(32), dim=args.dim, clients_per_round=args.clients_per_round,
+        clip_norm=args.clip_norm, scale=args.scale, committee_size=args.committee_size, threshold=args.threshold,
+        noise_multiplier=args.noise_multiplier, params_name=args.params, coefficient_l1=args.rounds,
+        min_cohort=args.min_cohort, model_name=args.model_name, model_seed=args.model_seed,
+        server_learning_rate=args.server_learning_rate,
+    )
+
+
+def _start(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from loyal.server.app import configure_json_logs, open_coordinator, serve
+
+    if args.tls_dir and not (pathlib.Path(args.tls_dir) / "server.crt").is_file():
+        raise ValueError(f"--tls-dir {args.tls_dir} has no server.crt; run `loyal server certs --out DIR` first")
+    tokens = []
+    if args.tokens_file:
+        tokens = [t.strip() for t in pathlib.Path(args.tokens_file).read_text().splitlines() if t.strip()]
+    configure_json_logs()
+    coord = open_coordinator(
+        args.db, spec=_spec(args), max_rounds=args.rounds, round_seconds=args.round_seconds, tokens=tokens,
+        synchronous=args.synchronous,
+    )
+    asyncio.run(serve(coord, host=args.host, port=args.port, tls_dir=args.tls_dir, port_file=args.port_file))
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from loyal.client.grpc_client import Session
+    from loyal.protocols.proto.loyal.v1 import common_pb2
+
+    ca = str(pathlib.Path(args.tls_dir) / "ca.crt") if args.tls_dir else None
+    with Session(f"{args.host}:{args.port}", ca, max_attempts=3) as s:
+        st = s.status()
+    out = {
+        "round": st.round, "state": common_pb2.RoundState.Name(st.state).removeprefix("ROUND_STATE_").lower(),
+        "stored_rounds": st.stored_rounds, "submissions": st.submissions,
+    }
+    if args.json:
+        emit_json(out)
+    else:
+        print(" ".join(f"{k}={v}" for k, v in out.items()))
+    return 0
+
+
+def _certs(args: argparse.Namespace) -> int:
+    from loyal.server.certs import create_certificates
+
+    files = create_certificates(args.out, tuple(args.host or ("127.0.0.1", "localhost")))
+    emit_json(files) if args.json else print("\n".join(files.values()))
+    return 0
+
+
+def _tokens(args: argparse.Namespace) -> int:
+    tokens = [secrets.token_urlsafe(24) for _ in range(args.count)]
+    pathlib.Path(args.out).write_text("\n".join(tokens) + "\n")
+    os.chmod(args.out, 0o600)
+    print(args.out)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
+    group = subparsers.add_parser("server", help=help_text, description=help_text)
+    sub = group.add_subparsers(dest="command", metavar="COMMAND", parser_class=type(group))
+    group.set_defaults(func=lambda a: (group.print_help(), 2)[1])
+
+    p = sub.add_parser("start", help="serve a job (created on first start; restored from --db afterwards)")
+    p.add_argument("--db", required=True, help="SQLite store (created if missing)")
+    p.add_argument("--port", type=int, required=True, help="TCP port (0: any free port, see --port-file)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--tls-dir", help="folder with server.crt/server.key (omit only on loopback tests)")
+    p.add_argument("--port-file", help="write the bound port here once serving")
+    p.add_argument("--tokens-file", help="one-time client enrollment tokens, one per line")
+    p.add_argument("--dim", type=positive_int, default=64, help="vector length d (default 64)")
+    p.add_argument("--clients-per-round", type=positive_int, default=10, help="clients that close a round (default 10)")
+    p.add_argument("--min-cohort", type=positive_int, default=1, help="clients needed to close at the deadline (default 1)")
+    p.add_argument("--committee-size", type=positive_int, default=3, help="committee members n (default 3)")
+    p.add_argument("--threshold", type=positive_int, default=2, help="members t needed to decrypt (default 2)")
+    p.add_argument("--noise-multiplier", type=float, default=0.0, help="DP noise multiplier z >= 0 (default 0)")
+    p.add_argument("--clip-norm", type=positive_float, default=1.0, help="clip norm C (default 1)")
+    p.add_argument("--scale", type=positive_float, default=1024.0, help="fixed-point scale s (default 1024)")
+    p.add_argument("--params", default="rlwe-n4096", help="RLWE parameter set (default rlwe-n4096)")
+    p.add_argument("--rounds", type=positive_int, default=3, help="rounds before the job is done (default 3)")
+    p.add_argument("--round-seconds", type=positive_float, default=300.0, help="round deadline (default 300 s)")
+    p.add_argument("--model-name", default="", help="model clients train (e.g. digits-mlp; default none)")
+    p.add_argument("--model-seed", type=int, default=0, help="torch seed of the initial model (default 0)")
+    p.add_argument("--server-learning-rate", type=float, default=1.0, help="model step per release (default 1)")
+    p.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL", help="SQLite durability (default FULL)")
+    p.set_defaults(func=_start)
+
+    p = sub.add_parser("status", help="round, state, stored rounds and submissions of a running server")
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--tls-dir", help="folder with ca.crt (TLS)")
+    p.add_argument("--json", action="store_true", help='print {"round","state","stored_rounds","submissions"}')
+    p.set_defaults(func=_status)
+
+    p = sub.add_parser("certs", help="write a CA and a server certificate for 127.0.0.1/localhost")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--host", action="append", default=None, help="SAN host (repeatable; default 127.0.0.1, localhost)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_certs)
+
+    p = sub.add_parser("tokens", help="write one-time enrollment tokens (pass to start --tokens-file)")
+    p.add_argument("--count", type=positive_int, required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_tokens)

@@ -1,0 +1,142 @@
+from loyal.protocols.proto.loyal.v1 import common_pb2 as _common_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class JoinRequest(_message.Message):
+    __slots__ = ("member_id", "signing_key", "exchange_key", "signature")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    SIGNING_KEY_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_KEY_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    member_id: int
+    signing_key: bytes
+    exchange_key: bytes
+    signature: bytes
+    def __init__(self, member_id: _Optional[int] = ..., signing_key: _Optional[bytes] = ..., exchange_key: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class JoinResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _common_pb2.JobSpec
+    def __init__(self, job: _Optional[_Union[_common_pb2.JobSpec, _Mapping]] = ...) -> None: ...
+
+class MemberRequest(_message.Message):
+    __slots__ = ("member_id",)
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    member_id: int
+    def __init__(self, member_id: _Optional[int] = ...) -> None: ...
+
+class RosterEntry(_message.Message):
+    __slots__ = ("member_id", "exchange_key")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_KEY_FIELD_NUMBER: _ClassVar[int]
+    member_id: int
+    exchange_key: bytes
+    def __init__(self, member_id: _Optional[int] = ..., exchange_key: _Optional[bytes] = ...) -> None: ...
+
+class Roster(_message.Message):
+    __slots__ = ("complete", "members")
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    complete: bool
+    members: _containers.RepeatedCompositeFieldContainer[RosterEntry]
+    def __init__(self, complete: _Optional[bool] = ..., members: _Optional[_Iterable[_Union[RosterEntry, _Mapping]]] = ...) -> None: ...
+
+class EncryptedShare(_message.Message):
+    __slots__ = ("recipient", "ciphertext")
+    RECIPIENT_FIELD_NUMBER: _ClassVar[int]
+    CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    recipient: int
+    ciphertext: bytes
+    def __init__(self, recipient: _Optional[int] = ..., ciphertext: _Optional[bytes] = ...) -> None: ...
+
+class KeyGenSubmission(_message.Message):
+    __slots__ = ("member_id", "public_part", "shares", "signature")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_PART_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    member_id: int
+    public_part: bytes
+    shares: _containers.RepeatedCompositeFieldContainer[EncryptedShare]
+    signature: bytes
+    def __init__(self, member_id: _Optional[int] = ..., public_part: _Optional[bytes] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class DealtShare(_message.Message):
+    __slots__ = ("dealer", "dealer_exchange_key", "ciphertext")
+    DEALER_FIELD_NUMBER: _ClassVar[int]
+    DEALER_EXCHANGE_KEY_FIELD_NUMBER: _ClassVar[int]
+    CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    dealer: int
+    dealer_exchange_key: bytes
+    ciphertext: bytes
+    def __init__(self, dealer: _Optional[int] = ..., dealer_exchange_key: _Optional[bytes] = ..., ciphertext: _Optional[bytes] = ...) -> None: ...
+
+class KeyShares(_message.Message):
+    __slots__ = ("complete", "shares", "public_key_hat")
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    SHARES_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_HAT_FIELD_NUMBER: _ClassVar[int]
+    complete: bool
+    shares: _containers.RepeatedCompositeFieldContainer[DealtShare]
+    public_key_hat: bytes
+    def __init__(self, complete: _Optional[bool] = ..., shares: _Optional[_Iterable[_Union[DealtShare, _Mapping]]] = ..., public_key_hat: _Optional[bytes] = ...) -> None: ...
+
+class NoiseTask(_message.Message):
+    __slots__ = ("round", "public_key_hat")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_HAT_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    public_key_hat: bytes
+    def __init__(self, round: _Optional[int] = ..., public_key_hat: _Optional[bytes] = ...) -> None: ...
+
+class DecryptionTask(_message.Message):
+    __slots__ = ("request",)
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    request: bytes
+    def __init__(self, request: _Optional[bytes] = ...) -> None: ...
+
+class Work(_message.Message):
+    __slots__ = ("noise", "decrypt", "wait", "done")
+    NOISE_FIELD_NUMBER: _ClassVar[int]
+    DECRYPT_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    noise: NoiseTask
+    decrypt: DecryptionTask
+    wait: bool
+    done: bool
+    def __init__(self, noise: _Optional[_Union[NoiseTask, _Mapping]] = ..., decrypt: _Optional[_Union[DecryptionTask, _Mapping]] = ..., wait: _Optional[bool] = ..., done: _Optional[bool] = ...) -> None: ...
+
+class PartialSubmission(_message.Message):
+    __slots__ = ("member_id", "partial", "signature")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    PARTIAL_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    member_id: int
+    partial: bytes
+    signature: bytes
+    def __init__(self, member_id: _Optional[int] = ..., partial: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class HandOffSubmission(_message.Message):
+    __slots__ = ("member_id", "epoch", "subshares", "signature")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SUBSHARES_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    member_id: int
+    epoch: int
+    subshares: _containers.RepeatedCompositeFieldContainer[EncryptedShare]
+    signature: bytes
+    def __init__(self, member_id: _Optional[int] = ..., epoch: _Optional[int] = ..., subshares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class HandOff(_message.Message):
+    __slots__ = ("subshares",)
+    SUBSHARES_FIELD_NUMBER: _ClassVar[int]
+    subshares: _containers.RepeatedCompositeFieldContainer[DealtShare]
+    def __init__(self, subshares: _Optional[_Iterable[_Union[DealtShare, _Mapping]]] = ...) -> None: ...

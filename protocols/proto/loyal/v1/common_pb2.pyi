@@ -1,0 +1,104 @@
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RoundState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROUND_STATE_UNSPECIFIED: _ClassVar[RoundState]
+    ROUND_STATE_KEYGEN: _ClassVar[RoundState]
+    ROUND_STATE_OPEN: _ClassVar[RoundState]
+    ROUND_STATE_COLLECTING: _ClassVar[RoundState]
+    ROUND_STATE_CLOSED: _ClassVar[RoundState]
+    ROUND_STATE_AGGREGATED: _ClassVar[RoundState]
+    ROUND_STATE_RELEASE_REQUESTED: _ClassVar[RoundState]
+    ROUND_STATE_RELEASED: _ClassVar[RoundState]
+    ROUND_STATE_DONE: _ClassVar[RoundState]
+ROUND_STATE_UNSPECIFIED: RoundState
+ROUND_STATE_KEYGEN: RoundState
+ROUND_STATE_OPEN: RoundState
+ROUND_STATE_COLLECTING: RoundState
+ROUND_STATE_CLOSED: RoundState
+ROUND_STATE_AGGREGATED: RoundState
+ROUND_STATE_RELEASE_REQUESTED: RoundState
+ROUND_STATE_RELEASED: RoundState
+ROUND_STATE_DONE: RoundState
+
+class JobSpec(_message.Message):
+    __slots__ = ("job_id", "public_seed", "dim", "max_clients", "clip_norm", "scale", "committee_size", "threshold", "noise_multiplier", "min_cohort", "coefficient_l1", "params_name", "policy_id", "clients_per_round", "model_name", "model_seed", "server_learning_rate")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_SEED_FIELD_NUMBER: _ClassVar[int]
+    DIM_FIELD_NUMBER: _ClassVar[int]
+    MAX_CLIENTS_FIELD_NUMBER: _ClassVar[int]
+    CLIP_NORM_FIELD_NUMBER: _ClassVar[int]
+    SCALE_FIELD_NUMBER: _ClassVar[int]
+    COMMITTEE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    NOISE_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
+    MIN_COHORT_FIELD_NUMBER: _ClassVar[int]
+    COEFFICIENT_L1_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_NAME_FIELD_NUMBER: _ClassVar[int]
+    POLICY_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENTS_PER_ROUND_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    MODEL_SEED_FIELD_NUMBER: _ClassVar[int]
+    SERVER_LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    job_id: bytes
+    public_seed: bytes
+    dim: int
+    max_clients: int
+    clip_norm: float
+    scale: float
+    committee_size: int
+    threshold: int
+    noise_multiplier: float
+    min_cohort: int
+    coefficient_l1: int
+    params_name: str
+    policy_id: str
+    clients_per_round: int
+    model_name: str
+    model_seed: int
+    server_learning_rate: float
+    def __init__(self, job_id: _Optional[bytes] = ..., public_seed: _Optional[bytes] = ..., dim: _Optional[int] = ..., max_clients: _Optional[int] = ..., clip_norm: _Optional[float] = ..., scale: _Optional[float] = ..., committee_size: _Optional[int] = ..., threshold: _Optional[int] = ..., noise_multiplier: _Optional[float] = ..., min_cohort: _Optional[int] = ..., coefficient_l1: _Optional[int] = ..., params_name: _Optional[str] = ..., policy_id: _Optional[str] = ..., clients_per_round: _Optional[int] = ..., model_name: _Optional[str] = ..., model_seed: _Optional[int] = ..., server_learning_rate: _Optional[float] = ...) -> None: ...
+
+class SubmitHeader(_message.Message):
+    __slots__ = ("round", "public_key", "nonce", "total_bytes", "payload_sha256", "signature")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
+    NONCE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    public_key: bytes
+    nonce: bytes
+    total_bytes: int
+    payload_sha256: bytes
+    signature: bytes
+    def __init__(self, round: _Optional[int] = ..., public_key: _Optional[bytes] = ..., nonce: _Optional[bytes] = ..., total_bytes: _Optional[int] = ..., payload_sha256: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class SubmitChunk(_message.Message):
+    __slots__ = ("header", "data")
+    HEADER_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    header: SubmitHeader
+    data: bytes
+    def __init__(self, header: _Optional[_Union[SubmitHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class SubmitResponse(_message.Message):
+    __slots__ = ("round", "duplicate", "accepted")
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    round: int
+    duplicate: bool
+    accepted: int
+    def __init__(self, round: _Optional[int] = ..., duplicate: _Optional[bool] = ..., accepted: _Optional[int] = ...) -> None: ...
+
+class Ack(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -1,0 +1,228 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""gRPC servicers: request → coordinator call → response (as Flower's `serverappio_servicer.py`).
+
+Every exception is turned into a gRPC status with a one-line reason by `server.errors.grpc_status`;
+nothing here touches ciphertexts beyond passing the SSA frames on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator
+
+import grpc
+
+from loyal.protocols.proto import convert
+from loyal.protocols.proto.loyal.v1 import (
+    client_pb2,
+    client_pb2_grpc,
+    committee_pb2,
+    committee_pb2_grpc,
+    common_pb2,
+    health_pb2,
+    health_pb2_grpc,
+    observer_pb2,
+    observer_pb2_grpc,
+)
+from loyal.protocols.ssa.errors import MessageFormatError
+from loyal.server import limits
+from loyal.server.coordinator import Coordinator, Upload
+from loyal.server.errors import SizeLimitError, grpc_status
+from loyal.server.rounds import RoundStage
+
+logger = logging.getLogger(__name__)
+
+_STAGE_TO_PROTO = {s: common_pb2.RoundState.Value(f"ROUND_STATE_{s.name}") for s in RoundStage}
+
+
+def _guarded(method):
+    """Maps any exception of a unary handler to a gRPC status with its reason."""
+
+    @functools.wraps(method)
+    async def wrapper(self, request, context):
+        try:
+            return await method(self, request, context)
+        except (asyncio.CancelledError, grpc.aio.AbortError):
+            raise
+        except Exception as e:  # noqa: BLE001 - every error becomes a status, never a crash
+            code, reason = grpc_status(e)
+            log = logger.exception if code == grpc.StatusCode.INTERNAL else logger.info
+            log("rejected %s: %s", method.__name__, reason, extra={"event": "rejected", "rpc": method.__name__, "code": code.name})
+            await context.abort(code, reason)
+
+    return wrapper
+
+
+async def _read_upload(coord: Coordinator, request_iterator: AsyncIterator[common_pb2.SubmitChunk]) -> Upload:
+    """Reads a header then data chunks, enforcing the declared and the job's size before buffering."""
+    header = None
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request_iterator:
+        which = chunk.WhichOneof("part")
+        if header is None:
+            if which != "header":
+                raise MessageFormatError("the first SubmitChunk must carry the header")
+            header = chunk.header
+            if len(header.public_key) > limits.MAX_SMALL_FIELD or len(header.signature) > limits.MAX_SMALL_FIELD:
+                raise SizeLimitError("public_key or signature field too long")
+            coord.check_upload_header(header.round, header.total_bytes)
+            continue
+        if which != "data":
+            raise MessageFormatError("only the first SubmitChunk may carry a header")
+        size += len(chunk.data)
+        if len(chunk.data) > limits.CHUNK_BYTES or size > header.total_bytes:
+            raise SizeLimitError(f"upload exceeds its declared total_bytes={header.total_bytes} or the chunk limit")
+        parts.append(chunk.data)
+    if header is None:
+        raise MessageFormatError("empty upload stream")
+    if size != header.total_bytes:
+        raise MessageFormatError(f"upload truncated: {size} of {header.total_bytes} bytes")
+    return Upload(header.round, bytes(header.public_key), bytes(header.nonce), bytes(header.payload_sha256),
+                  bytes(header.signature), b"".join(parts))
+
+
+class ClientServicer(client_pb2_grpc.ClientServiceServicer):
+    def __init__(self, coord: Coordinator) -> None:
+        self.coord = coord
+
+    @_guarded
+    async def Enroll(self, request, context):
+        return client_pb2.EnrollResponse(client_id=self.coord.enroll(request.token, bytes(request.public_key)))
+
+    @_guarded
+    async def GetTask(self, request, context):
+        t = self.coord.task()
+        return client_pb2.Task(
+            job=convert.job_to_proto(self.coord.spec), round=t["round"], state=_STAGE_TO_PROTO[t["stage"]],
+            model_version=t["model_version"],
+            public_key_hat=b"" if t["public_key_hat"] is None else convert.residues_to_bytes(t["public_key_hat"]),
+            model_delta=b"" if t["model_delta"] is None else convert.floats_to_bytes(t["model_delta"]),
+            max_submission_bytes=t["max_submission_bytes"], chunk_bytes=limits.CHUNK_BYTES,
+        )
+
+    async def Submit(self, request_iterator, context):
+        return await _submit(self.coord, self.coord.submit_client, request_iterator, context)
+
+
+async def _submit(coord, handler, request_iterator, context):
+    try:
+        up = await _read_upload(coord, request_iterator)
+        duplicate, accepted = handler(up)
+        return common_pb2.SubmitResponse(round=up.round_index, duplicate=duplicate, accepted=accepted)
+    except (asyncio.CancelledError, grpc.aio.AbortError):
+        raise
+    except Exception as e:  # noqa: BLE001
+        code, reason = grpc_status(e)
+        (logger.exception if code == grpc.StatusCode.INTERNAL else logger.info)(
+            "rejected upload: %s", reason, extra={"event": "rejected", "rpc": "Submit", "code": code.name}
+        )
+        await context.abort(code, reason)
+
+
+class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
+    def __init__(self, coord: Coordinator) -> None:
+        self.coord = coord
+
+    @_guarded
+    async def Join(self, request, context):
+        self.coord.join(request.member_id, bytes(request.signing_key), bytes(request.exchange_key), bytes(request.signature))
+        return committee_pb2.JoinResponse(job=convert.job_to_proto(self.coord.spec))
+
+    @_guarded
+    async def GetRoster(self, request, context):
+        complete, members = self.coord.roster()
+        return committee_pb2.Roster(
+            complete=complete,
+            members=[committee_pb2.RosterEntry(member_id=m, exchange_key=x) for m, x in sorted(members.items())],
+        )
+
+    @_guarded
+    async def SubmitKeyGen(self, request, context):
+        shares = {s.recipient: bytes(s.ciphertext) for s in request.shares}
+        if len(shares) != len(request.shares):
+            raise ValueError("duplicate share recipients")
+        self.coord.submit_keygen(request.member_id, bytes(request.public_part), shares, bytes(request.signature))
+        return common_pb2.Ack()
+
+    @_guarded
+    async def GetKeyShares(self, request, context):
+        complete, shares, pk = self.coord.key_shares(request.member_id)
+        return committee_pb2.KeyShares(
+            complete=complete,
+            shares=[committee_pb2.DealtShare(dealer=d, dealer_exchange_key=x, ciphertext=c) for d, x, c in shares],
+            public_key_hat=b"" if pk is None else convert.residues_to_bytes(pk),
+        )
+
+    @_guarded
+    async def GetWork(self, request, context):
+        kind, value = self.coord.work(request.member_id)
+        if kind == "noise":
+            pk = convert.residues_to_bytes(self.coord.state.public_key_hat)
+            return committee_pb2.Work(noise=committee_pb2.NoiseTask(round=value, public_key_hat=pk))
+        if kind == "decrypt":
+            return committee_pb2.Work(decrypt=committee_pb2.DecryptionTask(request=value))
+        return committee_pb2.Work(done=True) if kind == "done" else committee_pb2.Work(wait=True)
+
+    async def SubmitNoise(self, request_iterator, context):
+        return await _submit(self.coord, self.coord.submit_noise, request_iterator, context)
+
+    @_guarded
+    async def SubmitPartial(self, request, context):
+        self.coord.submit_partial(request.member_id, bytes(request.partial), bytes(request.signature))
+        return common_pb2.Ack()
+
+    async def SubmitHandOff(self, request, context):
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "committee hand-off over gRPC is not served yet (TODO(#6))")
+
+    async def GetHandOff(self, request, context):
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "committee hand-off over gRPC is not served yet (TODO(#6))")
+
+
+class ObserverServicer(observer_pb2_grpc.ObserverServiceServicer):
+    def __init__(self, coord: Coordinator) -> None:
+        self.coord = coord
+
+    @_guarded
+    async def GetStatus(self, request, context):
+        s = self.coord.status()
+        return observer_pb2.Status(
+            round=s["round"], state=_STAGE_TO_PROTO[RoundStage(s["state"])], stored_rounds=s["stored_rounds"],
+            submissions=s["submissions"], releases=s["releases"], head=s["head"], serving=True,
+        )
+
+    @_guarded
+    async def ListReleases(self, request, context):
+        rels = self.coord.releases[request.from_index :]
+        return observer_pb2.Releases(releases=[convert.release_to_proto(r) for r in rels])
+
+    async def StreamEvents(self, request, context):
+        after = request.after_seq
+        while True:
+            for seq, rnd, kind, detail, at in self.coord.store.events(after):
+                after = seq
+                yield observer_pb2.Event(seq=seq, round=rnd, kind=kind, detail=detail, time=at)
+            await asyncio.sleep(0.2)
+
+
+class HealthServicer(health_pb2_grpc.HealthServicer):
+    """The standard `grpc.health.v1.Health` service (SERVING while the coordinator runs)."""
+
+    SERVICES = ("", "loyal.v1.ClientService", "loyal.v1.CommitteeService", "loyal.v1.ObserverService")
+
+    def _status(self, service: str) -> int:
+        if service not in self.SERVICES:
+            return health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+        return health_pb2.HealthCheckResponse.SERVING
+
+    async def Check(self, request, context):
+        if request.service not in self.SERVICES:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service[:100]!r}")
+        return health_pb2.HealthCheckResponse(status=self._status(request.service))
+
+    async def Watch(self, request, context):
+        yield health_pb2.HealthCheckResponse(status=self._status(request.service))
+        await asyncio.Event().wait()  # status never changes while serving; ends when the client cancels
+

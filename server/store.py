@@ -1,0 +1,233 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Durable SQLite (WAL) store of the SSA server: the job, enrolled keys, committee key generation,
+append-only ciphertext tables, release requests, partial decryptions and releases.
+
+Everything the in-memory `ServerState` holds can be rebuilt from these tables by replaying the
+stored uploads through the core roles in order (`server.coordinator.Coordinator.restore`); since the
+aggregation is exact modular addition the rebuilt state equals the lost one. Ciphertext tables
+(`submissions`, `keygen`, `partials`, `releases`, `requests`) are append-only: SQLite triggers
+abort any UPDATE or DELETE. Only `rounds` (stage bookkeeping) and `tokens.used` change in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_APPEND_ONLY = ("submissions", "keygen", "requests", "partials", "releases", "events")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY CHECK (id = 1), spec TEXT NOT NULL, max_rounds INTEGER NOT NULL,
+    round_seconds REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (token_hash BLOB PRIMARY KEY, used INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS clients (client_id INTEGER PRIMARY KEY, public_key BLOB NOT NULL UNIQUE,
+    enrolled_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS members (member_id INTEGER PRIMARY KEY, signing_key BLOB NOT NULL,
+    exchange_key BLOB NOT NULL, joined_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS keygen (dealer INTEGER PRIMARY KEY, public_part BLOB NOT NULL, shares TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, stage TEXT NOT NULL, opened_at REAL NOT NULL,
+    updated_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS submissions (seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL,
+    kind TEXT NOT NULL, sender INTEGER NOT NULL, sender_key BLOB NOT NULL, nonce BLOB NOT NULL,
+    payload_sha256 BLOB NOT NULL, payload BLOB NOT NULL, received_at REAL NOT NULL,
+    UNIQUE (round, sender_key, nonce));
+CREATE TABLE IF NOT EXISTS requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id BLOB NOT NULL UNIQUE,
+    round INTEGER NOT NULL, row_index INTEGER NOT NULL, subset TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS partials (request_id BLOB NOT NULL, member_id INTEGER NOT NULL, payload BLOB NOT NULL,
+    PRIMARY KEY (request_id, member_id));
+CREATE TABLE IF NOT EXISTS releases (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id BLOB NOT NULL UNIQUE,
+    round INTEGER NOT NULL, integer_sha256 BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL, kind TEXT NOT NULL,
+    detail TEXT NOT NULL, at REAL NOT NULL);
+"""
+
+
+class StoreError(RuntimeError):
+    """The database is not a Loyal server store of a supported schema version."""
+
+
+def token_hash(token: str) -> bytes:
+    return hashlib.sha256(b"loyal/enroll/v1" + token.encode()).digest()
+
+
+class Store:
+    """One SQLite database in WAL mode (one writer: the server's event loop).
+
+    Args:
+      path: database file (created if missing).
+      synchronous: SQLite `synchronous` pragma: "FULL" (default; a commit survives power loss) or
+        "NORMAL" (survives a process crash, e.g. SIGKILL, but not power loss).
+    """
+
+    def __init__(self, path: str, synchronous: str = "FULL") -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(f"PRAGMA synchronous={synchronous}")
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        cur = self.db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'")
+        if cur.fetchone() is not None:
+            row = self.db.execute("SELECT version FROM schema_version").fetchone()
+            if row is None or row[0] != SCHEMA_VERSION:
+                raise StoreError(f"store schema version {row and row[0]} is not supported (expected {SCHEMA_VERSION})")
+            return
+        with self.transaction():
+            for stmt in _SCHEMA.split(";"):
+                if stmt.strip():
+                    self.db.execute(stmt)
+            for t in _APPEND_ONLY:
+                for op in ("UPDATE", "DELETE"):
+                    self.db.execute(
+                        f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} "
+                        f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"
+                    )
+            self.db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ---- job ---------------------------------------------------------------------------------------
+    def load_job(self) -> tuple[dict[str, Any], int, float] | None:
+        row = self.db.execute("SELECT spec, max_rounds, round_seconds FROM job").fetchone()
+        return None if row is None else (json.loads(row[0]), row[1], row[2])
+
+    def save_job(self, spec: dict[str, Any], max_rounds: int, round_seconds: float, tokens: list[str]) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO job VALUES (1, ?, ?, ?)", (json.dumps(spec, sort_keys=True), max_rounds, round_seconds))
+            db.executemany("INSERT OR IGNORE INTO tokens (token_hash) VALUES (?)", [(token_hash(t),) for t in tokens])
+
+    def add_tokens(self, tokens: list[str]) -> None:
+        with self.transaction() as db:
+            db.executemany("INSERT OR IGNORE INTO tokens (token_hash) VALUES (?)", [(token_hash(t),) for t in tokens])
+
+    # ---- clients -----------------------------------------------------------------------------------
+    def client_id(self, public_key: bytes) -> int | None:
+        row = self.db.execute("SELECT client_id FROM clients WHERE public_key = ?", (public_key,)).fetchone()
+        return None if row is None else row[0]
+
+    def enroll(self, token: str, public_key: bytes) -> int | None:
+        """Spends a one-time token on `public_key`; returns the new client id, or None if the token is invalid."""
+        with self.transaction() as db:
+            cur = db.execute("UPDATE tokens SET used = 1 WHERE token_hash = ? AND used = 0", (token_hash(token),))
+            if cur.rowcount != 1:
+                return None
+            cid = db.execute("SELECT COALESCE(MAX(client_id) + 1, 0) FROM clients").fetchone()[0]
+            db.execute("INSERT INTO clients VALUES (?, ?, ?)", (cid, public_key, time.time()))
+            return int(cid)
+
+    # ---- committee ---------------------------------------------------------------------------------
+    def members(self) -> dict[int, tuple[bytes, bytes]]:
+        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT member_id, signing_key, exchange_key FROM members")}
+
+    def add_member(self, member_id: int, signing_key: bytes, exchange_key: bytes) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO members VALUES (?, ?, ?, ?)", (member_id, signing_key, exchange_key, time.time()))
+
+    def keygen(self) -> dict[int, tuple[bytes, dict[int, bytes]]]:
+        out = {}
+        for dealer, public_part, shares in self.db.execute("SELECT dealer, public_part, shares FROM keygen"):
+            out[dealer] = (public_part, {int(k): bytes.fromhex(v) for k, v in json.loads(shares).items()})
+        return out
+
+    def add_keygen(self, dealer: int, public_part: bytes, shares: dict[int, bytes]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO keygen VALUES (?, ?, ?)",
+                (dealer, public_part, json.dumps({str(k): v.hex() for k, v in shares.items()})),
+            )
+
+    # ---- rounds and submissions --------------------------------------------------------------------
+    def rounds(self) -> list[tuple[int, str]]:
+        return [(r[0], r[1]) for r in self.db.execute("SELECT round, stage FROM rounds ORDER BY round")]
+
+    def set_stage(self, db: sqlite3.Connection, round_index: int, stage: str) -> None:
+        now = time.time()
+        db.execute(
+            "INSERT INTO rounds VALUES (?, ?, ?, ?) ON CONFLICT(round) DO UPDATE SET stage = excluded.stage, "
+            "updated_at = excluded.updated_at",
+            (round_index, stage, now, now),
+        )
+        db.execute("INSERT INTO events (round, kind, detail, at) VALUES (?, 'stage', ?, ?)", (round_index, stage, now))
+
+    def opened_at(self, round_index: int) -> float | None:
+        row = self.db.execute("SELECT opened_at FROM rounds WHERE round = ?", (round_index,)).fetchone()
+        return None if row is None else row[0]
+
+    def find_submission(self, round_index: int, sender_key: bytes, nonce: bytes) -> bytes | None:
+        row = self.db.execute(
+            "SELECT payload_sha256 FROM submissions WHERE round = ? AND sender_key = ? AND nonce = ?",
+            (round_index, sender_key, nonce),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def add_submission(
+        self, db: sqlite3.Connection, round_index: int, kind: str, sender: int, sender_key: bytes, nonce: bytes,
+        payload_sha256: bytes, payload: bytes,
+    ) -> None:
+        db.execute(
+            "INSERT INTO submissions (round, kind, sender, sender_key, nonce, payload_sha256, payload, received_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (round_index, kind, sender, sender_key, nonce, payload_sha256, payload, time.time()),
+        )
+
+    def submissions(self, round_index: int) -> Iterator[tuple[str, bytes]]:
+        yield from self.db.execute("SELECT kind, payload FROM submissions WHERE round = ? ORDER BY seq", (round_index,))
+
+    def count_submissions(self, round_index: int) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM submissions WHERE round = ?", (round_index,)).fetchone()[0]
+
+    # ---- releases ----------------------------------------------------------------------------------
+    def add_request(self, db: sqlite3.Connection, request_id: bytes, round_index: int, row_index: int, subset: tuple[int, ...]) -> None:
+        db.execute(
+            "INSERT INTO requests (request_id, round, row_index, subset) VALUES (?, ?, ?, ?)",
+            (request_id, round_index, row_index, json.dumps(list(subset))),
+        )
+
+    def requests(self, round_index: int) -> list[tuple[bytes, int, tuple[int, ...]]]:
+        return [
+            (r[0], r[1], tuple(json.loads(r[2])))
+            for r in self.db.execute("SELECT request_id, row_index, subset FROM requests WHERE round = ? ORDER BY seq", (round_index,))
+        ]
+
+    def add_partial(self, db: sqlite3.Connection, request_id: bytes, member_id: int, payload: bytes) -> None:
+        db.execute("INSERT INTO partials VALUES (?, ?, ?)", (request_id, member_id, payload))
+
+    def partials(self, request_id: bytes) -> list[tuple[int, bytes]]:
+        return list(self.db.execute("SELECT member_id, payload FROM partials WHERE request_id = ? ORDER BY member_id", (request_id,)))
+
+    def add_release(self, db: sqlite3.Connection, request_id: bytes, round_index: int, integer_sha256: bytes) -> None:
+        db.execute("INSERT INTO releases (request_id, round, integer_sha256) VALUES (?, ?, ?)", (request_id, round_index, integer_sha256))
+
+    def release_digests(self) -> dict[bytes, bytes]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT request_id, integer_sha256 FROM releases")}
+
+    def events(self, after_seq: int, limit: int = 1000) -> list[tuple[int, int, str, str, float]]:
+        return list(self.db.execute(
+            "SELECT seq, round, kind, detail, at FROM events WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+        ))
+
+    def add_event(self, db: sqlite3.Connection, round_index: int, kind: str, detail: str) -> None:
+        db.execute("INSERT INTO events (round, kind, detail, at) VALUES (?, ?, ?, ?)", (round_index, kind, detail, time.time()))

@@ -1,0 +1,163 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Test harness: an in-process server on 127.0.0.1 (own event loop in a thread), members in threads,
+server subprocesses, and the pure-protocol reference for the same seeds."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import pathlib
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+
+from loyal.client.committee import CommitteeRunner, insecure_member_seed
+from loyal.protocols.proto.convert import JobSpec
+from loyal.protocols.rlwe.prng import AesCtrPrng
+from loyal.protocols.ssa.client import SsaClient, create_noise_contribution
+from loyal.protocols.ssa.selftest import setup_job
+from loyal.server.app import open_coordinator, serve
+
+DIM = 40
+
+
+def make_spec(*, clients: int = 4, committee: int = 3, threshold: int = 2, noise: float = 0.0, dim: int = DIM,
+              rounds: int = 3) -> JobSpec:
+    h = hashlib.sha256(b"test-job").digest()
+    return JobSpec(
+        job_id=h[:16], public_seed=hashlib.sha256(b"test-seed").digest(), dim=dim, clients_per_round=clients,
+        clip_norm=1.0, scale=1024.0, committee_size=committee, threshold=threshold, noise_multiplier=noise,
+        params_name="insecure-test-n1024", coefficient_l1=rounds,
+    )
+
+
+def tokens(n: int, prefix: str = "tok") -> list[str]:
+    return [f"{prefix}-{i}" for i in range(n)]
+
+
+def client_seed(round_index: int, client: int) -> bytes:
+    return hashlib.sha256(f"client/{round_index}/{client}".encode()).digest()
+
+
+def update_for(round_index: int, client: int, dim: int = DIM) -> np.ndarray:
+    """Deterministic test update inside the clip ball."""
+    u = AesCtrPrng(client_seed(round_index, client), b"update").unit_floats(dim) * 2 - 1
+    return u / np.sqrt(dim)
+
+
+class InProcessServer:
+    """Serves a coordinator on a free loopback port in a background thread."""
+
+    def __init__(self, db: str, spec: JobSpec | None, *, rounds: int = 3, round_seconds: float = 300.0,
+                 toks: list[str] = (), tls_dir: str | None = None) -> None:
+        self.coord = open_coordinator(db, spec=spec, max_rounds=rounds, round_seconds=round_seconds, tokens=list(toks))
+        self.tls_dir = tls_dir
+        self._loop = asyncio.new_event_loop()
+        self._ready = asyncio.Event()
+        self._stop = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._stop = asyncio.Event()
+        self._loop.run_until_complete(serve(self.coord, port=0, tls_dir=self.tls_dir, ready=self._ready, stop=self._stop))
+
+    def __enter__(self) -> InProcessServer:
+        self._thread.start()
+        end = time.monotonic() + 10
+        while not self._ready.is_set():
+            if time.monotonic() > end:
+                raise TimeoutError("server did not start")
+            time.sleep(0.01)
+        self.port = self._ready.port
+        self.address = f"127.0.0.1:{self.port}"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+        self.coord.store.close()
+
+
+@contextlib.contextmanager
+def member_threads(address: str, committee: int, *, ca: str | None = None, seeded: bool = True):
+    """Runs `committee` members in threads; yields their result dict (filled when each finishes)."""
+    results: dict[int, object] = {}
+
+    def run(m: int) -> None:
+        try:
+            seed = insecure_member_seed(m) if seeded else None
+            results[m] = CommitteeRunner(address, m, ca_file=ca, insecure_seed=seed).run(timeout_s=120)
+        except BaseException as e:  # noqa: BLE001 - reported to the test
+            results[m] = e
+
+    threads = [threading.Thread(target=run, args=(m,), daemon=True) for m in range(1, committee + 1)]
+    for t in threads:
+        t.start()
+    try:
+        yield results
+    finally:
+        for t in threads:
+            t.join(60)
+
+
+def start_server_process(db: str, port_file: str, *, spec_args: list[str], tls_dir: str | None = None,
+                         tokens_file: str | None = None) -> subprocess.Popen:
+    """`loyal server start` as a subprocess on a free port (written to port_file)."""
+    if os.path.exists(port_file):
+        os.remove(port_file)
+    cmd = [sys.executable, "-m", "loyal.app", "server", "start", "--db", db, "--port", "0", "--port-file", port_file,
+           "--synchronous", "NORMAL", *spec_args]
+    if tls_dir:
+        cmd += ["--tls-dir", tls_dir]
+    if tokens_file:
+        cmd += ["--tokens-file", tokens_file]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    end = time.monotonic() + 60
+    while not os.path.exists(port_file):
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+        if time.monotonic() > end:
+            proc.kill()
+            raise TimeoutError("server process did not start")
+        time.sleep(0.05)
+    return proc
+
+
+def read_port(port_file: str) -> int:
+    return int(pathlib.Path(port_file).read_text())
+
+
+def reference_releases(spec: JobSpec, rounds: int, clients: int, *, members_seeded: bool = True) -> list[np.ndarray]:
+    """Integer releases of the pure in-process protocol (no gRPC) for the same client and member seeds."""
+    from loyal.protocols.rlwe.params import BY_NAME
+
+    job = setup_job(
+        dim=spec.dim, clients=spec.clients_per_round, committee=spec.committee_size, threshold=spec.threshold,
+        noise_multiplier=spec.noise_multiplier, params=BY_NAME[spec.params_name], coefficient_l1=spec.coefficient_l1,
+        prng=AesCtrPrng(hashlib.sha256(b"ref").digest()),
+    )
+    out = []
+    st = job.server_state
+    for r in range(rounds):
+        for c in range(clients):
+            prng = AesCtrPrng(client_seed(r, c), b"loyal/client")
+            data = SsaClient(job.config).create_contribution(
+                update_for(r, c, spec.dim), round_index=r, client_id=c, public_key_hat=st.public_key_hat, prng=prng)
+            job.server.handle_client_contribution(st, data)
+        if spec.noise_multiplier > 0:
+            for m in job.config.committee:
+                prng = AesCtrPrng(insecure_member_seed(m), f"loyal/member/{m}/noise/{r}".encode())
+                job.server.handle_noise_contribution(st, create_noise_contribution(
+                    job.config, round_index=r, member_index=m, public_key_hat=st.public_key_hat, prng=prng))
+        job.server.close_round(st)
+        from loyal.protocols.ssa.selftest import release_all
+
+        out += [rel.integer_values for rel in release_all(job, r)]
+    return out
