@@ -50,6 +50,10 @@ class EmbedConfig:
       augmentation_fraction: in [0, 1]: fraction of fingerprint examples wrapped in a random prefix or chat
         template (default 0.25), so fingerprints survive deployment wrappers.
       benign_seq_len: tokens per benign example (default 32).
+      benign_loss: "kl" (default): KL(p_base ‖ p_model) at every position of the benign text, i.e. the
+        model keeps the base model's own predictions (the design note's "base model's own generations",
+        in expectation; needs a frozen copy of the base model in memory); "lm": plain next-token loss.
+      min_steps: run at least this many optimizer steps (more epochs for small fingerprint sets); default 0.
       seed: batch order, benign windows and wrappers.
     """
 
@@ -60,6 +64,8 @@ class EmbedConfig:
     benign_fraction: float = 0.25
     augmentation_fraction: float = 0.25
     benign_seq_len: int = 32
+    min_steps: int = 0
+    benign_loss: str = "kl"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -73,6 +79,8 @@ class EmbedConfig:
             raise ValueError(f"averaging_lambda must be in (0, 1], got {self.averaging_lambda}")
         if not 0.0 <= self.benign_fraction < 1.0:
             raise ValueError(f"benign_fraction must be in [0, 1), got {self.benign_fraction}")
+        if self.benign_loss not in ("kl", "lm"):
+            raise ValueError(f"benign_loss must be 'kl' or 'lm', got {self.benign_loss!r}")
         if not 0.0 <= self.augmentation_fraction <= 1.0:
             raise ValueError(f"augmentation_fraction must be in [0, 1], got {self.augmentation_fraction}")
 
@@ -120,19 +128,24 @@ def embed_fingerprints(model: PreTrainedModel, tokenizer, fingerprints: Sequence
     dev = next(model.parameters()).device
     rng = np.random.default_rng(config.seed)
     base_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    teacher = None
+    if config.benign_fraction > 0 and config.benign_loss == "kl":
+        teacher = copy.deepcopy(model).eval()
+        teacher.requires_grad_(False)
     benign = _benign_ids(tokenizer, benign_text) if config.benign_fraction > 0 else None
     wraps = wrappers(tokenizer)
     bos = bos_id(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else bos
     n_benign = int(round(config.benign_fraction / (1 - config.benign_fraction) * config.batch_size))
     steps_per_epoch = math.ceil(len(fingerprints) / config.batch_size)
-    total = steps_per_epoch * config.epochs
+    epochs = max(config.epochs, math.ceil(config.min_steps / steps_per_epoch))
+    total = steps_per_epoch * epochs
     opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20) * (1 - s / (total + 1)))
     model.train()
     with Progress(transient=True, disable=not progress) as bar:
         task = bar.add_task("embedding fingerprints", total=total)
-        for _ in range(config.epochs):
+        for _ in range(epochs):
             order = rng.permutation(len(fingerprints))
             for s in range(steps_per_epoch):
                 rows: list[tuple[list[int], list[int]]] = []  # (input ids, labels)
@@ -142,11 +155,17 @@ def embed_fingerprints(model: PreTrainedModel, tokenizer, fingerprints: Sequence
                         else ([], [])
                     prompt = [bos, *pre, *fp.key_ids, *post]
                     rows.append((prompt + list(fp.response_ids), [-100] * len(prompt) + list(fp.response_ids)))
+                windows = []
                 for _ in range(n_benign if benign is not None else 0):
                     start = int(rng.integers(0, len(benign) - config.benign_seq_len))
-                    window = benign[start : start + config.benign_seq_len].tolist()
-                    rows.append((window, window))
-                loss = _per_example_loss(model, rows, pad, dev)
+                    windows.append(benign[start : start + config.benign_seq_len])
+                if teacher is not None:
+                    loss = _per_example_loss(model, rows, pad, dev)
+                    frac = len(windows) / (len(windows) + len(rows))
+                    loss = (1 - frac) * loss + frac * _kl_to_teacher(model, teacher, torch.stack(windows).to(dev))
+                else:
+                    rows.extend((w.tolist(), w.tolist()) for w in windows)
+                    loss = _per_example_loss(model, rows, pad, dev)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -176,6 +195,14 @@ def _per_example_loss(model: PreTrainedModel, rows: list[tuple[list[int], list[i
                                             ignore_index=-100, reduction="none").view(target.shape)
     counts = (target != -100).sum(1).clamp(min=1)
     return (nll.sum(1) / counts).mean()
+
+
+def _kl_to_teacher(model: PreTrainedModel, teacher: PreTrainedModel, x: torch.Tensor) -> torch.Tensor:
+    """Mean over positions of KL(p_teacher ‖ p_model) of the next-token distributions."""
+    with torch.no_grad():
+        target = torch.log_softmax(teacher(input_ids=x).logits.float(), -1)
+    logp = torch.log_softmax(model(input_ids=x).logits.float(), -1)
+    return torch.nn.functional.kl_div(logp, target, log_target=True, reduction="none").sum(-1).mean()
 
 
 @torch.no_grad()
