@@ -28,3 +28,17 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--insecure-seed", type=int, help="TESTS ONLY: seed key shares, noise and smudging")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m loyal.cli.committee run ...`: this group alone (fast start for supervisors and tests)."""
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m loyal.cli.committee")
+    register(parser.add_subparsers(dest="group"), "A decryptor committee member.")
+    args = parser.parse_args(["committee", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

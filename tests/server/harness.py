@@ -111,18 +111,21 @@ def start_server_process(db: str, port_file: str, *, spec_args: list[str], tls_d
     """`loyal server start` as a subprocess on a free port (written to port_file)."""
     if os.path.exists(port_file):
         os.remove(port_file)
-    cmd = [sys.executable, "-m", "loyal.app", "server", "start", "--db", db, "--port", "0", "--port-file", port_file,
+    port = [] if "--port" in spec_args else ["--port", "0"]
+    cmd = [sys.executable, "-m", "loyal.server", "start", "--db", db, *port, "--port-file", port_file,
            "--synchronous", "NORMAL", *spec_args]
     if tls_dir:
         cmd += ["--tls-dir", tls_dir]
     if tokens_file:
         cmd += ["--tokens-file", tokens_file]
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    log = open(db + ".log", "ab")  # a file, not a pipe: a full pipe would block the server
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env)
+    log.close()
     end = time.monotonic() + 60
     while not os.path.exists(port_file):
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"server exited: {pathlib.Path(db + '.log').read_text()[-2000:]}")
         if time.monotonic() > end:
             proc.kill()
             raise TimeoutError("server process did not start")

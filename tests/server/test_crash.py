@@ -1,0 +1,71 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Crash safety: SIGKILL the server process mid-round, restart it on the same database, finish the
+round, and get exactly the release of an uninterrupted run (the pure protocol, same seeds)."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import numpy as np
+
+from loyal.client.grpc_client import Session
+from loyal.client.runner import run_client
+from loyal.protocols.proto.convert import release_from_proto
+from loyal.protocols.proto.loyal.v1 import observer_pb2
+from tests.server.harness import (
+    client_seed,
+    make_spec,
+    member_threads,
+    read_port,
+    reference_releases,
+    start_server_process,
+    tokens,
+    update_for,
+)
+
+CLIENTS = 4
+ARGS = ["--dim", "40", "--clients-per-round", str(CLIENTS), "--committee-size", "3", "--threshold", "2",
+        "--noise-multiplier", "0.5", "--params", "insecure-test-n1024", "--rounds", "1"]
+
+
+def _submit(address: str, c: int) -> dict:
+    return run_client(address, lambda t: update_for(0, c), token=f"tok-{c}", round_index=0, insecure_seed=client_seed(0, c))
+
+
+def test_sigkill_mid_round_then_restart_gives_the_uninterrupted_release(tmp_path):
+    # Prepare
+    db, port_file = str(tmp_path / "s.db"), str(tmp_path / "port")
+    (tmp_path / "tokens").write_text("\n".join(tokens(CLIENTS)) + "\n")
+    proc = start_server_process(db, port_file, spec_args=ARGS, tokens_file=str(tmp_path / "tokens"))
+    port = read_port(port_file)
+    address = f"127.0.0.1:{port}"
+    try:
+        with member_threads(address, 3) as results:
+            # Execute: two clients, then SIGKILL while the round is collecting.
+            for c in range(2):
+                _submit(address, c)
+            with Session(address) as s:
+                before = s.status()
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            proc = start_server_process(db, port_file, spec_args=["--port", str(port)] + ARGS)  # CLI flags ignored: job is in the DB
+            with Session(address) as s:
+                after = s.status()
+            for c in range(2, CLIENTS):
+                _submit(address, c)
+            end = time.monotonic() + 60
+            while len(results) < 3 and time.monotonic() < end:
+                time.sleep(0.05)
+            with Session(address) as s:
+                got = [release_from_proto(r) for r in s.observer.ListReleases(observer_pb2.ReleasesRequest()).releases]
+    finally:
+        proc.kill()
+        proc.wait(10)
+    # Assert
+    assert (before.round, before.submissions) == (0, 2)
+    assert (after.round, after.submissions, after.state) == (before.round, before.submissions, before.state)
+    assert all(isinstance(v, dict) for v in results.values()), results
+    want = reference_releases(make_spec(clients=CLIENTS, noise=0.5, rounds=1), 1, CLIENTS)
+    assert len(got) == 1
+    np.testing.assert_array_equal(got[0].integer_values, want[0])
