@@ -14,7 +14,7 @@ import pathlib
 
 from loyal.cli._common import emit_json
 
-BENCHMARKS = ("dpftrl", "gas", "ssa")
+BENCHMARKS = ("dpftrl", "gas", "ssa", "server")
 _ROOT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -33,8 +33,13 @@ def _ssa_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pool", type=int, default=4, help="distinct uploads re-framed as clients (default 4)")
 
 
+def _server_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dim", type=int, default=100_000, help="vector length d (default 1e5)")
+    p.add_argument("--submissions", type=int, default=30, help="uploads timed per server (default 30)")
+
+
 #: Benchmark name -> function adding its options (declared here so `loyal` starts without importing them).
-_OPTIONS = {"dpftrl": _dpftrl_options, "ssa": _ssa_options}
+_OPTIONS = {"dpftrl": _dpftrl_options, "ssa": _ssa_options, "server": _server_options}
 
 
 def _load(name: str):
