@@ -19,13 +19,14 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "local": ("learning_rate", "batch_size", "local_steps", "optimizer"),
     "aggregation": ("aggregation", "server_learning_rate", "momentum"),
     "privacy": (
-        "clip_norm", "noise_multiplier", "target_epsilon", "delta", "mechanism", "participations", "min_separation",
+        "clip_norm", "noise_multiplier", "per_round_noise_multiplier", "target_epsilon", "delta", "mechanism", "participations", "min_separation",
     ),
     "ssa": ("scale", "scale_bits", "committee_size", "threshold", "rotate_every", "params", "deterministic"),
     "clients": (
         "availability", "dropout", "mid_upload_dropout", "straggler_mean_s", "deadline_s", "client_cpus", "actors",
     ),
     "faults": ("server_restart_round", "committee_offline_round", "committee_offline"),
+    "compare": ("compare_aggregations", "compare_seeds"),
 }
 
 
@@ -39,7 +40,8 @@ class SimConfig:
       rounds: rounds >= 1, clients_per_round >= 1, seed.
       local: client learning_rate > 0, batch_size >= 1, local_steps >= 1, optimizer "sgd" | "adam".
       aggregation: aggregation (one of AGGREGATIONS), server_learning_rate > 0, momentum in [0, 1).
-      privacy: clip_norm > 0; noise_multiplier z >= 0 or target_epsilon > 0 (then z is calibrated);
+      privacy: clip_norm > 0; exactly one of noise_multiplier z (effective, >= 0), per_round_noise_multiplier
+        (Gboard's convention: std of each round's noise / C; z = it / sens(C)) or target_epsilon > 0 (z calibrated);
         delta in (0, 1); mechanism (DP-FTRL only); participations k >= 1 and min_separation b >= 1
         (enforced by the cohort sampler, so the ε report holds).
       ssa: scale, scale_bits, committee_size, threshold, rotate_every R, params (RLWE set name or ""),
@@ -48,6 +50,8 @@ class SimConfig:
         before uploading); mid_upload_dropout in [0, 1) (upload truncated); straggler_mean_s >= 0 (mean of
         an exponential extra latency); deadline_s > 0 (later uploads are discarded); client_cpus in (0, 2]
         (fractional CPUs per client actor); actors >= 1 (concurrent client actors).
+      compare: compare_aggregations and compare_seeds: run every aggregation with every seed (same ε for
+        all DP ones: they share the effective noise multiplier) and write a comparison table + PNG.
       faults: server_restart_round (restart the server after this round; 0 = never); committee_offline_round
         and committee_offline (members offline from that round on; 0 = never).
     """
@@ -72,6 +76,7 @@ class SimConfig:
     momentum: float = 0.0
     clip_norm: float = 1.0
     noise_multiplier: float = 0.0
+    per_round_noise_multiplier: float = 0.0
     target_epsilon: float = 0.0
     delta: float = 1e-5
     mechanism: str = "blt"
@@ -94,6 +99,8 @@ class SimConfig:
     server_restart_round: int = 0
     committee_offline_round: int = 0
     committee_offline: tuple[int, ...] = ()
+    compare_aggregations: tuple[str, ...] = ()
+    compare_seeds: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         def need(ok: bool, name: str, rule: str) -> None:
@@ -113,6 +120,9 @@ class SimConfig:
         need(0 <= self.momentum < 1, "momentum", "in [0, 1)")
         need(self.noise_multiplier >= 0 and math.isfinite(self.noise_multiplier), "noise_multiplier", "finite and >= 0")
         need(self.target_epsilon >= 0, "target_epsilon", ">= 0 (0 = use noise_multiplier)")
+        need(self.per_round_noise_multiplier >= 0, "per_round_noise_multiplier", ">= 0 (0 = use noise_multiplier)")
+        need(sum(v > 0 for v in (self.noise_multiplier, self.per_round_noise_multiplier, self.target_epsilon)) <= 1,
+             "target_epsilon", "0 when noise_multiplier or per_round_noise_multiplier is set (give one of the three)")
         need(0 < self.delta < 1, "delta", "in (0, 1)")
         need(0 < self.availability <= 1, "availability", "in (0, 1]")
         need(0 <= self.dropout < 1, "dropout", "in [0, 1)")
@@ -127,9 +137,16 @@ class SimConfig:
              f"member indices in [1, committee_size={self.committee_size}]")
         need((self.participations - 1) * self.min_separation + 1 <= self.rounds, "min_separation",
              f"such that (participations - 1) * min_separation + 1 <= rounds={self.rounds}")
-        dp = self.aggregation != "fedavg"
-        need(not dp or self.noise_multiplier > 0 or self.target_epsilon > 0, "noise_multiplier",
-             f"> 0 (or set target_epsilon) for aggregation={self.aggregation}")
+        need(all(a in AGGREGATIONS for a in self.compare_aggregations), "compare_aggregations",
+             f"a list of {', '.join(AGGREGATIONS)}")
+        need(bool(self.compare_aggregations) == bool(self.compare_seeds), "compare_seeds",
+             "non-empty exactly when compare_aggregations is")
+        ssa_only = self.server_restart_round or self.committee_offline_round or self.rotate_every
+        need(not ssa_only or self.aggregation == "dpftrl-ssa" or bool(self.compare_aggregations), "aggregation",
+             "dpftrl-ssa when server or committee faults or rotate_every are set")
+        dp = self.aggregation != "fedavg" or any(a != "fedavg" for a in self.compare_aggregations)
+        need(not dp or max(self.noise_multiplier, self.per_round_noise_multiplier, self.target_epsilon) > 0,
+             "noise_multiplier", f"> 0 (or set target_epsilon) for aggregation={self.aggregation}")
 
     @property
     def uses_dp(self) -> bool:
@@ -177,7 +194,8 @@ def config_from_dict(values: dict[str, Any], source: str = "config") -> SimConfi
         elif isinstance(default, int):
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif isinstance(default, tuple):
-            ok = isinstance(value, list | tuple) and all(isinstance(v, int) for v in value)
+            kind = str if key == "compare_aggregations" else int
+            ok = isinstance(value, list | tuple) and all(isinstance(v, kind) and not isinstance(v, bool) for v in value)
             value = tuple(value) if ok else value
         else:
             ok = isinstance(value, str)

@@ -66,11 +66,16 @@ def privacy_config(config: SimConfig) -> PrivacyConfig:
     z = config.noise_multiplier
     if config.target_epsilon > 0:
         z = accounting.calibrate_noise_multiplier(config.target_epsilon, config.delta)
-    return PrivacyConfig(
-        clip_norm=config.clip_norm, noise_multiplier=z, rounds=config.rounds, expected_clients=config.clients_per_round,
+    kw = dict(
+        clip_norm=config.clip_norm, rounds=config.rounds, expected_clients=config.clients_per_round,
         participations=config.participations, min_separation=config.min_separation, mechanism=config.mechanism,
         delta=config.delta,
     )
+    if config.per_round_noise_multiplier > 0:
+        name = config.mechanism if config.aggregation.startswith("dpftrl") else "identity"
+        sens = PrivacyConfig(noise_multiplier=0.0, **kw).build(name).sensitivity()
+        z = config.per_round_noise_multiplier / sens
+    return PrivacyConfig(noise_multiplier=z, **kw)
 
 
 def ssa_settings(config: SimConfig) -> SsaSettings:

@@ -1,0 +1,54 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""`loyal sim run --config configs/NAME.toml`: a Ray simulation with metrics.json, PNG and ε report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from loyal.cli._common import emit_json
+
+
+def register(sub: argparse._SubParsersAction, help_text: str) -> None:
+    group = sub.add_parser("sim", help=help_text, description=help_text)
+    cmds = group.add_subparsers(dest="sim_command", metavar="COMMAND", parser_class=type(group))
+    group.set_defaults(func=lambda a: (group.print_help(), 2)[1])
+    p = cmds.add_parser("run", help="run configs/NAME.toml on Ray")
+    p.add_argument("--config", required=True, help="a TOML file (see configs/)")
+    p.add_argument("--ray-address", default=None, help="'auto' or HOST:PORT of a running cluster (default: start a local one)")
+    p.add_argument("--aggregation", default=None, help="override [aggregation] aggregation")
+    p.add_argument("--rounds", type=int, default=None, help="override [rounds] rounds")
+    p.add_argument("--seed", type=int, default=None, help="override [rounds] seed")
+    p.add_argument("--out", default="runs", help="folder for runs/<timestamp>/ (default ./runs)")
+    p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from loyal.sim.config import load_config
+    from loyal.sim.demo import new_run_dir
+    from loyal.sim.experiment import run_experiment
+
+    overrides = {k: v for k, v in (("rounds", args.rounds), ("seed", args.seed), ("aggregation", args.aggregation)) if v is not None}
+    config = load_config(args.config, overrides)  # validates before any work
+    runs = max(1, len(config.compare_aggregations) * len(config.compare_seeds))
+    run_dir = new_run_dir(args.out)
+    with Progress(
+        TextColumn("[bold]{task.fields[label]}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}"), console=Console(file=sys.stderr), transient=args.json,
+    ) as progress:
+        task = progress.add_task("rounds", total=config.rounds * runs, label="simulation", status="")
+
+        def on_round(label: str, record: dict) -> None:
+            progress.update(task, advance=1, label=label, status=f"acc {record['test_accuracy']:.3f}")
+
+        metrics = run_experiment(config, run_dir, ray_address=args.ray_address, on_round=on_round)
+    metrics["run_dir"] = str(run_dir)
+    if args.json:
+        emit_json({k: v for k, v in metrics.items() if k != "runs"})
+    else:
+        Console().print(metrics.get("table") or {k: metrics.get(k) for k in ("aggregation", "test_accuracy", "epsilon", "delta", "run_dir")})
+    return 0
