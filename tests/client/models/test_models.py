@@ -30,7 +30,7 @@ def test_save_and_load_round_trip(name, tmp_path):
         assert torch.equal(model(**_inputs(name)).logits, loaded(**_inputs(name)).logits)
 
 
-@pytest.mark.parametrize("name", ["char-transformer", "char-lstm"])
+@pytest.mark.parametrize("name", ["char-transformer", "char-transformer-small", "char-lstm"])
 def test_char_models_fit_the_one_million_parameter_budget(name):
     n = num_parameters(build_model(name))
     assert 100_000 < n <= 1_000_000
