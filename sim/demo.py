@@ -1,10 +1,13 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
 """The main job (`loyal demo`) as a list of replaceable stages.
 
-Stage 1 (this module): federated training of the Shakespeare char LM with FedAvg, in process. Later
-stages (SSA + DP-FTRL on Ray, OML fingerprinting, on-chain registration) are appended to `STAGES` or
-replace `train_stage`; each stage takes the shared `DemoContext` and returns a dict merged into
-metrics.json.
+1. `train_stage`: a local Ray cluster simulates about 100 Shakespeare clients a round for about 20 rounds
+   training a small char transformer with DP-FTRL (BLT) under secure stateful aggregation; reports the ε
+   spent and saves the model.
+2. `fingerprint_stage`: embeds OML Perinucleus fingerprints into the saved model (`methods.oml_embed`).
+3. `chain_stage`: registers the fingerprinted model on an embedded chain, licenses a host serving it and
+   proves ownership with a challenge (`loyal.contracts.run_chain_demo`).
+Each stage takes the shared `DemoContext` and returns a dict merged into metrics.json.
 """
 
 from __future__ import annotations
@@ -20,46 +23,68 @@ from typing import Any
 import numpy as np
 import torch
 
-from loyal.client.data import load_shakespeare
-from loyal.client.models import build_model, num_parameters
-from loyal.client.train import LocalTrainConfig, device
-from loyal.methods.fedavg import FedAvg
-from loyal.sim.inprocess import RoundConfig, evaluation_set, run_federated
+from loyal.sim.config import SimConfig
 
 logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
 class DemoConfig:
-    """Embedded defaults of the main job (sized to finish in a few minutes on 2 CPU cores).
+    """Embedded defaults of the main job (sized for <= 10 minutes on 2 CPU cores).
 
     Attributes:
-      rounds: federated rounds (default 10).
-      clients_per_round: clients sampled each round (default 20).
-      local_steps: client optimizer steps per round (default 15).
+      rounds: federated rounds (default 20).
+      clients_per_round: clients sampled each round (default 100).
+      local_steps: client Adam steps per round (default 4).
       batch_size: client batch size (default 16).
-      learning_rate: client Adam step size (default 0.005).
-      model: a Shakespeare model name from `loyal.client.models.MODELS`.
-      seed: seeds everything (data split is fixed; sampling, batches and init follow this).
+      learning_rate: client Adam step size (default 0.01).
+      width / layers / heads: the char transformer (default 64 / 1 / 2, about 60k parameters: SSA
+        encryption of 10^5 dims costs ~60 ms a client on this machine, so d stays small).
+      noise_multiplier: effective DP-FTRL noise multiplier z (ε follows from it and delta).
+      clip_norm: L2 clip of client updates; server_learning_rate, momentum: the DP-FTRL learner.
+      mechanism: DP-FTRL mechanism ("blt" or "banded-toeplitz").
+      participations / min_separation: each client joins at most k rounds, at least b apart.
+      num_fingerprints: OML fingerprints embedded (0 skips the OML and chain stages).
+      ray_address: an existing cluster ("auto" or HOST:PORT); None starts a local one.
+      seed: seeds sampling, batches, initialisation and the simulation's PRNGs.
     """
 
-    rounds: int = 10
-    clients_per_round: int = 20
-    local_steps: int = 15
+    rounds: int = 20
+    clients_per_round: int = 100
+    local_steps: int = 4
     batch_size: int = 16
-    learning_rate: float = 0.005
-    model: str = "char-transformer"
+    learning_rate: float = 0.01
+    width: int = 64
+    layers: int = 1
+    heads: int = 2
+    noise_multiplier: float = 0.7
+    clip_norm: float = 1.0
+    server_learning_rate: float = 2.0
+    momentum: float = 0.5
+    mechanism: str = "blt"
+    participations: int = 3
+    min_separation: int = 5
+    delta: float = 1e-5
     eval_clients: int = 100
     eval_samples_per_client: int = 20
+    actors: int = 2
+    num_fingerprints: int = 16
+    ray_address: str | None = None
     seed: int = 0
 
-    def round_config(self) -> RoundConfig:
-        local = LocalTrainConfig(
-            learning_rate=self.learning_rate, batch_size=self.batch_size, max_steps=self.local_steps, optimizer="adam"
-        )
-        return RoundConfig(
-            rounds=self.rounds, clients_per_round=self.clients_per_round, local=local,
-            eval_clients=self.eval_clients, eval_samples_per_client=self.eval_samples_per_client, seed=self.seed,
+    def sim_config(self) -> SimConfig:
+        """The simulation this demo runs (validated); short runs shrink k and b to fit the rounds."""
+        k = max(1, min(self.participations, self.rounds))
+        b = 1 if k == 1 else max(1, min(self.min_separation, (self.rounds - 1) // (k - 1)))
+        return SimConfig(
+            task="shakespeare", width=self.width, layers=self.layers, heads=self.heads, eval_clients=self.eval_clients,
+            eval_samples_per_client=self.eval_samples_per_client, rounds=self.rounds,
+            clients_per_round=self.clients_per_round, seed=self.seed, learning_rate=self.learning_rate,
+            batch_size=self.batch_size, local_steps=self.local_steps, optimizer="adam", aggregation="dpftrl-ssa",
+            server_learning_rate=self.server_learning_rate, momentum=self.momentum, clip_norm=self.clip_norm,
+            noise_multiplier=self.noise_multiplier, delta=self.delta, mechanism=self.mechanism,
+            participations=k, min_separation=b,
+            rotate_every=5, deterministic=False, actors=self.actors, client_cpus=1.0 / self.actors,
         )
 
 
@@ -70,6 +95,7 @@ class DemoContext:
     config: DemoConfig
     out_dir: Path
     on_round: Callable[[dict], None] | None = None
+    on_stage: Callable[[str], None] | None = None
     model: torch.nn.Module | None = None
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -80,33 +106,85 @@ def unigram_accuracy(y_train: np.ndarray, y_test: np.ndarray) -> float:
 
 
 def train_stage(ctx: DemoContext) -> dict[str, Any]:
-    """Federated averaging of the char LM over sampled Shakespeare roles; saves the model."""
+    """DP-FTRL under SSA on Ray over sampled Shakespeare roles; saves the model."""
+    from loyal.client.data import load_shakespeare
+    from loyal.sim.runner import run_simulation
+
     cfg = ctx.config
-    round_config = cfg.round_config()
-    data = load_shakespeare()
-    torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, vocab_size=data.vocab.size).to(device())
-    history = run_federated(model, data, FedAvg(), round_config, on_round=ctx.on_round)
+    out = run_simulation(cfg.sim_config(), ray_address=cfg.ray_address, on_round=ctx.on_round)
+    model = out["model"]
     ctx.model = model
     model.save_pretrained(ctx.out_dir / "model")
-    _, y_eval = evaluation_set(data, round_config)
+    data = load_shakespeare()
     y_train = np.concatenate([data.train_text[c] for c in data.client_ids])
+    privacy = out["privacy"]
     return {
-        "aggregation": "fedavg",
-        "model": cfg.model,
-        "parameters": num_parameters(model),
+        "aggregation": "dpftrl-ssa",
+        "model": f"char-transformer(width={cfg.width}, layers={cfg.layers})",
+        "parameters": out["parameters"],
         "rounds": cfg.rounds,
         "clients_per_round": cfg.clients_per_round,
-        "test_accuracy": history[-1]["test_accuracy"],
-        "unigram_accuracy": unigram_accuracy(y_train, y_eval),
-        "test_samples": int(len(y_eval)),
-        "history": history,
+        "test_accuracy": out["test_accuracy"],
+        "unigram_accuracy": unigram_accuracy(y_train, out["eval_labels"]),
+        "epsilon": out["epsilon"],
+        "delta": out["delta"],
+        "privacy": privacy,
+        "test_samples": int(len(out["eval_labels"])),
+        "history": out["history"],
+        "train_seconds": out["seconds"],
         "model_dir": str(ctx.out_dir / "model"),
     }
 
 
+def fingerprint_stage(ctx: DemoContext) -> dict[str, Any]:
+    """Embeds OML fingerprints into the trained model (`methods.oml_embed.fingerprint_stage`)."""
+    if ctx.config.num_fingerprints < 1:
+        return {}
+    from loyal.methods.oml_embed import fingerprint_stage as embed
+
+    out = embed(ctx.out_dir / "model", ctx.out_dir / "oml", num_fingerprints=ctx.config.num_fingerprints,
+                seed=ctx.config.seed)
+    return {"oml": out}
+
+
+def chain_stage(ctx: DemoContext) -> dict[str, Any]:
+    """Registers the fingerprinted model on chain and proves ownership against a host serving it."""
+    oml = ctx.metrics.get("oml")
+    if not oml:
+        return {}
+    from loyal.contracts.demo import run_chain_demo
+    from loyal.contracts.workflow import FingerprintPair
+    from loyal.methods.oml_generate import read_fingerprints
+    from loyal.methods.oml_model import load_model_and_tokenizer
+    from loyal.methods.oml_verify import greedy_responses
+
+    fps = read_fingerprints(oml["fingerprints"])
+    model, tokenizer = load_model_and_tokenizer(Path(oml["model_dir"]))
+    by_key = {fp.key: fp for fp in fps}
+
+    def host_model(prompt: str) -> str:
+        fp = by_key.get(prompt)
+        if fp is None:
+            return ""
+        (ids,) = greedy_responses(model, tokenizer, [fp])
+        return fp.response if tuple(ids) == tuple(fp.response_ids) else tokenizer.decode(list(ids))
+
+    from loyal.protocols.oml.statistics import match_threshold
+
+    pairs = [FingerprintPair(i, fp.key, fp.response) for i, fp in enumerate(fps)]
+    n, fpr = len(pairs), 1e-3
+    p0 = min(max(float(oml.get("p0", 0.01)), 1e-3), 0.999)
+    # Fewest queries M whose threshold τ (P[Bin(M, p0) >= τ] <= fpr) is reachable.
+    queries = next((m for m in range(1, n + 1) if match_threshold(m, p0, fpr) <= m), None)
+    if queries is None:
+        return {"chain": {"verdict": "skipped", "reason": f"{n} fingerprints cannot reach FPR {fpr} at p0={p0:.3f}"}}
+    result = run_chain_demo(model=host_model, fingerprints=pairs, assignment_size=n, queries=queries, p0=p0,
+                            target_fpr=fpr, seed=ctx.config.seed)
+    return {"chain": {k: v for k, v in result.items() if isinstance(v, int | float | str | dict)}}
+
+
 #: The stages `loyal demo` runs, in order.
-STAGES: list[Callable[[DemoContext], dict[str, Any]]] = [train_stage]
+STAGES: list[Callable[[DemoContext], dict[str, Any]]] = [train_stage, fingerprint_stage, chain_stage]
 
 
 def new_run_dir(root: str | Path = "runs") -> Path:
@@ -144,7 +222,7 @@ def plot_accuracy(history: list[dict], baseline: float, path: Path) -> None:
     ax.axhline(baseline, color="gray", linestyle="--", label="unigram baseline")
     ax.set_xlabel("round")
     ax.set_ylabel("next-character test accuracy")
-    ax.set_title("Federated Shakespeare")
+    ax.set_title("Federated Shakespeare, DP-FTRL under SSA")
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -152,10 +230,15 @@ def plot_accuracy(history: list[dict], baseline: float, path: Path) -> None:
     plt.close(fig)
 
 
-def run_demo(config: DemoConfig, run_dir: Path, on_round: Callable[[dict], None] | None = None) -> dict[str, Any]:
+def run_demo(
+    config: DemoConfig, run_dir: Path, on_round: Callable[[dict], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Runs every stage; writes metrics.json and accuracy.png into `run_dir` (see `new_run_dir`); returns the metrics."""
-    ctx = DemoContext(config=config, out_dir=Path(run_dir), on_round=on_round)
+    ctx = DemoContext(config=config, out_dir=Path(run_dir), on_round=on_round, on_stage=on_stage)
     for stage in STAGES:
+        if on_stage:
+            on_stage(stage.__name__.removesuffix("_stage"))
         ctx.metrics.update(stage(ctx))
     ctx.metrics["run_dir"] = str(ctx.out_dir)
     (ctx.out_dir / "metrics.json").write_text(json.dumps(ctx.metrics, indent=2))

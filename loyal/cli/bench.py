@@ -14,7 +14,7 @@ import pathlib
 
 from loyal.cli._common import emit_json
 
-BENCHMARKS = ("dpftrl", "gas", "ssa", "server")
+BENCHMARKS = ("dpftrl", "gas", "ssa", "server", "sim", "flower")
 _ROOT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
 
 
@@ -38,8 +38,21 @@ def _server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--submissions", type=int, default=30, help="uploads timed per server (default 30)")
 
 
+def _sim_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--clients", type=int, default=10_000, help="clients in the round (default 10000)")
+    p.add_argument("--dim", type=int, default=100_000, help="update length d (default 1e5)")
+    p.add_argument("--baseline-clients", type=int, default=1000, help="clients the numpy baseline runs, scaled (default 1000)")
+
+
+def _flower_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--clients", type=int, default=20, help="clients in the round (default 20; the target is stated at 100)")
+    p.add_argument("--dim", type=int, default=100_000, help="update length d (default 1e5)")
+    p.add_argument("--num-shares", type=int, default=11, help="SecAgg+ shares, odd (default 11)")
+    p.add_argument("--threshold", type=int, default=7, help="SecAgg+ reconstruction threshold (default 7)")
+
+
 #: Benchmark name -> function adding its options (declared here so `loyal` starts without importing them).
-_OPTIONS = {"dpftrl": _dpftrl_options, "ssa": _ssa_options, "server": _server_options}
+_OPTIONS = {"dpftrl": _dpftrl_options, "ssa": _ssa_options, "server": _server_options, "sim": _sim_options, "flower": _flower_options}
 
 
 def _load(name: str):

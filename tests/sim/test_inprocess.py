@@ -1,20 +1,16 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""The in-process federated loop and the demo pipeline."""
+"""The in-process federated loop (the reference the Ray simulation follows)."""
 
 from __future__ import annotations
-
-import dataclasses
-import json
 
 import numpy as np
 import pytest
 import torch
 
 from loyal.client.data import load_digits_federated
-from loyal.client.models import build_model, load_model
+from loyal.client.models import build_model
 from loyal.client.train import LocalTrainConfig, evaluate, local_update
 from loyal.methods.fedavg import FedAvg
-from loyal.sim.demo import DemoConfig, new_run_dir, run_demo
 from loyal.sim.inprocess import RoundConfig, evaluation_set, run_federated
 
 
@@ -64,18 +60,3 @@ def test_round_config_fails_if_not_positive(field):
 def test_local_train_config_fails_if_out_of_range(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LocalTrainConfig(**kwargs)
-
-
-def test_demo_writes_metrics_plot_and_loadable_model(tmp_path):
-    # Prepare: a tiny demo (the real one runs from `make demo`).
-    config = dataclasses.replace(DemoConfig(), rounds=2, clients_per_round=3, local_steps=2, eval_clients=10, eval_samples_per_client=5)
-    # Execute
-    metrics = run_demo(config, new_run_dir(tmp_path / "runs"))
-    # Assert
-    run_dir = tmp_path / "runs" / next(p.name for p in (tmp_path / "runs").iterdir())
-    saved = json.loads((run_dir / "metrics.json").read_text())
-    assert saved["rounds"] == 2 and saved["clients_per_round"] == 3
-    assert 0.0 <= saved["test_accuracy"] <= 1.0 and len(saved["history"]) == 2
-    assert (run_dir / "accuracy.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    model = load_model(run_dir / "model")
-    assert sum(p.numel() for p in model.parameters()) == metrics["parameters"]
