@@ -1,10 +1,14 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""A committee member process: join, distributed key generation through the server (shares sealed
-end to end), then noise shares and policy-checked partial decryptions until the job is done.
+"""A committee member process: join, distributed key generation (first committee) or a hand-off
+from the outgoing committee (later ones) through the server (shares sealed end to end), then noise
+shares and policy-checked partial decryptions until the job is done — or, for an outgoing member,
+until it re-shared its key to the next committee and retired (it never returns).
 
 The member never trusts the server's log head: it keeps the headers it has already verified and
-accepts a request only if its chain extends them (append-only), then lets the core
-(`SsaCommitteeMember.handle_release_request`) check the chain, the policy row and the AHE sums.
+accepts a request only if its chain extends them (append-only) and contains the heads the outgoing
+members sealed into its hand-off, then lets the core (`SsaCommitteeMember.handle_release_request`)
+check the chain from the policy-bound genesis, the policy row and the AHE sums. A request that
+fails a check is refused with a signed `Refuse` (the server then asks other members).
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ from loyal.client.grpc_client import Session
 from loyal.client.tls import Identity, decrypt_share, encrypt_share, raw_public
 from loyal.protocols.proto import convert
 from loyal.protocols.proto.loyal.v1 import committee_pb2
-from loyal.protocols.rlwe.ahe import KeyGenContribution
+from loyal.protocols.proto import policies
+from loyal.protocols.rlwe.ahe import KeyGenContribution, ThresholdError
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa.decryptor import MemberState, SsaCommitteeMember
-from loyal.protocols.ssa.errors import LogIntegrityError
+from loyal.protocols.ssa.errors import LogIntegrityError, PolicyViolationError
 from loyal.protocols.ssa.messages import parse_release_request
 
 logger = logging.getLogger(__name__)
@@ -42,9 +47,14 @@ class CommitteeRunner:
       ca_file: CA certificate for TLS (None: plaintext on loopback).
       insecure_seed: 32 bytes seeding key generation, noise and smudging (TESTS ONLY: anyone with
         the seed knows this member's share and noise).
+      policy_digest: the published policy digest (`policies.policy_digest`) this member serves; a
+        job whose policy differs is refused at join (None: trust the job the server sends).
     """
 
-    def __init__(self, address: str, member_id: int, *, ca_file: str | None = None, insecure_seed: bytes | None = None) -> None:
+    def __init__(self, address: str, member_id: int, *, ca_file: str | None = None, insecure_seed: bytes | None = None,
+                 policy_digest: bytes | None = None) -> None:
+        self.policy_digest = policy_digest
+        self.pins: list[tuple[int, bytes]] = []
         self.address = address
         self.member_id = member_id
         self.ca_file = ca_file
@@ -55,6 +65,7 @@ class CommitteeRunner:
         self.known_headers: tuple = ()
         self._noise: dict[int, tuple[bytes, bytes]] = {}
         self._partials: dict[bytes, bytes] = {}
+        self._handoff: tuple[int, dict[int, bytes]] | None = None
 
     def _prng(self, label: str) -> AesCtrPrng:
         if self.seed is not None:
@@ -75,23 +86,35 @@ class CommitteeRunner:
             logger.info("stage %s", MemberStage.JOIN)
             ex = raw_public(self.exchange)
             job = self._join(s, ex)
-            spec = convert.job_from_proto(job)
-            self.config, self.policy = spec.to_config(), spec.policy()
+            self.spec = spec = convert.job_from_proto(job)
+            if self.policy_digest is not None and policies.policy_digest(spec.policy_spec) != self.policy_digest:
+                raise PolicyViolationError(
+                    f"the job's policy {spec.policy_id!r} does not have the published digest {self.policy_digest.hex()[:16]}…"
+                )
+            self.epoch = spec.epoch_of_member(self.member_id)
+            self.config, self.policy = spec.config_for_epoch(self.epoch), spec.policy()
             self.role = SsaCommitteeMember(self.config, self.member_id, self.policy)
-            logger.info("stage %s", MemberStage.KEYGEN)
-            self._keygen(s, end)
-            noise = partials = 0
+            self.role.genesis = spec.genesis(self.config)  # binds the policy digest (policies.job_genesis)
+            if self.epoch == 0:
+                logger.info("stage %s", MemberStage.KEYGEN)
+                self._keygen(s, end)
+            else:
+                logger.info("stage %s (epoch %d)", MemberStage.HANDOFF, self.epoch)
+                self._receive_handoff(s, end)
+            counts = {Key.NOISE_SHARES: 0, Key.PARTIALS: 0, Key.REFUSALS: 0, Key.HANDOFFS: 0}
             while time.monotonic() < end:
                 work = s.call(s.committee.GetWork, committee_pb2.MemberRequest(member_id=self.member_id))
                 which = work.WhichOneof("task")
                 if which == "done":
-                    return {Key.NOISE_SHARES: noise, Key.PARTIALS: partials}
+                    return counts
                 if which == "noise":
                     self._send_noise(s, work.noise)
-                    noise += 1
+                    counts[Key.NOISE_SHARES] += 1
                 elif which == "decrypt":
-                    self._send_partial(s, work.decrypt.request)
-                    partials += 1
+                    counts[Key.PARTIALS if self._send_partial(s, work.decrypt.request) else Key.REFUSALS] += 1
+                elif which == "handoff":
+                    self._send_handoff(s, work.handoff)
+                    counts[Key.HANDOFFS] += 1
                 else:
                     time.sleep(constants.POLL_S)
         raise TimeoutError(f"member {self.member_id}: job not done within {timeout_s} s")
@@ -155,14 +178,31 @@ class CommitteeRunner:
             if e.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
 
-    def _send_partial(self, s: Session, frame: bytes) -> None:
+    def _check_extends(self, headers: tuple) -> None:
+        known = self.known_headers
+        if tuple(headers[: len(known)]) != known:
+            raise LogIntegrityError("the server's log does not extend the log this member verified before")
+        for rounds, head in self.pins:
+            if len(headers) < rounds or (headers[rounds - 1].entry_hash if rounds else self.role.genesis) != head:
+                raise LogIntegrityError(f"the server's log does not contain the head the outgoing committee verified at round {rounds}")
+
+    def _send_partial(self, s: Session, frame: bytes) -> bool:
+        """Answers one request, or refuses it (signed) if a check fails; True if a partial was sent."""
         req = parse_release_request(frame, job_id=self.config.job_id, ahe_ring=self.config.ahe.ring)
         if req.request_id not in self._partials:
-            known = self.known_headers
-            if tuple(req.headers[: len(known)]) != known:
-                raise LogIntegrityError("the server's log does not extend the log this member verified before")
-            head = req.headers[-1].entry_hash if req.headers else self.role.genesis
-            self.state, part = self.role.handle_release_request(self.state, req, head, self._prng(f"smudge/{req.request_id.hex()}"))
+            try:
+                self._check_extends(tuple(req.headers))
+                head = req.headers[-1].entry_hash if req.headers else self.role.genesis
+                self.state, part = self.role.handle_release_request(
+                    self.state, req, head, self._prng(f"smudge/{req.request_id.hex()}"))
+            except (PolicyViolationError, LogIntegrityError, ThresholdError) as e:
+                reason = f"{type(e).__name__}: {e}"[:200]
+                logger.warning("member %d refuses request %s: %s", self.member_id, req.request_id.hex()[:16], reason)
+                s.call(s.committee.Refuse, committee_pb2.Refusal(
+                    member_id=self.member_id, request_id=req.request_id, reason=reason,
+                    signature=self._sign("refuse", self.config.job_id, req.request_id, reason.encode()),
+                ))
+                return False
             self.known_headers = tuple(req.headers)
             self._partials[req.request_id] = part
         part = self._partials[req.request_id]
@@ -173,6 +213,56 @@ class CommitteeRunner:
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
+        return True
+
+    # ---- hand-off ------------------------------------------------------------------------------------
+    def _handoff_head(self) -> bytes:
+        """What an outgoing member seals with each sub-share: the log head it verified and its length."""
+        rounds = len(self.known_headers)
+        head = self.known_headers[-1].entry_hash if rounds else self.role.genesis
+        return rounds.to_bytes(4, "little") + head
+
+    def _send_handoff(self, s: Session, task: committee_pb2.HandOffTask) -> None:
+        """Re-shares λ_i^S·s(i) to the incoming committee (sealed to each new member), then forgets it."""
+        if self._handoff is None:
+            new = {e.member_id: bytes(e.exchange_key) for e in task.new_members}
+            subs = self.role.create_handoff(
+                self.state, tuple(task.subset), tuple(sorted(new)), task.new_threshold, self._prng(f"handoff/{task.epoch}"))
+            ctx = b"handoff/" + task.epoch.to_bytes(4, "little")
+            pin = self._handoff_head()
+            self._handoff = (task.epoch, {
+                k: encrypt_share(self.exchange, new[k], self.config.job_id, self.member_id, k,
+                                 pin + convert.residues_to_bytes(sub), ctx)
+                for k, sub in subs.items()
+            })
+        epoch, sealed = self._handoff
+        body = b"".join(r.to_bytes(4, "little") + c for r, c in sorted(sealed.items()))
+        try:
+            s.call(s.committee.SubmitHandOff, committee_pb2.HandOffSubmission(
+                member_id=self.member_id, epoch=epoch,
+                subshares=[committee_pb2.EncryptedShare(recipient=r, ciphertext=c) for r, c in sorted(sealed.items())],
+                signature=self._sign("handoff", self.config.job_id, epoch.to_bytes(4, "little"), body),
+            ))
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.ALREADY_EXISTS:
+                raise
+
+    def _receive_handoff(self, s: Session, end: float) -> None:
+        """Waits for the outgoing subset's sealed sub-shares and combines them into this member's share."""
+        req = committee_pb2.MemberRequest(member_id=self.member_id)
+        while not (h := s.call(s.committee.GetHandOff, req)).complete:
+            if time.monotonic() > end:
+                raise TimeoutError(f"hand-off into epoch {self.epoch} incomplete")
+            time.sleep(constants.POLL_S)
+        ctx = b"handoff/" + self.epoch.to_bytes(4, "little")
+        subs = []
+        for d in h.subshares:
+            plain = decrypt_share(self.exchange, bytes(d.dealer_exchange_key), self.config.job_id, d.dealer,
+                                  self.member_id, bytes(d.ciphertext), ctx)
+            self.pins.append((int.from_bytes(plain[:4], "little"), plain[4:36]))
+            subs.append(convert.residues_from_bytes(plain[36:], self.config.ahe.ring, "sub-share"))
+        old_threshold = self.spec.committee(self.epoch - 1)[1]
+        self.state = self.role.handle_handoff(MemberState(), subs, old_threshold)
 
 
 def insecure_member_seed(seed: int) -> bytes:

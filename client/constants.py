@@ -18,12 +18,14 @@ class ClientStage(enum.StrEnum):
 
 
 class MemberStage(enum.StrEnum):
-    """Steps of a committee member, in order (the last two repeat until the job is done)."""
+    """Steps of a committee member: join, then keygen (first committee) or receiving a hand-off (later
+    ones); noise and decrypt repeat until the job is done or the member hands off and retires."""
 
     JOIN = "join"
     KEYGEN = "keygen"
     NOISE = "noise"
     DECRYPT = "decrypt"
+    HANDOFF = "handoff"
 
 
 class Key(enum.StrEnum):
@@ -37,6 +39,8 @@ class Key(enum.StrEnum):
     TRAIN_LOSS = "train_loss"
     NOISE_SHARES = "noise_shares"
     PARTIALS = "partials"
+    REFUSALS = "refusals"
+    HANDOFFS = "handoffs"
 
 
 #: Retry policy: first delay, growth factor, cap (seconds) and attempt limit.

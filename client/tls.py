@@ -72,15 +72,20 @@ def _share_key(own: X25519PrivateKey, peer: bytes, info: bytes) -> ChaCha20Poly1
     return ChaCha20Poly1305(HKDF(hashes.SHA256(), 32, salt=None, info=info).derive(secret))
 
 
-def _info(job_id: bytes, dealer: int, recipient: int) -> bytes:
-    return b"loyal/v1/keygen-share" + job_id + dealer.to_bytes(4, "little") + recipient.to_bytes(4, "little")
+def _info(job_id: bytes, dealer: int, recipient: int, context: bytes) -> bytes:
+    return b"loyal/v1/keygen-share" + context + job_id + dealer.to_bytes(4, "little") + recipient.to_bytes(4, "little")
 
 
-def encrypt_share(own: X25519PrivateKey, peer: bytes, job_id: bytes, dealer: int, recipient: int, share: bytes) -> bytes:
-    """Encrypts `share` from `dealer` to `recipient` (one key per ordered pair and job, so a zero nonce is safe)."""
-    return _share_key(own, peer, _info(job_id, dealer, recipient)).encrypt(b"\x00" * 12, share, None)
+def encrypt_share(
+    own: X25519PrivateKey, peer: bytes, job_id: bytes, dealer: int, recipient: int, share: bytes, context: bytes = b"",
+) -> bytes:
+    """Encrypts `share` from `dealer` to `recipient` (one key per ordered pair, job and context — key
+    generation b"" or a hand-off b"handoff/<epoch>" — so a zero nonce is safe)."""
+    return _share_key(own, peer, _info(job_id, dealer, recipient, context)).encrypt(b"\x00" * 12, share, None)
 
 
-def decrypt_share(own: X25519PrivateKey, peer: bytes, job_id: bytes, dealer: int, recipient: int, ciphertext: bytes) -> bytes:
+def decrypt_share(
+    own: X25519PrivateKey, peer: bytes, job_id: bytes, dealer: int, recipient: int, ciphertext: bytes, context: bytes = b"",
+) -> bytes:
     """Raises cryptography.exceptions.InvalidTag if the share was not sealed for us by `dealer`."""
-    return _share_key(own, peer, _info(job_id, dealer, recipient)).decrypt(b"\x00" * 12, ciphertext, None)
+    return _share_key(own, peer, _info(job_id, dealer, recipient, context)).decrypt(b"\x00" * 12, ciphertext, None)

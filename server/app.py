@@ -105,6 +105,7 @@ async def serve(
 
 def open_coordinator(
     db: str, *, spec: JobSpec | None, max_rounds: int, round_seconds: float, tokens: list[str] = (),
-    synchronous: str = "FULL",
+    synchronous: str = "FULL", reissue_seconds: float = 60.0,
 ) -> Coordinator:
-    return Coordinator.open_job(Store(db, synchronous), spec=spec, max_rounds=max_rounds, round_seconds=round_seconds, tokens=tokens)
+    return Coordinator.open_job(Store(db, synchronous), spec=spec, max_rounds=max_rounds, round_seconds=round_seconds,
+                                tokens=tokens, reissue_seconds=reissue_seconds)

@@ -6,10 +6,17 @@ No protocol math here: uploads go to `SsaServer.handle_*`, rounds to `close_roun
 `create_release_request` / `handle_partial_decryption` / `recover_release`. This class is sync and
 I/O-free apart from the store; the gRPC servicers (server/servicer.py) call it.
 
-Crash safety: the in-memory `ServerState` is never saved; `restore` rebuilds it by replaying the
-stored inputs through the same core calls in the same order. Aggregation is exact modular addition
-and release requests are deterministic functions of the log, so the rebuilt state — and every later
-release — equals that of an uninterrupted run.
+Crash safety: the in-memory `ServerState` is never saved; `restore` rebuilds it from the store:
+closed rounds from their aggregate snapshots (hash-checked against the log, `server/snapshots.py`),
+the open round by replaying its uploads through the same core calls in the same order. Aggregation
+is exact modular addition and release requests are deterministic functions of the log, so the
+rebuilt state — and every later release — equals that of an uninterrupted run.
+
+Committee epochs: the job's rotations hand the key off (proactive resharing) after a round's
+release: the first t live members of the outgoing committee re-share to the incoming one through
+the server (sealed member to member) and retire. Reissue: a request whose named members stay silent
+past `reissue_seconds` (or refuse) is replaced by a fresh request (new id) to t live members that
+have not answered this row yet — a member never gives two differently weighted views of one row.
 """
 
 from __future__ import annotations
@@ -22,13 +29,15 @@ from typing import Any
 
 import numpy as np
 
+from loyal.protocols.proto import policies
 from loyal.protocols.proto.convert import JobSpec, member_message, residues_from_bytes, submit_message
 from loyal.protocols.rlwe.ahe import KeyGenContribution
+from loyal.protocols.ssa import log as ssalog
 from loyal.protocols.ssa.config import SsaConfig
-from loyal.protocols.ssa.errors import MessageFormatError, ProtocolStateError
+from loyal.protocols.ssa.errors import LogIntegrityError, MessageFormatError, ProtocolStateError
 from loyal.protocols.ssa.messages import Kind, Release, ReleaseRequest, parse_contribution, parse_partial, serialize_release_request
 from loyal.protocols.ssa.server import ServerState, SsaServer
-from loyal.server import limits
+from loyal.server import limits, snapshots
 from loyal.server.errors import AuthenticationError, DuplicateError, SizeLimitError, WrongRoundError
 from loyal.server.rounds import ACCEPTING, RoundStage, check_accepting, check_transition
 from loyal.server.store import Store
@@ -55,6 +64,7 @@ class _Pending:
     request: ReleaseRequest
     row_index: int
     frame: bytes = dataclasses.field(repr=False)
+    issued_at: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,18 +88,39 @@ class Coordinator:
       max_rounds: rounds to run before the job is done (>= 1).
       round_seconds: deadline of a round after it opens (> 0); at the deadline a round with
         >= min_cohort clients (and >= h noise shares when noise is on) closes early.
+      reissue_seconds: a release request whose named members stay silent this long is reissued to
+        another subset of t live members (> 0; default 60). Members seen polling within this time are live.
     """
 
-    def __init__(self, store: Store, spec: JobSpec, max_rounds: int, round_seconds: float) -> None:
+    def __init__(self, store: Store, spec: JobSpec, max_rounds: int, round_seconds: float,
+                 reissue_seconds: float = 60.0) -> None:
         if max_rounds < 1:
             raise ValueError(f"max_rounds must be >= 1, got {max_rounds}")
         if not round_seconds > 0:
             raise ValueError(f"round_seconds must be > 0, got {round_seconds}")
+        if not reissue_seconds > 0:
+            raise ValueError(f"reissue_seconds must be > 0, got {reissue_seconds}")
+        steps = policies.policy_steps(spec.policy_spec)
+        if steps is not None and max_rounds > steps:
+            raise ValueError(f"max_rounds must be <= the policy's steps={steps}, got {max_rounds}")
+        if spec.rotations and spec.rotations[-1][0] >= max_rounds - 1:
+            raise ValueError(
+                f"rotation after round {spec.rotations[-1][0]} leaves no round for the new committee (max_rounds={max_rounds})"
+            )
         self.store = store
         self.spec = spec
-        self.config: SsaConfig = spec.to_config()
         self.policy = spec.policy()
-        self.server = SsaServer(self.config, self.policy)
+        self._set_epoch(0)
+        self.genesis = spec.genesis(self.config)
+        self.server.genesis = self.genesis
+        self.reissue_seconds = reissue_seconds
+        self.last_seen: dict[int, float] = {}
+        self.refused: dict[bytes, set[int]] = {}
+        self.row_answered: dict[tuple[int, int], set[int]] = {}
+        self.row_excluded: dict[tuple[int, int], set[int]] = {}
+        self.handoff_ready: set[int] = set()
+        self.handoff_subset: tuple[int, ...] | None = None
+        self.handoff_done: set[int] = set()
         self.max_rounds = max_rounds
         self.round_seconds = round_seconds
         self.state: ServerState | None = None
@@ -105,10 +136,19 @@ class Coordinator:
         self.max_upload_bytes = self.config.bytes_per_client() + limits.SUBMISSION_SLACK_BYTES
         self._replaying = False
 
+    def _set_epoch(self, epoch: int) -> None:
+        """Serves committee `epoch`: same job keys and log, the epoch's members and threshold."""
+        self.epoch = epoch
+        self.config: SsaConfig = self.spec.config_for_epoch(epoch)
+        self.server = SsaServer(self.config, self.policy)
+        if hasattr(self, "genesis"):
+            self.server.genesis = self.genesis
+
     # ---- construction and restore ------------------------------------------------------------------
     @classmethod
     def open_job(
         cls, store: Store, *, spec: JobSpec | None, max_rounds: int, round_seconds: float, tokens: list[str] = (),
+        reissue_seconds: float = 60.0,
     ) -> Coordinator:
         """Restores the job in `store`, or creates it from `spec` if the store is new.
 
@@ -125,20 +165,23 @@ class Coordinator:
         else:
             d, max_rounds, round_seconds = saved
             d = dict(d, job_id=bytes.fromhex(d["job_id"]), public_seed=bytes.fromhex(d["public_seed"]))
+            d["rotations"] = tuple(tuple(r) for r in d.get("rotations", ()))
             spec = JobSpec(**d)
             if tokens:
                 store.add_tokens(list(tokens))
-        coord = cls(store, spec, max_rounds, round_seconds)
+        coord = cls(store, spec, max_rounds, round_seconds, reissue_seconds)
         coord.restore()
         return coord
 
     def restore(self) -> None:
-        """Rebuilds the in-memory state by replaying the store through the core (see module doc)."""
+        """Rebuilds the in-memory state from the store (see module doc)."""
         self._replaying = True
         try:
             self.members = self.store.members()
             self.keygen = self.store.keygen()
-            if len(self.keygen) < len(self.config.committee):
+            for rid, member, _ in self.store.refusals():
+                self.refused.setdefault(rid, set()).add(member)
+            if len(self.keygen) < len(self.spec.committee(0)[0]):
                 return
             self._start_rounds(persist=False)
             digests = self.store.release_digests()
@@ -146,24 +189,46 @@ class Coordinator:
                 if round_index != self.round_index or self.stage != RoundStage.OPEN:
                     raise ProtocolStateError(f"stored round {round_index} does not follow round {self.round_index}")
                 self.opened_at = self.store.opened_at(round_index) or time.time()
-                for kind, payload in self.store.submissions(round_index):
-                    self._apply_upload(kind, payload)
-                if RoundStage(stage) in ACCEPTING:
-                    break
-                self._close_round(persist=False)
+                snap = None if RoundStage(stage) in ACCEPTING else self.store.snapshot(round_index)
+                if snap is None:  # the open round, or a round stored by schema 1: replay its uploads
+                    for kind, payload in self.store.submissions(round_index):
+                        self._apply_upload(kind, payload)
+                    if RoundStage(stage) in ACCEPTING:
+                        break
+                    self._close_round(persist=False)
+                else:
+                    self._restore_snapshot(round_index, snap)
                 for rid, row_index, subset in self.store.requests(round_index):
                     p = self._create_request(row_index, subset)
                     if p.request.request_id != rid:
                         raise ProtocolStateError(f"replayed request {p.request.request_id.hex()[:16]} != stored {rid.hex()[:16]}")
-                    for _member, payload in self.store.partials(rid):
+                    for member, payload in self.store.partials(rid):
                         self.server.handle_partial_decryption(self.state, payload)
+                        self.row_answered.setdefault((round_index, row_index), set()).add(member)
                 self.stage = check_transition(self.stage, RoundStage.RELEASE_REQUESTED)
-                if stage in (RoundStage.RELEASED, RoundStage.DONE) or self._ready_to_release():
+                if stage in (RoundStage.RELEASED, RoundStage.DONE, RoundStage.HANDOFF) or self._ready_to_release():
                     self._release(persist=rid_missing(digests, self.pending))
             logger.info("restored job at round %d stage %s (%d releases)", self.round_index, self.stage, len(self.releases))
         finally:
             self._replaying = False
         self.advance()
+
+    def _restore_snapshot(self, round_index: int, snap: tuple) -> None:
+        """Appends a stored round from its snapshot, checking digests and the hash chain."""
+        agg = snapshots.decode(self.config, *snap)
+        h = agg.header
+        digests = (h.data_kahe_digest, h.noise_kahe_digest, h.data_ahe_digest, h.noise_ahe_digest)
+        if h.round_index != round_index or h.prev_hash != self.state.head or h.entry_hash != ssalog.entry_hash(
+            self.state.head, round_index, h.num_clients, h.num_noise, digests
+        ):
+            raise LogIntegrityError(f"snapshot of round {round_index} does not hash-chain to the restored log")
+        for target in (RoundStage.COLLECTING, RoundStage.CLOSED, RoundStage.AGGREGATED):
+            self.stage = check_transition(self.stage, target)
+        self.state.log.append(agg)
+        self.state.head = h.entry_hash
+        # The open round's accumulator is still empty (no upload was replayed): it becomes round r+1's.
+        self.state.open_round.round_index = round_index + 1
+        self.clients_in_round, self.noise_in_round = h.num_clients, h.num_noise
 
     # ---- clients -------------------------------------------------------------------------------------
     def enroll(self, token: str, public_key: bytes) -> int:
@@ -259,8 +324,10 @@ class Coordinator:
 
     # ---- committee ---------------------------------------------------------------------------------
     def join(self, member_id: int, signing_key: bytes, exchange_key: bytes, signature: bytes) -> None:
-        if member_id not in self.config.committee:
-            raise PermissionError(f"member_id must be one of {self.config.committee}, got {member_id}")
+        try:
+            self.spec.epoch_of_member(member_id)
+        except ValueError as e:
+            raise PermissionError(str(e)) from None
         if len(signing_key) != 32 or len(exchange_key) != 32:
             raise ValueError(f"signing_key and exchange_key must be 32 bytes, got {len(signing_key)}, {len(exchange_key)}")
         _verify(signing_key, signature, member_message("join", member_id, self.config.job_id, exchange_key))
@@ -273,65 +340,168 @@ class Coordinator:
         logger.info("member %d joined", member_id, extra={"event": "join", "member": member_id})
 
     def roster(self) -> tuple[bool, dict[int, bytes]]:
-        return len(self.members) == len(self.config.committee), {m: x for m, (_, x) in self.members.items()}
+        """(complete, exchange keys) of the key-generation committee (epoch 0)."""
+        first = self.spec.committee(0)[0]
+        return all(m in self.members for m in first), {m: self.members[m][1] for m in first if m in self.members}
+
+    def _signed_member(self, member_id: int, signature: bytes, kind: str, *parts: bytes) -> None:
+        if member_id not in self.members:
+            raise AuthenticationError(f"member {member_id} has not joined")
+        _verify(self.members[member_id][0], signature, member_message(kind, member_id, self.config.job_id, *parts))
 
     def submit_keygen(self, member_id: int, public_part: bytes, shares: dict[int, bytes], signature: bytes) -> None:
         """Stores dealer `member_id`'s public key part and its end-to-end encrypted Shamir shares."""
-        if member_id not in self.members:
-            raise AuthenticationError(f"member {member_id} has not joined")
         body = b"".join(r.to_bytes(4, "little") + c for r, c in sorted(shares.items()))
-        _verify(self.members[member_id][0], signature, member_message("keygen", member_id, self.config.job_id, public_part, body))
+        self._signed_member(member_id, signature, "keygen", public_part, body)
         if self.stage != RoundStage.KEYGEN:
             raise ProtocolStateError("key generation is over")
+        first = self.spec.committee(0)[0]
+        if member_id not in first:
+            raise PermissionError(f"member {member_id} is not in the key-generation committee {first}")
         if member_id in self.keygen:
             raise DuplicateError(f"member {member_id} already sent its key-generation contribution")
         residues_from_bytes(public_part, self.config.ahe.ring, "public_part")
-        if set(shares) != set(self.config.committee) or any(len(c) > 1 << 20 for c in shares.values()):
-            raise ValueError(f"shares must be addressed to every member {self.config.committee}, got {sorted(shares)}")
+        if set(shares) != set(first) or any(len(c) > 1 << 20 for c in shares.values()):
+            raise ValueError(f"shares must be addressed to every member {first}, got {sorted(shares)}")
         self.store.add_keygen(member_id, public_part, shares)
         self.keygen[member_id] = (public_part, shares)
-        if len(self.keygen) == len(self.config.committee):
+        if len(self.keygen) == len(first):
             self._start_rounds(persist=True)
 
     def key_shares(self, member_id: int) -> tuple[bool, list[tuple[int, bytes, bytes]], np.ndarray | None]:
         """(complete, [(dealer, dealer exchange key, ciphertext for member_id)], public key)."""
+        if member_id not in self.spec.committee(0)[0]:
+            raise PermissionError(f"member {member_id} joined a later committee: it gets its share by hand-off")
         if self.state is None:
             return False, [], None
         out = [(d, self.members[d][1], shares[member_id]) for d, (_, shares) in sorted(self.keygen.items())]
         return True, out, self.state.public_key_hat
 
-    def work(self, member_id: int) -> tuple[str, Any]:
-        """("noise", round) | ("decrypt", frame) | ("wait", None) | ("done", None) for a member."""
+    def work(self, member_id: int, now: float | None = None) -> tuple[str, Any]:
+        """("noise", round) | ("decrypt", frame) | ("handoff", task) | ("wait", None) | ("done", None)."""
         if member_id not in self.members:
             raise AuthenticationError(f"member {member_id} has not joined")
-        if self.stage == RoundStage.DONE:
-            return "done", None
+        now = time.time() if now is None else now
+        self.last_seen[member_id] = now
+        epoch = self.spec.epoch_of_member(member_id)
+        if self.stage == RoundStage.DONE or epoch < self.epoch:
+            return "done", None  # finished, or retired by a hand-off: old members never return
+        if epoch > self.epoch or self.state is None:
+            return "wait", None
+        if self.stage == RoundStage.HANDOFF:
+            return self._handoff_work(member_id, now)
         if self.stage in ACCEPTING and self.config.noise_multiplier > 0 and member_id not in self.state.open_round.noise_members:
             return "noise", self.round_index
         if self.stage == RoundStage.RELEASE_REQUESTED:
             for rid, p in self.pending.items():
-                if member_id in p.request.subset and member_id not in self.state.pending[rid][1]:
+                if (member_id in p.request.subset and member_id not in self.state.pending[rid][1]
+                        and member_id not in self.refused.get(rid, ())):
                     return "decrypt", p.frame
         return "wait", None
 
     def submit_partial(self, member_id: int, payload: bytes, signature: bytes) -> None:
-        if member_id not in self.members:
-            raise AuthenticationError(f"member {member_id} has not joined")
-        _verify(self.members[member_id][0], signature, member_message("partial", member_id, self.config.job_id, payload))
+        self._signed_member(member_id, signature, "partial", payload)
         if self.stage != RoundStage.RELEASE_REQUESTED:
             raise ProtocolStateError(f"round {self.round_index} is {self.stage.value!r}, no partial decryptions expected")
         part = parse_partial(payload, job_id=self.config.job_id, ahe_ring=self.config.ahe.ring)
         if part.member_index != member_id:
             raise AuthenticationError(f"partial names member {part.member_index}, signed by member {member_id}")
+        if part.request_id not in self.pending:
+            raise ProtocolStateError(f"request {part.request_id.hex()[:16]}… is not pending (superseded by a reissue or done)")
         self.server.handle_partial_decryption(self.state, payload)
         with self.store.transaction() as db:
             self.store.add_partial(db, part.request_id, member_id, payload)
+        self.row_answered.setdefault((self.round_index, self.pending[part.request_id].row_index), set()).add(member_id)
         self.advance()
+
+    def refuse(self, member_id: int, request_id: bytes, reason: str, signature: bytes) -> None:
+        """Records a member's signed refusal of a request; the request is then reissued without it."""
+        reason = reason[: limits.MAX_SMALL_FIELD]
+        self._signed_member(member_id, signature, "refuse", request_id, reason.encode())
+        if request_id not in self.pending:
+            raise ProtocolStateError(f"request {request_id.hex()[:16]}… is not pending")
+        with self.store.transaction() as db:
+            if self.store.add_refusal(db, request_id, member_id, reason):
+                self.store.add_event(db, self.round_index, "refused", f"member {member_id}: {reason}")
+        self.refused.setdefault(request_id, set()).add(member_id)
+        logger.warning("member %d refused request %s: %s", member_id, request_id.hex()[:16], reason,
+                       extra={"event": "refused", "member": member_id})
+        self.advance()
+
+    # ---- committee hand-off ----------------------------------------------------------------------------
+    def _handoff_work(self, member_id: int, now: float) -> tuple[str, Any]:
+        """Fixes the re-sharing subset (first t live outgoing members, once the incoming roster is
+        complete) and hands its members their task; the other outgoing members retire."""
+        target = self.epoch + 1
+        new_members, new_t = self.spec.committee(target)
+        if self.handoff_subset is None:
+            self.handoff_ready.add(member_id)
+            live = sorted(m for m in self.handoff_ready if now - self.last_seen.get(m, 0.0) < self.reissue_seconds)
+            if len(live) < self.config.threshold or not all(k in self.members for k in new_members):
+                return "wait", None
+            self.handoff_subset = tuple(live[: self.config.threshold])
+            self.store.set_handoff_subset(target, self.handoff_subset)
+            logger.info("hand-off to epoch %d from subset %s", target, self.handoff_subset,
+                        extra={"event": "handoff_subset", "epoch": target})
+        if member_id not in self.handoff_subset or member_id in self.handoff_done:
+            return "done", None
+        task = {"epoch": target, "subset": self.handoff_subset, "new_threshold": new_t,
+                "new_members": {k: self.members[k][1] for k in new_members}}
+        return "handoff", task
+
+    def submit_handoff(self, member_id: int, epoch: int, subshares: dict[int, bytes], signature: bytes) -> None:
+        """Stores an outgoing member's sealed sub-shares; the last one of the subset completes the hand-off."""
+        body = b"".join(r.to_bytes(4, "little") + c for r, c in sorted(subshares.items()))
+        self._signed_member(member_id, signature, "handoff", epoch.to_bytes(4, "little"), body)
+        if self.stage != RoundStage.HANDOFF or epoch != self.epoch + 1:
+            raise ProtocolStateError(f"no hand-off into epoch {epoch} is running (stage {self.stage.value!r}, epoch {self.epoch})")
+        if self.handoff_subset is None or member_id not in self.handoff_subset:
+            raise PermissionError(f"member {member_id} is not in the hand-off subset {self.handoff_subset}")
+        if member_id in self.handoff_done:
+            raise DuplicateError(f"member {member_id} already sent its hand-off sub-shares")
+        new_members = self.spec.committee(epoch)[0]
+        if set(subshares) != set(new_members) or any(len(c) > 1 << 20 for c in subshares.values()):
+            raise ValueError(f"sub-shares must be addressed to every incoming member {new_members}, got {sorted(subshares)}")
+        complete = set(self.handoff_subset) <= self.handoff_done | {member_id}
+        with self.store.transaction() as db:
+            self.store.add_handoff(db, epoch, member_id, subshares)
+            if complete:
+                self.store.set_stage(db, self.round_index + 1, RoundStage.OPEN)
+        self.handoff_done.add(member_id)
+        if complete:
+            self._finish_handoff()
+
+    def _finish_handoff(self) -> None:
+        self._set_epoch(self.epoch + 1)
+        self.handoff_ready, self.handoff_subset, self.handoff_done = set(), None, set()
+        logger.info("committee epoch %d serves from round %d", self.epoch, self.round_index + 1,
+                    extra={"event": "handoff_done", "epoch": self.epoch})
+        self._open(self.round_index + 1, persist=False)
+
+    def _enter_handoff(self) -> None:
+        self.stage = check_transition(self.stage, RoundStage.HANDOFF)
+        target = self.epoch + 1
+        self.handoff_subset = self.store.handoff_subset(target)
+        self.handoff_done = set(self.store.handoffs(target))
+        if self.handoff_subset is not None and set(self.handoff_subset) <= self.handoff_done:
+            self._finish_handoff()  # restore: the hand-off had completed before the restart
+
+    def handoff(self, member_id: int) -> tuple[bool, int, list[tuple[int, bytes, bytes]]]:
+        """(complete, epoch, [(dealer, dealer exchange key, sealed sub-share for member_id)])."""
+        epoch = self.spec.epoch_of_member(member_id)
+        if member_id not in self.members:
+            raise AuthenticationError(f"member {member_id} has not joined")
+        if epoch == 0:
+            raise PermissionError(f"member {member_id} is in the key-generation committee: it gets no hand-off")
+        subset, subs = self.store.handoff_subset(epoch), self.store.handoffs(epoch)
+        if subset is None or not set(subset) <= set(subs):
+            return False, epoch, []
+        return True, epoch, [(d, self.members[d][1], subs[d][member_id]) for d in sorted(subs)]
 
     # ---- the state machine ---------------------------------------------------------------------------
     def _start_rounds(self, *, persist: bool) -> None:
         parts = [KeyGenContribution(d, residues_from_bytes(p, self.config.ahe.ring, "public_part"), {}) for d, (p, _) in sorted(self.keygen.items())]
-        self.state = self.server.create_state(self.config.ahe.combine_public_key(parts))
+        self.state = self.server.create_state(self.config.ahe.combine_public_key(parts))  # head: the job genesis
         self._open(0, persist=persist)
 
     def _open(self, round_index: int, *, persist: bool) -> None:
@@ -364,6 +534,7 @@ class Coordinator:
             return
         subset = tuple(self.config.committee[: self.config.threshold])
         with self.store.transaction() as db:
+            self.store.add_snapshot(db, self.round_index, *snapshots.encode(self.state.log[-1]))
             for i in range(len(rows)):
                 p = self._create_request(i, subset)
                 self.store.add_request(db, p.request.request_id, self.round_index, i, subset)
@@ -373,9 +544,13 @@ class Coordinator:
                     extra={"event": "aggregated", "round": self.round_index})
 
     def _create_request(self, row_index: int, subset: tuple[int, ...]) -> _Pending:
+        """A request for one policy row; it supersedes a pending request of the same row (reissue)."""
         row = self.policy.release_rows(self.round_index)[row_index]
         req = self.server.create_release_request(self.state, row, subset)
-        p = _Pending(req, row_index, serialize_release_request(req, self.config.job_id))
+        for rid in [rid for rid, p in self.pending.items() if p.row_index == row_index]:
+            silent = set(self.pending.pop(rid).request.subset) - set(self.state.pending[rid][1])
+            self.row_excluded.setdefault((self.round_index, row_index), set()).update(silent)
+        p = _Pending(req, row_index, serialize_release_request(req, self.config.job_id), time.time())
         self.pending[req.request_id] = p
         return p
 
@@ -384,6 +559,34 @@ class Coordinator:
             set(p.request.subset) <= set(self.state.pending[rid][1]) for rid, p in self.pending.items()
         )
 
+    def _reissue_stalled(self, now: float) -> None:
+        """Replaces each request whose named members refused or stayed silent past the deadline by a
+        fresh request (new id) to t live members that have not answered this row (module doc)."""
+        for rid, p in list(self.pending.items()):
+            answered = set(self.state.pending[rid][1])
+            missing = set(p.request.subset) - answered
+            refused = missing & self.refused.get(rid, set())
+            if not missing or (not refused and now - p.issued_at < self.reissue_seconds):
+                continue
+            key = (self.round_index, p.row_index)
+            excluded = self.row_answered.get(key, set()) | self.row_excluded.get(key, set()) | missing
+            live = [m for m in self.config.committee
+                    if m in self.members and now - self.last_seen.get(m, float("-inf")) < self.reissue_seconds]
+            candidates = [m for m in live if m not in excluded]
+            if len(candidates) < self.config.threshold:
+                if now - p.issued_at >= self.reissue_seconds:
+                    p.issued_at = now  # log once per deadline; a hand-off or the member's return unblocks it
+                    logger.warning("request %s stalled: %d live members have not answered its row, need %d",
+                                   rid.hex()[:16], len(candidates), self.config.threshold, extra={"event": "stalled"})
+                continue
+            subset = tuple(candidates[: self.config.threshold])
+            new = self._create_request(p.row_index, subset)
+            with self.store.transaction() as db:
+                self.store.add_request(db, new.request.request_id, self.round_index, p.row_index, subset)
+                self.store.add_event(db, self.round_index, "reissued", f"row {p.row_index}: {list(p.request.subset)} -> {list(subset)}")
+            logger.info("reissued row %d of round %d to %s (silent or refused: %s)", p.row_index, self.round_index,
+                        subset, sorted(missing), extra={"event": "reissued", "round": self.round_index})
+
     def _release(self, *, persist: bool) -> None:
         out = []
         for rid in list(self.pending):
@@ -391,26 +594,41 @@ class Coordinator:
             out.append(rel)
         self.releases.extend(out)
         self.stage = check_transition(self.stage, RoundStage.RELEASED)
-        nxt = RoundStage.DONE if self.round_index + 1 >= self.max_rounds else RoundStage.OPEN
+        if self.round_index + 1 >= self.max_rounds:
+            nxt = RoundStage.DONE
+        elif any(after == self.round_index for after, _, _ in self.spec.rotations):
+            nxt = RoundStage.HANDOFF
+        else:
+            nxt = RoundStage.OPEN
         if persist:
             with self.store.transaction() as db:
                 for rel in out:
                     self.store.add_release(db, rel.request_id, rel.round_index, _int_digest(rel))
                 self.store.set_stage(db, self.round_index, RoundStage.RELEASED)
-                if nxt == RoundStage.DONE:
-                    self.store.set_stage(db, self.round_index, RoundStage.DONE)
-                else:
+                if nxt == RoundStage.OPEN:
                     self.store.set_stage(db, self.round_index + 1, RoundStage.OPEN)
+                else:
+                    self.store.set_stage(db, self.round_index, nxt)
         else:
             digests = self.store.release_digests()
             for rel in out:
                 if rel.request_id in digests and digests[rel.request_id] != _int_digest(rel):
                     raise ProtocolStateError(f"replayed release {rel.request_id.hex()[:16]} differs from the stored one")
         logger.info("round %d released", self.round_index, extra={"event": "released", "round": self.round_index})
+        self._compact()
         if nxt == RoundStage.DONE:
             self.stage = check_transition(self.stage, RoundStage.DONE)
+        elif nxt == RoundStage.HANDOFF:
+            self._enter_handoff()
         else:
             self._open(self.round_index + 1, persist=False)
+
+    def _compact(self) -> None:
+        """Drops KAHE sums (memory) and uploads + KAHE snapshots (store) of rounds before the policy window."""
+        self.server.compact(self.state)
+        before = self.policy.window_start(self.round_index)
+        if before > 0 and self.store.compact(before):
+            logger.info("compacted rounds < %d", before, extra={"event": "compacted", "round": self.round_index})
 
     def advance(self, now: float | None = None) -> None:
         """Takes every transition whose condition holds (called after each input and periodically)."""
@@ -419,6 +637,8 @@ class Coordinator:
         now = time.time() if now is None else now
         if self.stage == RoundStage.COLLECTING and self._ready_to_close(now):
             self._close_round(persist=True)
+        if self.stage == RoundStage.RELEASE_REQUESTED:
+            self._reissue_stalled(now)
         if self.stage == RoundStage.RELEASE_REQUESTED and self._ready_to_release():
             self._release(persist=True)
 
@@ -428,7 +648,7 @@ class Coordinator:
             "round": self.round_index, "state": self.stage.value,
             "stored_rounds": 0 if self.state is None else len(self.state.log),
             "submissions": self.clients_in_round, "releases": len(self.releases),
-            "head": b"" if self.state is None else self.state.head,
+            "head": b"" if self.state is None else self.state.head, "epoch": self.epoch,
         }
 
 

@@ -3,10 +3,13 @@
 `flwr/client/mod/secure_aggregation/secaggplus_mod.py`).
 
     keygen → open → collecting → closed → aggregated → release_requested → released → (next round: open) | done
+                                                                                released → handoff → open
+
 
 A round closes once `clients_per_round` clients (and, with noise, every member's noise share) are
 in, or at its deadline with at least `min_cohort` clients. `aggregated` means the core stored the
-round in its hash-chained log; `release_requested` means the policy rows were sent to the committee.
+round in its hash-chained log; `release_requested` means the policy rows were sent to the committee;
+`handoff` means the committee is re-sharing its key to the next committee (job's rotations).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ class RoundStage(enum.StrEnum):
     RELEASE_REQUESTED = "release_requested"
     RELEASED = "released"
     DONE = "done"
+    HANDOFF = "handoff"
 
 
 #: Every allowed (from, to) transition; everything else raises ProtocolStateError.
@@ -40,6 +44,8 @@ TRANSITIONS: frozenset[tuple[RoundStage, RoundStage]] = frozenset(
         (RoundStage.RELEASE_REQUESTED, RoundStage.RELEASED),
         (RoundStage.RELEASED, RoundStage.OPEN),
         (RoundStage.RELEASED, RoundStage.DONE),
+        (RoundStage.RELEASED, RoundStage.HANDOFF),
+        (RoundStage.HANDOFF, RoundStage.OPEN),
     }
 )
 

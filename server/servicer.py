@@ -164,6 +164,11 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
             return committee_pb2.Work(noise=committee_pb2.NoiseTask(round=value, public_key_hat=pk))
         if kind == "decrypt":
             return committee_pb2.Work(decrypt=committee_pb2.DecryptionTask(request=value))
+        if kind == "handoff":
+            return committee_pb2.Work(handoff=committee_pb2.HandOffTask(
+                epoch=value["epoch"], subset=value["subset"], new_threshold=value["new_threshold"],
+                new_members=[committee_pb2.RosterEntry(member_id=m, exchange_key=x) for m, x in sorted(value["new_members"].items())],
+            ))
         return committee_pb2.Work(done=True) if kind == "done" else committee_pb2.Work(wait=True)
 
     async def SubmitNoise(self, request_iterator, context):
@@ -174,11 +179,26 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
         self.coord.submit_partial(request.member_id, bytes(request.partial), bytes(request.signature))
         return common_pb2.Ack()
 
+    @_guarded
     async def SubmitHandOff(self, request, context):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "committee hand-off over gRPC is not served yet (TODO(#6))")
+        subs = {s.recipient: bytes(s.ciphertext) for s in request.subshares}
+        if len(subs) != len(request.subshares):
+            raise ValueError("duplicate sub-share recipients")
+        self.coord.submit_handoff(request.member_id, request.epoch, subs, bytes(request.signature))
+        return common_pb2.Ack()
 
+    @_guarded
     async def GetHandOff(self, request, context):
-        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "committee hand-off over gRPC is not served yet (TODO(#6))")
+        complete, epoch, subs = self.coord.handoff(request.member_id)
+        return committee_pb2.HandOff(
+            complete=complete, epoch=epoch,
+            subshares=[committee_pb2.DealtShare(dealer=d, dealer_exchange_key=x, ciphertext=c) for d, x, c in subs],
+        )
+
+    @_guarded
+    async def Refuse(self, request, context):
+        self.coord.refuse(request.member_id, bytes(request.request_id), request.reason, bytes(request.signature))
+        return common_pb2.Ack()
 
 
 class ObserverServicer(observer_pb2_grpc.ObserverServiceServicer):

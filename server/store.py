@@ -4,9 +4,14 @@ append-only ciphertext tables, release requests, partial decryptions and release
 
 Everything the in-memory `ServerState` holds can be rebuilt from these tables by replaying the
 stored uploads through the core roles in order (`server.coordinator.Coordinator.restore`); since the
-aggregation is exact modular addition the rebuilt state equals the lost one. Ciphertext tables
-(`submissions`, `keygen`, `partials`, `releases`, `requests`) are append-only: SQLite triggers
-abort any UPDATE or DELETE. Only `rounds` (stage bookkeeping) and `tokens.used` change in place.
+aggregation is exact modular addition the rebuilt state equals the lost one. Since schema 2 each
+closed round also has an aggregate snapshot (`log_entries`: header + AHE sums; `kahe_snapshots`:
+KAHE sums), so a restart reads O(rounds) rows instead of every upload.
+
+Ciphertext tables are append-only: SQLite triggers abort any UPDATE or DELETE. The one exception
+is compaction: rows of `submissions` and `kahe_snapshots` for rounds before the latest
+`compactions.before_round` (the policy's window start) may be deleted; headers and AHE sums stay.
+Only `rounds` (stage bookkeeping) and `tokens.used` change in place.
 """
 
 from __future__ import annotations
@@ -19,9 +24,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-_APPEND_ONLY = ("submissions", "keygen", "requests", "partials", "releases", "events")
+_APPEND_ONLY = (
+    "submissions", "keygen", "requests", "partials", "releases", "events",
+    "handoff_subsets", "handoffs", "refusals", "log_entries", "kahe_snapshots", "compactions",
+)
+#: Tables whose rows of compacted rounds may be deleted (see module doc).
+_COMPACTABLE = ("submissions", "kahe_snapshots")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -48,6 +58,21 @@ CREATE TABLE IF NOT EXISTS releases (seq INTEGER PRIMARY KEY AUTOINCREMENT, requ
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL, kind TEXT NOT NULL,
     detail TEXT NOT NULL, at REAL NOT NULL);
 """
+
+#: Added by schema 2 (hand-off, refusals, aggregate snapshots, compaction).
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS handoff_subsets (epoch INTEGER PRIMARY KEY, subset TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS handoffs (epoch INTEGER NOT NULL, dealer INTEGER NOT NULL, subshares TEXT NOT NULL,
+    PRIMARY KEY (epoch, dealer));
+CREATE TABLE IF NOT EXISTS refusals (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id BLOB NOT NULL,
+    member_id INTEGER NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL, UNIQUE (request_id, member_id));
+CREATE TABLE IF NOT EXISTS log_entries (round INTEGER PRIMARY KEY, header TEXT NOT NULL, data_ahe BLOB NOT NULL,
+    noise_ahe BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS kahe_snapshots (round INTEGER PRIMARY KEY, data_kahe BLOB NOT NULL, noise_kahe BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS compactions (seq INTEGER PRIMARY KEY AUTOINCREMENT, before_round INTEGER NOT NULL,
+    at REAL NOT NULL);
+"""
+
 
 
 class StoreError(RuntimeError):
@@ -83,6 +108,11 @@ class Store:
         cur = self.db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'")
         if cur.fetchone() is not None:
             row = self.db.execute("SELECT version FROM schema_version").fetchone()
+            if row is not None and row[0] == 1:  # schema 1 -> 2: new tables only, rows kept
+                with self.transaction():
+                    self._create_v2()
+                    self.db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+                return
             if row is None or row[0] != SCHEMA_VERSION:
                 raise StoreError(f"store schema version {row and row[0]} is not supported (expected {SCHEMA_VERSION})")
             return
@@ -90,13 +120,31 @@ class Store:
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     self.db.execute(stmt)
-            for t in _APPEND_ONLY:
-                for op in ("UPDATE", "DELETE"):
-                    self.db.execute(
-                        f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} "
-                        f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"
-                    )
+            self._append_only_triggers(_APPEND_ONLY[:6])
+            self._create_v2()
             self.db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
+
+    def _create_v2(self) -> None:
+        for stmt in _SCHEMA_V2.split(";"):
+            if stmt.strip():
+                self.db.execute(stmt)
+        self._append_only_triggers(_APPEND_ONLY[6:])
+        # Deleting rows of compacted rounds is the one allowed change (replaces the v1 trigger).
+        for t in _COMPACTABLE:
+            self.db.execute(f"DROP TRIGGER IF EXISTS {t}_no_delete")
+            self.db.execute(
+                f"CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} "
+                f"WHEN OLD.round >= (SELECT COALESCE(MAX(before_round), 0) FROM compactions) "
+                f"BEGIN SELECT RAISE(ABORT, '{t} is append-only (round not compacted)'); END"
+            )
+
+    def _append_only_triggers(self, tables: tuple[str, ...]) -> None:
+        for t in tables:
+            for op in ("UPDATE", "DELETE"):
+                self.db.execute(
+                    f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} "
+                    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"
+                )
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -231,3 +279,60 @@ class Store:
 
     def add_event(self, db: sqlite3.Connection, round_index: int, kind: str, detail: str) -> None:
         db.execute("INSERT INTO events (round, kind, detail, at) VALUES (?, ?, ?, ?)", (round_index, kind, detail, time.time()))
+
+    # ---- committee hand-off ------------------------------------------------------------------------
+    def handoff_subset(self, epoch: int) -> tuple[int, ...] | None:
+        row = self.db.execute("SELECT subset FROM handoff_subsets WHERE epoch = ?", (epoch,)).fetchone()
+        return None if row is None else tuple(json.loads(row[0]))
+
+    def set_handoff_subset(self, epoch: int, subset: tuple[int, ...]) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO handoff_subsets VALUES (?, ?)", (epoch, json.dumps(list(subset))))
+
+    def handoffs(self, epoch: int) -> dict[int, dict[int, bytes]]:
+        """dealer -> {recipient: sealed sub-share} for the hand-off into `epoch`."""
+        return {
+            dealer: {int(k): bytes.fromhex(v) for k, v in json.loads(subs).items()}
+            for dealer, subs in self.db.execute("SELECT dealer, subshares FROM handoffs WHERE epoch = ?", (epoch,))
+        }
+
+    def add_handoff(self, db: sqlite3.Connection, epoch: int, dealer: int, subshares: dict[int, bytes]) -> None:
+        db.execute("INSERT INTO handoffs VALUES (?, ?, ?)",
+                   (epoch, dealer, json.dumps({str(k): v.hex() for k, v in subshares.items()})))
+
+    # ---- refusals ----------------------------------------------------------------------------------
+    def add_refusal(self, db: sqlite3.Connection, request_id: bytes, member_id: int, reason: str) -> bool:
+        """Records a member's refusal; False if it was already recorded."""
+        cur = db.execute("INSERT OR IGNORE INTO refusals (request_id, member_id, reason, at) VALUES (?, ?, ?, ?)",
+                         (request_id, member_id, reason, time.time()))
+        return cur.rowcount == 1
+
+    def refusals(self) -> list[tuple[bytes, int, str]]:
+        return list(self.db.execute("SELECT request_id, member_id, reason FROM refusals ORDER BY seq"))
+
+    # ---- aggregate snapshots and compaction --------------------------------------------------------
+    def add_snapshot(self, db: sqlite3.Connection, round_index: int, header: str, data_ahe: bytes, noise_ahe: bytes,
+                     data_kahe: bytes, noise_kahe: bytes) -> None:
+        db.execute("INSERT INTO log_entries VALUES (?, ?, ?, ?)", (round_index, header, data_ahe, noise_ahe))
+        db.execute("INSERT INTO kahe_snapshots VALUES (?, ?, ?)", (round_index, data_kahe, noise_kahe))
+
+    def snapshot(self, round_index: int) -> tuple[str, bytes, bytes, bytes | None, bytes | None] | None:
+        """(header JSON, data AHE, noise AHE, data KAHE, noise KAHE) of a closed round (KAHE None once compacted)."""
+        row = self.db.execute("SELECT header, data_ahe, noise_ahe FROM log_entries WHERE round = ?", (round_index,)).fetchone()
+        if row is None:
+            return None
+        k = self.db.execute("SELECT data_kahe, noise_kahe FROM kahe_snapshots WHERE round = ?", (round_index,)).fetchone()
+        return (row[0], row[1], row[2], *(k if k is not None else (None, None)))
+
+    def compacted_before(self) -> int:
+        return self.db.execute("SELECT COALESCE(MAX(before_round), 0) FROM compactions").fetchone()[0]
+
+    def compact(self, before_round: int) -> int:
+        """Deletes uploads and KAHE snapshots of rounds < before_round; returns rows deleted (0 if nothing new)."""
+        if before_round <= self.compacted_before():
+            return 0
+        with self.transaction() as db:
+            db.execute("INSERT INTO compactions (before_round, at) VALUES (?, ?)", (before_round, time.time()))
+            n = db.execute("DELETE FROM submissions WHERE round < ?", (before_round,)).rowcount
+            n += db.execute("DELETE FROM kahe_snapshots WHERE round < ?", (before_round,)).rowcount
+        return n

@@ -85,10 +85,12 @@ UNARY = [
     "/loyal.v1.CommitteeService/SubmitKeyGen", "/loyal.v1.CommitteeService/GetWork",
     "/loyal.v1.CommitteeService/SubmitPartial", "/loyal.v1.CommitteeService/GetKeyShares",
     "/loyal.v1.ObserverService/GetStatus", "/loyal.v1.ObserverService/ListReleases", "/grpc.health.v1.Health/Check",
+    "/loyal.v1.CommitteeService/SubmitHandOff", "/loyal.v1.CommitteeService/GetHandOff", "/loyal.v1.CommitteeService/Refuse",
 ]
 STREAM = ["/loyal.v1.ClientService/Submit", "/loyal.v1.CommitteeService/SubmitNoise"]
 WRITES = {"/loyal.v1.ClientService/Enroll", "/loyal.v1.CommitteeService/Join", "/loyal.v1.CommitteeService/SubmitKeyGen",
-          "/loyal.v1.CommitteeService/SubmitPartial", *STREAM}
+          "/loyal.v1.CommitteeService/SubmitPartial", "/loyal.v1.CommitteeService/SubmitHandOff",
+          "/loyal.v1.CommitteeService/Refuse", *STREAM}
 COUNT = 2000
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import os
 import pathlib
@@ -17,6 +18,7 @@ import time
 import numpy as np
 
 from loyal.client.committee import CommitteeRunner, insecure_member_seed
+from loyal.protocols.proto import policies
 from loyal.protocols.proto.convert import JobSpec
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa.client import SsaClient, create_noise_contribution
@@ -27,12 +29,14 @@ DIM = 40
 
 
 def make_spec(*, clients: int = 4, committee: int = 3, threshold: int = 2, noise: float = 0.0, dim: int = DIM,
-              rounds: int = 3) -> JobSpec:
+              rounds: int = 3, policy_spec: str = "", rotations: tuple = ()) -> JobSpec:
     h = hashlib.sha256(b"test-job").digest()
+    policy = policies.build_policy(policy_spec)
     return JobSpec(
         job_id=h[:16], public_seed=hashlib.sha256(b"test-seed").digest(), dim=dim, clients_per_round=clients,
         clip_norm=1.0, scale=1024.0, committee_size=committee, threshold=threshold, noise_multiplier=noise,
-        params_name="insecure-test-n1024", coefficient_l1=rounds,
+        params_name="insecure-test-n1024", coefficient_l1=policies.policy_l1(policy_spec) or rounds,
+        policy_id=policy.policy_id, policy_spec=policy_spec, rotations=rotations,
     )
 
 
@@ -54,8 +58,9 @@ class InProcessServer:
     """Serves a coordinator on a free loopback port in a background thread."""
 
     def __init__(self, db: str, spec: JobSpec | None, *, rounds: int = 3, round_seconds: float = 300.0,
-                 toks: list[str] = (), tls_dir: str | None = None) -> None:
-        self.coord = open_coordinator(db, spec=spec, max_rounds=rounds, round_seconds=round_seconds, tokens=list(toks))
+                 toks: list[str] = (), tls_dir: str | None = None, reissue_seconds: float = 60.0) -> None:
+        self.coord = open_coordinator(db, spec=spec, max_rounds=rounds, round_seconds=round_seconds, tokens=list(toks),
+                                      reissue_seconds=reissue_seconds)
         self.tls_dir = tls_dir
         self._loop = asyncio.new_event_loop()
         self._ready = asyncio.Event()
@@ -85,18 +90,20 @@ class InProcessServer:
 
 
 @contextlib.contextmanager
-def member_threads(address: str, committee: int, *, ca: str | None = None, seeded: bool = True):
-    """Runs `committee` members in threads; yields their result dict (filled when each finishes)."""
+def member_threads(address: str, committee: int | list[int], *, ca: str | None = None, seeded: bool = True,
+                   runner: type[CommitteeRunner] = CommitteeRunner, **kwargs):
+    """Runs members 1..committee (or the listed ids) in threads; yields their result dict (filled when each finishes)."""
     results: dict[int, object] = {}
 
     def run(m: int) -> None:
         try:
             seed = insecure_member_seed(m) if seeded else None
-            results[m] = CommitteeRunner(address, m, ca_file=ca, insecure_seed=seed).run(timeout_s=120)
+            results[m] = runner(address, m, ca_file=ca, insecure_seed=seed, **kwargs).run(timeout_s=120)
         except BaseException as e:  # noqa: BLE001 - reported to the test
             results[m] = e
 
-    threads = [threading.Thread(target=run, args=(m,), daemon=True) for m in range(1, committee + 1)]
+    ids = list(range(1, committee + 1)) if isinstance(committee, int) else list(committee)
+    threads = [threading.Thread(target=run, args=(m,), daemon=True) for m in ids]
     for t in threads:
         t.start()
     try:
@@ -144,7 +151,7 @@ def reference_releases(spec: JobSpec, rounds: int, clients: int, *, members_seed
     job = setup_job(
         dim=spec.dim, clients=spec.clients_per_round, committee=spec.committee_size, threshold=spec.threshold,
         noise_multiplier=spec.noise_multiplier, params=BY_NAME[spec.params_name], coefficient_l1=spec.coefficient_l1,
-        prng=AesCtrPrng(hashlib.sha256(b"ref").digest()),
+        prng=AesCtrPrng(hashlib.sha256(b"ref").digest()), policy=spec.policy(),
     )
     out = []
     st = job.server_state
@@ -155,10 +162,15 @@ def reference_releases(spec: JobSpec, rounds: int, clients: int, *, members_seed
                 update_for(r, c, spec.dim), round_index=r, client_id=c, public_key_hat=st.public_key_hat, prng=prng)
             job.server.handle_client_contribution(st, data)
         if spec.noise_multiplier > 0:
-            for m in job.config.committee:
+            # The committee serving round r (after hand-offs: other members, sigma_m over the new threshold).
+            members, t = spec.committee(spec.epoch_of_round(r))
+            cfg, base = dataclasses.replace(job.config, committee=members, threshold=t, honest_members=t), job.config
+            job.server.config = cfg  # the aggregate does not depend on who decrypts: the old members still do here
+            for m in members:
                 prng = AesCtrPrng(insecure_member_seed(m), f"loyal/member/{m}/noise/{r}".encode())
                 job.server.handle_noise_contribution(st, create_noise_contribution(
-                    job.config, round_index=r, member_index=m, public_key_hat=st.public_key_hat, prng=prng))
+                    cfg, round_index=r, member_index=m, public_key_hat=st.public_key_hat, prng=prng))
+            job.server.config = base
         job.server.close_round(st)
         from loyal.protocols.ssa.selftest import release_all
 

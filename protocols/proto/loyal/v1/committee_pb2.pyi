@@ -101,17 +101,31 @@ class DecryptionTask(_message.Message):
     request: bytes
     def __init__(self, request: _Optional[bytes] = ...) -> None: ...
 
+class HandOffTask(_message.Message):
+    __slots__ = ("epoch", "subset", "new_members", "new_threshold")
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
+    SUBSET_FIELD_NUMBER: _ClassVar[int]
+    NEW_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    NEW_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    epoch: int
+    subset: _containers.RepeatedScalarFieldContainer[int]
+    new_members: _containers.RepeatedCompositeFieldContainer[RosterEntry]
+    new_threshold: int
+    def __init__(self, epoch: _Optional[int] = ..., subset: _Optional[_Iterable[int]] = ..., new_members: _Optional[_Iterable[_Union[RosterEntry, _Mapping]]] = ..., new_threshold: _Optional[int] = ...) -> None: ...
+
 class Work(_message.Message):
-    __slots__ = ("noise", "decrypt", "wait", "done")
+    __slots__ = ("noise", "decrypt", "wait", "done", "handoff")
     NOISE_FIELD_NUMBER: _ClassVar[int]
     DECRYPT_FIELD_NUMBER: _ClassVar[int]
     WAIT_FIELD_NUMBER: _ClassVar[int]
     DONE_FIELD_NUMBER: _ClassVar[int]
+    HANDOFF_FIELD_NUMBER: _ClassVar[int]
     noise: NoiseTask
     decrypt: DecryptionTask
     wait: bool
     done: bool
-    def __init__(self, noise: _Optional[_Union[NoiseTask, _Mapping]] = ..., decrypt: _Optional[_Union[DecryptionTask, _Mapping]] = ..., wait: _Optional[bool] = ..., done: _Optional[bool] = ...) -> None: ...
+    handoff: HandOffTask
+    def __init__(self, noise: _Optional[_Union[NoiseTask, _Mapping]] = ..., decrypt: _Optional[_Union[DecryptionTask, _Mapping]] = ..., wait: _Optional[bool] = ..., done: _Optional[bool] = ..., handoff: _Optional[_Union[HandOffTask, _Mapping]] = ...) -> None: ...
 
 class PartialSubmission(_message.Message):
     __slots__ = ("member_id", "partial", "signature")
@@ -136,7 +150,23 @@ class HandOffSubmission(_message.Message):
     def __init__(self, member_id: _Optional[int] = ..., epoch: _Optional[int] = ..., subshares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class HandOff(_message.Message):
-    __slots__ = ("subshares",)
+    __slots__ = ("subshares", "complete", "epoch")
     SUBSHARES_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     subshares: _containers.RepeatedCompositeFieldContainer[DealtShare]
-    def __init__(self, subshares: _Optional[_Iterable[_Union[DealtShare, _Mapping]]] = ...) -> None: ...
+    complete: bool
+    epoch: int
+    def __init__(self, subshares: _Optional[_Iterable[_Union[DealtShare, _Mapping]]] = ..., complete: _Optional[bool] = ..., epoch: _Optional[int] = ...) -> None: ...
+
+class Refusal(_message.Message):
+    __slots__ = ("member_id", "request_id", "reason", "signature")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    member_id: int
+    request_id: bytes
+    reason: str
+    signature: bytes
+    def __init__(self, member_id: _Optional[int] = ..., request_id: _Optional[bytes] = ..., reason: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...

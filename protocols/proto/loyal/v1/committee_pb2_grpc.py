@@ -80,6 +80,11 @@ class CommitteeServiceStub:
                 request_serializer=loyal_dot_v1_dot_committee__pb2.MemberRequest.SerializeToString,
                 response_deserializer=loyal_dot_v1_dot_committee__pb2.HandOff.FromString,
                 _registered_method=True)
+        self.Refuse = channel.unary_unary(
+                '/loyal.v1.CommitteeService/Refuse',
+                request_serializer=loyal_dot_v1_dot_committee__pb2.Refusal.SerializeToString,
+                response_deserializer=loyal_dot_v1_dot_common__pb2.Ack.FromString,
+                _registered_method=True)
 
 
 class CommitteeServiceServicer:
@@ -141,6 +146,13 @@ class CommitteeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Refuse(self, request, context):
+        """A member refuses a decryption request (policy, log or subset check failed); signed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CommitteeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -188,6 +200,11 @@ def add_CommitteeServiceServicer_to_server(servicer, server):
                     servicer.GetHandOff,
                     request_deserializer=loyal_dot_v1_dot_committee__pb2.MemberRequest.FromString,
                     response_serializer=loyal_dot_v1_dot_committee__pb2.HandOff.SerializeToString,
+            ),
+            'Refuse': grpc.unary_unary_rpc_method_handler(
+                    servicer.Refuse,
+                    request_deserializer=loyal_dot_v1_dot_committee__pb2.Refusal.FromString,
+                    response_serializer=loyal_dot_v1_dot_common__pb2.Ack.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -433,6 +450,33 @@ class CommitteeService:
             '/loyal.v1.CommitteeService/GetHandOff',
             loyal_dot_v1_dot_committee__pb2.MemberRequest.SerializeToString,
             loyal_dot_v1_dot_committee__pb2.HandOff.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Refuse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyal.v1.CommitteeService/Refuse',
+            loyal_dot_v1_dot_committee__pb2.Refusal.SerializeToString,
+            loyal_dot_v1_dot_common__pb2.Ack.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,7 +1,8 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -17,6 +18,7 @@ class RoundState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ROUND_STATE_RELEASE_REQUESTED: _ClassVar[RoundState]
     ROUND_STATE_RELEASED: _ClassVar[RoundState]
     ROUND_STATE_DONE: _ClassVar[RoundState]
+    ROUND_STATE_HANDOFF: _ClassVar[RoundState]
 ROUND_STATE_UNSPECIFIED: RoundState
 ROUND_STATE_KEYGEN: RoundState
 ROUND_STATE_OPEN: RoundState
@@ -26,9 +28,10 @@ ROUND_STATE_AGGREGATED: RoundState
 ROUND_STATE_RELEASE_REQUESTED: RoundState
 ROUND_STATE_RELEASED: RoundState
 ROUND_STATE_DONE: RoundState
+ROUND_STATE_HANDOFF: RoundState
 
 class JobSpec(_message.Message):
-    __slots__ = ("job_id", "public_seed", "dim", "max_clients", "clip_norm", "scale", "committee_size", "threshold", "noise_multiplier", "min_cohort", "coefficient_l1", "params_name", "policy_id", "clients_per_round", "model_name", "model_seed", "server_learning_rate")
+    __slots__ = ("job_id", "public_seed", "dim", "max_clients", "clip_norm", "scale", "committee_size", "threshold", "noise_multiplier", "min_cohort", "coefficient_l1", "params_name", "policy_id", "clients_per_round", "model_name", "model_seed", "server_learning_rate", "policy_spec", "rotations")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_SEED_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +49,8 @@ class JobSpec(_message.Message):
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_SEED_FIELD_NUMBER: _ClassVar[int]
     SERVER_LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
+    POLICY_SPEC_FIELD_NUMBER: _ClassVar[int]
+    ROTATIONS_FIELD_NUMBER: _ClassVar[int]
     job_id: bytes
     public_seed: bytes
     dim: int
@@ -63,7 +68,19 @@ class JobSpec(_message.Message):
     model_name: str
     model_seed: int
     server_learning_rate: float
-    def __init__(self, job_id: _Optional[bytes] = ..., public_seed: _Optional[bytes] = ..., dim: _Optional[int] = ..., max_clients: _Optional[int] = ..., clip_norm: _Optional[float] = ..., scale: _Optional[float] = ..., committee_size: _Optional[int] = ..., threshold: _Optional[int] = ..., noise_multiplier: _Optional[float] = ..., min_cohort: _Optional[int] = ..., coefficient_l1: _Optional[int] = ..., params_name: _Optional[str] = ..., policy_id: _Optional[str] = ..., clients_per_round: _Optional[int] = ..., model_name: _Optional[str] = ..., model_seed: _Optional[int] = ..., server_learning_rate: _Optional[float] = ...) -> None: ...
+    policy_spec: str
+    rotations: _containers.RepeatedCompositeFieldContainer[Rotation]
+    def __init__(self, job_id: _Optional[bytes] = ..., public_seed: _Optional[bytes] = ..., dim: _Optional[int] = ..., max_clients: _Optional[int] = ..., clip_norm: _Optional[float] = ..., scale: _Optional[float] = ..., committee_size: _Optional[int] = ..., threshold: _Optional[int] = ..., noise_multiplier: _Optional[float] = ..., min_cohort: _Optional[int] = ..., coefficient_l1: _Optional[int] = ..., params_name: _Optional[str] = ..., policy_id: _Optional[str] = ..., clients_per_round: _Optional[int] = ..., model_name: _Optional[str] = ..., model_seed: _Optional[int] = ..., server_learning_rate: _Optional[float] = ..., policy_spec: _Optional[str] = ..., rotations: _Optional[_Iterable[_Union[Rotation, _Mapping]]] = ...) -> None: ...
+
+class Rotation(_message.Message):
+    __slots__ = ("after_round", "committee_size", "threshold")
+    AFTER_ROUND_FIELD_NUMBER: _ClassVar[int]
+    COMMITTEE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    after_round: int
+    committee_size: int
+    threshold: int
+    def __init__(self, after_round: _Optional[int] = ..., committee_size: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
 
 class SubmitHeader(_message.Message):
     __slots__ = ("round", "public_key", "nonce", "total_bytes", "payload_sha256", "signature")
