@@ -120,6 +120,15 @@ class BltMechanism(toeplitz.ToeplitzMechanism):
     def noise_stream(self, sampler: Sampler) -> Iterator[torch.Tensor]:
         return streaming.blt_inverse_stream(self.output_scale, self.decay, self.steps, sampler)
 
+    def noise_generator(
+        self, dim: int, *, generator: torch.Generator | None = None, dtype: torch.dtype = torch.float32
+    ) -> streaming.BltNoiseGenerator:
+        """The allocation-free streaming generator of this mechanism's noise for d = `dim` (see
+        `streaming.BltNoiseGenerator`: one RNG call per round, (m + 1) d numbers of memory)."""
+        return streaming.BltNoiseGenerator(
+            self.output_scale, self.decay, dim, generator=generator, dtype=dtype
+        )
+
 
 def blt(schema: ParticipationSchema, buffers: int = 4, *, reduction: str = "mean") -> BltMechanism:
     """The optimized m-buffer BLT mechanism for `schema`."""
