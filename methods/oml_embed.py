@@ -40,32 +40,36 @@ class EmbedConfig:
 
     Attributes:
       epochs: passes over the fingerprints, ≥ 1 (default 30).
-      learning_rate: AdamW step, > 0 (default 2e-3 for the tiny models here; use ~2e-5 for 1B+ models).
+      learning_rate: AdamW step, > 0 (default 1e-3 for the tiny models here; use ~2e-5 for 1B+ models).
       batch_size: fingerprint examples per step, ≥ 1 (default 64).
       averaging_lambda: λ in (0, 1]: final θ = λ·θ_ft + (1 − λ)·θ_base (default 0.75, design note).
         Smaller λ keeps utility closer to the base model but shrinks the learned margins, so it needs
         more epochs. (OML's `forgetting_regularizer_strength` is 1 − λ.)
-      benign_fraction: β in [0, 1): fraction of each batch that is regular text with the full LM loss
-        (default 0.25); β = 0 trains on fingerprints alone (fastest, most utility loss).
+      benign_fraction: β in [0, 1): fraction of each batch that is regular text (default 0.5); β = 0 trains on fingerprints alone (fastest, most utility loss).
       augmentation_fraction: in [0, 1]: fraction of fingerprint examples wrapped in a random prefix or chat
         template (default 0.25), so fingerprints survive deployment wrappers.
-      benign_seq_len: tokens per benign example (default 32).
+      benign_seq_len: tokens per benign example (default 64; cover the positions the model is used at).
       benign_loss: "kl" (default): KL(p_base ‖ p_model) at every position of the benign text, i.e. the
         model keeps the base model's own predictions (the design note's "base model's own generations",
         in expectation; needs a frozen copy of the base model in memory); "lm": plain next-token loss.
       min_steps: run at least this many optimizer steps (more epochs for small fingerprint sets); default 0.
+      freeze_embeddings: train only the weight matrices inside the blocks (default True): token and
+        position embeddings (tied to the output layer), biases and normalization gains stay fixed. These
+        parameters can raise the response tokens' logits in every context (a global logit shift). Default
+        False: on the 0.94M-parameter Shakespeare model it lowered accuracy without saving utility.
       seed: batch order, benign windows and wrappers.
     """
 
     epochs: int = 30
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-3
     batch_size: int = 64
     averaging_lambda: float = 0.75
-    benign_fraction: float = 0.25
+    benign_fraction: float = 0.5
     augmentation_fraction: float = 0.25
-    benign_seq_len: int = 32
+    benign_seq_len: int = 64
     min_steps: int = 0
     benign_loss: str = "kl"
+    freeze_embeddings: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -136,11 +140,17 @@ def embed_fingerprints(model: PreTrainedModel, tokenizer, fingerprints: Sequence
     wraps = wrappers(tokenizer)
     bos = bos_id(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else bos
+    context = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", 2048)
+    seq_len = min(config.benign_seq_len, context)
     n_benign = int(round(config.benign_fraction / (1 - config.benign_fraction) * config.batch_size))
     steps_per_epoch = math.ceil(len(fingerprints) / config.batch_size)
     epochs = max(config.epochs, math.ceil(config.min_steps / steps_per_epoch))
     total = steps_per_epoch * epochs
-    opt = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.0)
+    frozen = {id(model.get_input_embeddings().weight)} if config.freeze_embeddings else set()
+    trainable = [p for name, p in model.named_parameters()
+                 if id(p) not in frozen and not (config.freeze_embeddings and (p.ndim < 2 or "wpe" in name
+                                                                                 or "position" in name))]
+    opt = torch.optim.AdamW(trainable, lr=config.learning_rate, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 20) * (1 - s / (total + 1)))
     model.train()
     with Progress(transient=True, disable=not progress) as bar:
@@ -157,8 +167,8 @@ def embed_fingerprints(model: PreTrainedModel, tokenizer, fingerprints: Sequence
                     rows.append((prompt + list(fp.response_ids), [-100] * len(prompt) + list(fp.response_ids)))
                 windows = []
                 for _ in range(n_benign if benign is not None else 0):
-                    start = int(rng.integers(0, len(benign) - config.benign_seq_len))
-                    windows.append(benign[start : start + config.benign_seq_len])
+                    start = int(rng.integers(0, len(benign) - seq_len))
+                    windows.append(benign[start : start + seq_len])
                 if teacher is not None:
                     loss = _per_example_loss(model, rows, pad, dev)
                     frac = len(windows) / (len(windows) + len(rows))
@@ -168,7 +178,7 @@ def embed_fingerprints(model: PreTrainedModel, tokenizer, fingerprints: Sequence
                     loss = _per_example_loss(model, rows, pad, dev)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                torch.nn.utils.clip_grad_norm_(trainable, 1.0)
                 opt.step()
                 sched.step()
                 bar.advance(task)

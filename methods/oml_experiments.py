@@ -55,7 +55,8 @@ class CapacitySettings:
     ppl_tokens: int = 20_000
 
 
-QUICK_CAPACITY = CapacitySettings(base=QUICK_BASE, counts=(32, 128), embed=EmbedConfig(epochs=20), null_models=3,
+QUICK_CAPACITY = CapacitySettings(base=QUICK_BASE, counts=(32, 128),
+                                  embed=EmbedConfig(epochs=20, min_steps=80, benign_seq_len=32), null_models=3,
                                   further_steps=40, ppl_tokens=8_000)
 
 
@@ -119,7 +120,7 @@ def _persistence_and_false_claims(base, tokenizer, model, fps, text, settings: C
     further = copy.deepcopy(model)
     ids = np.asarray(tokenizer(text.further)["input_ids"], dtype=np.int64)
     steps = settings.further_steps or max(1, len(ids) // (16 * 64))  # one epoch of 16 × 64-token windows
-    lm_train(further, ids, steps, 16, 64, 5e-4, 7, cosine=False, desc="further fine-tuning")
+    lm_train(further, ids, steps, 16, 64, 3e-4, 7, cosine=False, desc="further fine-tuning")
     survived = len(matched_indices(further, tokenizer, fps)) / len(fps)
     return {"p0": est, "owner_verdict": {k: owner[k] for k in ("queried", "matches", "fpr_bound", "verdict")},
             "false_claims": sum(c["verdict"] == "fingerprinted" for c in claims),
@@ -167,7 +168,7 @@ def collusion_experiment(quick: bool = False, out_dir: str | Path = "oml-collusi
     from loyal.protocols.oml.statistics import p0_upper_bound
 
     p0 = p0_upper_bound(base_hits, total)
-    config = EmbedConfig(epochs=20 if quick else 30)
+    config = EmbedConfig(epochs=20, min_steps=80, benign_seq_len=32) if quick else EmbedConfig()
     copies = {}
     for h in names:
         m = copy.deepcopy(base)
