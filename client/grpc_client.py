@@ -29,8 +29,9 @@ from loyal.server import limits
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: Status codes worth retrying: the server is restarting or briefly overloaded.
-RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+#: Status codes worth retrying: the server is restarting (a graceful stop cancels in-flight calls:
+#: CANCELLED) or briefly overloaded. Every write is idempotent (fixed nonces, duplicates answer OK).
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED})
 
 
 class Session:

@@ -28,7 +28,7 @@ SCHEMA_VERSION = 2
 
 _APPEND_ONLY = (
     "submissions", "keygen", "requests", "partials", "releases", "events",
-    "handoff_subsets", "handoffs", "refusals", "log_entries", "kahe_snapshots", "compactions",
+    "handoff_subsets", "handoffs", "refusals", "log_entries", "kahe_snapshots", "compactions", "release_values",
 )
 #: Tables whose rows of compacted rounds may be deleted (see module doc).
 _COMPACTABLE = ("submissions", "kahe_snapshots")
@@ -71,6 +71,8 @@ CREATE TABLE IF NOT EXISTS log_entries (round INTEGER PRIMARY KEY, header TEXT N
 CREATE TABLE IF NOT EXISTS kahe_snapshots (round INTEGER PRIMARY KEY, data_kahe BLOB NOT NULL, noise_kahe BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS compactions (seq INTEGER PRIMARY KEY AUTOINCREMENT, before_round INTEGER NOT NULL,
     at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS release_values (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id BLOB NOT NULL UNIQUE,
+    round INTEGER NOT NULL, meta TEXT NOT NULL, integer_values BLOB NOT NULL, release_values BLOB NOT NULL);
 """
 
 
@@ -268,6 +270,17 @@ class Store:
 
     def add_release(self, db: sqlite3.Connection, request_id: bytes, round_index: int, integer_sha256: bytes) -> None:
         db.execute("INSERT INTO releases (request_id, round, integer_sha256) VALUES (?, ?, ?)", (request_id, round_index, integer_sha256))
+
+    def add_release_values(self, db: sqlite3.Connection, request_id: bytes, round_index: int, meta: str,
+                           integer_values: bytes, values: bytes) -> None:
+        db.execute("INSERT INTO release_values (request_id, round, meta, integer_values, release_values) VALUES (?, ?, ?, ?, ?)",
+                   (request_id, round_index, meta, integer_values, values))
+
+    def release_values(self, round_index: int) -> list[tuple[bytes, str, bytes, bytes]]:
+        """(request id, meta JSON, int64 values, float64 values) of a round's published releases."""
+        return list(self.db.execute(
+            "SELECT request_id, meta, integer_values, release_values FROM release_values WHERE round = ? ORDER BY seq",
+            (round_index,)))
 
     def release_digests(self) -> dict[bytes, bytes]:
         return {r[0]: r[1] for r in self.db.execute("SELECT request_id, integer_sha256 FROM releases")}

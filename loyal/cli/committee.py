@@ -11,7 +11,12 @@ from loyal.cli._common import emit_json, positive_float, positive_int
 def _run(args: argparse.Namespace) -> int:
     from loyal.client.committee import CommitteeRunner, insecure_member_seed
     seed = insecure_member_seed(args.insecure_seed) if args.insecure_seed is not None else None
-    result = CommitteeRunner(args.server, args.member_id, ca_file=args.ca, insecure_seed=seed).run(args.timeout)
+    try:
+        digest = bytes.fromhex(args.policy_digest) if args.policy_digest else None
+    except ValueError:
+        raise ValueError(f"--policy-digest must be hex (from `loyal server policy`), got {args.policy_digest!r}") from None
+    result = CommitteeRunner(args.server, args.member_id, ca_file=args.ca, insecure_seed=seed,
+                             policy_digest=digest).run(args.timeout)
     emit_json({str(k): v for k, v in result.items()}) if args.json else print(result)
     return 0
 
@@ -26,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--ca", help="CA certificate (ca.crt) for TLS")
     p.add_argument("--timeout", type=positive_float, default=3600.0, help="give up after this many seconds")
     p.add_argument("--insecure-seed", type=int, help="TESTS ONLY: seed key shares, noise and smudging")
+    p.add_argument("--policy-digest", help="published policy digest (hex, `loyal server policy`); refuse other jobs")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)
 

@@ -11,16 +11,78 @@ import secrets
 from loyal.cli._common import emit_json, positive_float, positive_int
 
 
+_POLICY_FLAGS = ("mechanism", "steps", "participations", "min_separation", "bands", "buffers", "form", "scale_bits")
+
+
+def _policy_spec(args: argparse.Namespace) -> str:
+    """Canonical policy JSON from --policy FILE.toml (keys as the flags, optionally under [policy]) and/or flags."""
+    import tomllib
+
+    from loyal.protocols.proto.policies import canonical_policy_spec
+
+    d: dict = {}
+    if getattr(args, "policy", None):
+        with open(args.policy, "rb") as f:
+            try:
+                data = tomllib.load(f)
+            except tomllib.TOMLDecodeError as e:
+                raise ValueError(f"--policy {args.policy} is not valid TOML: {e}") from None
+        d = dict(data.get("policy", data))
+    for k in _POLICY_FLAGS:
+        if getattr(args, k, None) is not None:
+            d[k] = getattr(args, k)
+    if not d:
+        return ""
+    if "mechanism" in d and "steps" not in d and getattr(args, "rounds", None):
+        d["steps"] = args.rounds
+    return canonical_policy_spec(d)
+
+
+def _rotation(text: str) -> tuple[int, int, int]:
+    try:
+        after, size, t = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--rotate must be AFTER_ROUND:SIZE:THRESHOLD, got {text!r}") from None
+    return after, size, t
+
+
 def _spec(args: argparse.Namespace):
+    from loyal.protocols.proto import policies
     from loyal.protocols.proto.convert import JobSpec
 
+    policy_spec = _policy_spec(args)
     return JobSpec(
         job_id=os.urandom(16), public_seed=os.urandom(32), dim=args.dim, clients_per_round=args.clients_per_round,
         clip_norm=args.clip_norm, scale=args.scale, committee_size=args.committee_size, threshold=args.threshold,
-        noise_multiplier=args.noise_multiplier, params_name=args.params, coefficient_l1=args.rounds,
+        noise_multiplier=args.noise_multiplier, params_name=args.params,
+        coefficient_l1=policies.policy_l1(policy_spec) or args.rounds,
         min_cohort=args.min_cohort, model_name=args.model_name, model_seed=args.model_seed,
-        server_learning_rate=args.server_learning_rate,
+        server_learning_rate=args.server_learning_rate, policy_id=policies.build_policy(policy_spec).policy_id,
+        policy_spec=policy_spec, rotations=tuple(args.rotate or ()),
     )
+
+
+def _policy(args: argparse.Namespace) -> int:
+    from loyal.protocols.proto import policies
+
+    spec = _policy_spec(args)
+    out = {"policy_id": policies.build_policy(spec).policy_id, "policy_spec": spec, "digest": policies.policy_digest(spec).hex()}
+    emit_json(out) if args.json else print(" ".join(f"{k}={v}" for k, v in out.items()))
+    return 0
+
+
+def _add_policy_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--policy", help="release policy TOML (keys: mechanism, steps, participations, min_separation, "
+                                    "bands, buffers, form, scale_bits; optionally under [policy])")
+    p.add_argument("--mechanism", help="DP-FTRL mechanism (identity, tree, tree-honaker, banded-toeplitz, blt, dense; "
+                                       "default: prefix sum with independent noise)")
+    p.add_argument("--steps", type=positive_int, help="rounds the mechanism covers (default --rounds)")
+    p.add_argument("--participations", type=positive_int, help="k, participations per client")
+    p.add_argument("--min-separation", type=positive_int, help="b, rounds between two participations")
+    p.add_argument("--bands", type=positive_int, help="banded-toeplitz bands")
+    p.add_argument("--buffers", type=positive_int, help="blt buffers")
+    p.add_argument("--form", choices=("prefix", "encoded", "gradient"), help="release form (default prefix)")
+    p.add_argument("--scale-bits", type=int, help="fixed-point bits of the coefficients (default 24)")
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -36,7 +98,7 @@ def _start(args: argparse.Namespace) -> int:
     configure_json_logs()
     coord = open_coordinator(
         args.db, spec=_spec(args), max_rounds=args.rounds, round_seconds=args.round_seconds, tokens=tokens,
-        synchronous=args.synchronous,
+        synchronous=args.synchronous, reissue_seconds=args.reissue_seconds,
     )
     asyncio.run(serve(coord, host=args.host, port=args.port, tls_dir=args.tls_dir, port_file=args.port_file))
     return 0
@@ -103,7 +165,18 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--model-seed", type=int, default=0, help="torch seed of the initial model (default 0)")
     p.add_argument("--server-learning-rate", type=float, default=1.0, help="model step per release (default 1)")
     p.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL", help="SQLite durability (default FULL)")
+    p.add_argument("--rotate", type=_rotation, action="append",
+                   help="AFTER_ROUND:SIZE:THRESHOLD: hand the committee off after that round's release (repeatable)")
+    p.add_argument("--reissue-seconds", type=positive_float, default=60.0,
+                   help="reissue a release whose named members stay silent this long (default 60 s)")
+    _add_policy_flags(p)
     p.set_defaults(func=_start)
+
+    p = sub.add_parser("policy", help="print a release policy's id, canonical spec and digest (to publish and pin)")
+    p.add_argument("--rounds", type=positive_int, default=None, help="default --steps")
+    _add_policy_flags(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_policy)
 
     p = sub.add_parser("status", help="round, state, stored rounds and submissions of a running server")
     p.add_argument("--port", type=int, required=True)

@@ -58,7 +58,8 @@ class InProcessServer:
     """Serves a coordinator on a free loopback port in a background thread."""
 
     def __init__(self, db: str, spec: JobSpec | None, *, rounds: int = 3, round_seconds: float = 300.0,
-                 toks: list[str] = (), tls_dir: str | None = None, reissue_seconds: float = 60.0) -> None:
+                 toks: list[str] = (), tls_dir: str | None = None, reissue_seconds: float = 60.0, port: int = 0) -> None:
+        self.port = port
         self.coord = open_coordinator(db, spec=spec, max_rounds=rounds, round_seconds=round_seconds, tokens=list(toks),
                                       reissue_seconds=reissue_seconds)
         self.tls_dir = tls_dir
@@ -70,7 +71,7 @@ class InProcessServer:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         self._stop = asyncio.Event()
-        self._loop.run_until_complete(serve(self.coord, port=0, tls_dir=self.tls_dir, ready=self._ready, stop=self._stop))
+        self._loop.run_until_complete(serve(self.coord, port=self.port, tls_dir=self.tls_dir, ready=self._ready, stop=self._stop))
 
     def __enter__(self) -> InProcessServer:
         self._thread.start()
