@@ -1,6 +1,8 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
 """Crash safety: SIGKILL the server process mid-round, restart it on the same database, finish the
-round, and get exactly the release of an uninterrupted run (the pure protocol, same seeds)."""
+round, and get exactly the releases of an uninterrupted run (the pure protocol, same seeds). The
+kill falls in round 1, so the restart rebuilds round 0 from its aggregate snapshot and round 1 from
+its stored uploads."""
 
 from __future__ import annotations
 
@@ -26,23 +28,26 @@ from tests.server.harness import (
 
 CLIENTS = 4
 ARGS = ["--dim", "40", "--clients-per-round", str(CLIENTS), "--committee-size", "3", "--threshold", "2",
-        "--noise-multiplier", "0.5", "--params", "insecure-test-n1024", "--rounds", "1"]
+        "--noise-multiplier", "0.5", "--params", "insecure-test-n1024", "--rounds", "2"]
 
 
-def _submit(address: str, c: int) -> dict:
-    return run_client(address, lambda t: update_for(0, c), token=f"tok-{c}", round_index=0, insecure_seed=client_seed(0, c))
+def _submit(address: str, c: int, r: int = 1) -> dict:
+    return run_client(address, lambda t: update_for(r, c), token=f"tok-{r * CLIENTS + c}", round_index=r,
+                      insecure_seed=client_seed(r, c))
 
 
 def test_sigkill_mid_round_then_restart_gives_the_uninterrupted_release(tmp_path):
     # Prepare
     db, port_file = str(tmp_path / "s.db"), str(tmp_path / "port")
-    (tmp_path / "tokens").write_text("\n".join(tokens(CLIENTS)) + "\n")
+    (tmp_path / "tokens").write_text("\n".join(tokens(2 * CLIENTS)) + "\n")
     proc = start_server_process(db, port_file, spec_args=ARGS, tokens_file=str(tmp_path / "tokens"))
     port = read_port(port_file)
     address = f"127.0.0.1:{port}"
     try:
         with member_threads(address, 3) as results:
-            # Execute: two clients, then SIGKILL while the round is collecting.
+            # Execute: round 0 in full, two clients of round 1, then SIGKILL while round 1 is collecting.
+            for c in range(CLIENTS):
+                _submit(address, c, 0)
             for c in range(2):
                 _submit(address, c)
             with Session(address) as s:
@@ -63,9 +68,10 @@ def test_sigkill_mid_round_then_restart_gives_the_uninterrupted_release(tmp_path
         proc.kill()
         proc.wait(10)
     # Assert
-    assert (before.round, before.submissions) == (0, 2)
+    assert (before.round, before.submissions, before.stored_rounds) == (1, 2, 1)
     assert (after.round, after.submissions, after.state) == (before.round, before.submissions, before.state)
     assert all(isinstance(v, dict) for v in results.values()), results
-    want = reference_releases(make_spec(clients=CLIENTS, noise=0.5, rounds=1), 1, CLIENTS)
-    assert len(got) == 1
-    np.testing.assert_array_equal(got[0].integer_values, want[0])
+    want = reference_releases(make_spec(clients=CLIENTS, noise=0.5, rounds=2), 2, CLIENTS)
+    assert len(got) == 2
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.integer_values, w)
