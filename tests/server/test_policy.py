@@ -11,13 +11,22 @@ import time
 import numpy as np
 import pytest
 
-from loyal.client.constants import Key
 from loyal.cli import server as server_cli
+from loyal.client.constants import Key
+from loyal.client.runner import run_client
 from loyal.protocols.proto import policies
 from loyal.protocols.ssa.errors import PolicyViolationError
 from loyal.protocols.ssa.policy import ReleaseRow
 from loyal.server.rounds import RoundStage
-from tests.server.harness import InProcessServer, make_spec, member_threads, reference_releases, tokens
+from tests.server.harness import (
+    InProcessServer,
+    client_seed,
+    make_spec,
+    member_threads,
+    reference_releases,
+    tokens,
+    update_for,
+)
 from tests.server.test_grpc_server import _releases, _run_rounds
 
 CLIENTS = 3
@@ -54,9 +63,6 @@ def test_banded_policy_releases_equal_pure_protocol_across_compaction_and_restar
                 stored_rounds = srv2.coord.status()["stored_rounds"]
                 compacted = [e.compacted for e in srv2.coord.state.log]
                 for c in range(CLIENTS):
-                    from loyal.client.runner import run_client
-                    from tests.server.harness import client_seed, update_for
-
                     run_client(srv2.address, lambda t, c=c: update_for(3, c), token=f"tok-{3 * CLIENTS + c}",
                                round_index=3, insecure_seed=client_seed(3, c))
                 while len(results) < 3:
