@@ -13,7 +13,9 @@ from loyal.client.committee import CommitteeRunner
 from loyal.client.constants import Key
 from loyal.client.grpc_client import Session
 from loyal.protocols.proto.loyal.v1 import committee_pb2
+from loyal.server.coordinator import Coordinator
 from loyal.server.rounds import RoundStage
+from loyal.server.store import Store
 from tests.server.harness import InProcessServer, make_spec, member_threads, reference_releases, tokens
 from tests.server.test_grpc_server import _releases, _run_rounds
 
@@ -37,6 +39,11 @@ def test_rotated_committee_decrypts_release_spanning_old_rounds(tmp_path):
         round1_partials = {m for (m,) in db_.execute(
             "SELECT member_id FROM partials WHERE request_id IN (SELECT request_id FROM requests WHERE round = 1)")}
         noise1 = {m for (m,) in db_.execute("SELECT sender FROM submissions WHERE round = 1 AND kind = 'noise'")}
+    # A restart on the same store comes back in the new epoch with the same releases.
+    store = Store(db)
+    restarted = Coordinator.open_job(store, spec=None, max_rounds=2, round_seconds=60.0)
+    after = (restarted.status(), [r.request_id for r in restarted.releases], restarted.config.committee)
+    store.close()
     # Assert: both releases equal the pure protocol (no hand-off there: the key is the same secret).
     assert all(isinstance(v, dict) for v in results.values()), results
     want = reference_releases(spec, 2, CLIENTS)
@@ -50,6 +57,8 @@ def test_rotated_committee_decrypts_release_spanning_old_rounds(tmp_path):
     assert {m: results[m][Key.HANDOFFS] for m in (1, 2, 3)} == {m: int(m in subset) for m in (1, 2, 3)}
     assert round1_partials <= {4, 5, 6, 7} and len(round1_partials) == 3
     assert noise1 == {4, 5, 6, 7}
+    assert after[0]["epoch"] == 1 and after[0]["state"] == RoundStage.DONE
+    assert after[1] == [g.request_id for g in got] and after[2] == (4, 5, 6, 7)
 
 
 def test_handoff_rpcs_fail_if_out_of_turn(tmp_path):
