@@ -9,15 +9,20 @@ import numpy as np
 import pytest
 import torch
 
-from loyal.protocols.dpftrl import build_mechanism
+from loyal.protocols.dpftrl import build_mechanism, streaming
 from loyal.protocols.dpftrl.streaming import BltNoiseGenerator
 
 N, D = 10, 6
 
 
+@pytest.mark.parametrize("chunk", [streaming._CHUNK, 4])  # pylint: disable=protected-access
 @pytest.mark.parametrize("dtype,atol", [(torch.float64, 1e-10), (torch.float32, 1e-4)])
-def test_generator_equals_inverse_strategy_times_draws(dtype: torch.dtype, atol: float) -> None:
-    # Prepare: a 3-buffer BLT and the same seed for the generator and a replay of its draws.
+def test_generator_equals_inverse_strategy_times_draws(
+    dtype: torch.dtype, atol: float, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Prepare: a 3-buffer BLT and the same seed for the generator and a replay of its draws; chunk 4
+    # cuts d = 6 into a full and a partial cache block.
+    monkeypatch.setattr(streaming, "_CHUNK", chunk)
     mechanism = build_mechanism("blt", N, buffers=3)
     generator = mechanism.noise_generator(D, generator=torch.Generator().manual_seed(7), dtype=dtype)
     replay = torch.Generator().manual_seed(7)
@@ -30,7 +35,9 @@ def test_generator_equals_inverse_strategy_times_draws(dtype: torch.dtype, atol:
     assert generator.round == N
 
 
-def test_generator_matches_sampler_stream_and_reuses_its_memory() -> None:
+@pytest.mark.parametrize("chunk", [streaming._CHUNK, 4])  # pylint: disable=protected-access
+def test_generator_matches_sampler_stream_and_reuses_its_memory(chunk: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(streaming, "_CHUNK", chunk)
     mechanism = build_mechanism("blt", N, buffers=2)
     gen_a, gen_b = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     stream = mechanism.noise_stream(lambda: torch.randn(D, generator=gen_b, dtype=torch.float64))
