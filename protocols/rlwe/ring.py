@@ -6,7 +6,9 @@ q_1..q_L (Q = prod q_l, each q_l ≡ 1 mod 2N), N coefficients, any leading batc
 q_l < 2^30 every product of two residues, and of a residue with a lazily reduced value below 2^33,
 fits in int64 exactly, so numpy does the arithmetic without overflow.
 
-The NTT is the negacyclic Cooley–Tukey / Gentleman–Sande pair with psi powers in bit-reversed order
+For degrees 2^4..2^14 the transforms run as a four-step NTT of exact float64 matrix products
+(`ntt_fourstep.py`, BLAS dgemm); other degrees use the radix-2 butterflies below, and both give
+identical outputs. The radix-2 NTT is the negacyclic Cooley–Tukey / Gentleman–Sande pair with psi powers in bit-reversed order
 (Longa & Naehrig, "Speeding up the Number Theoretic Transform for Faster Ideal Lattice-Based
 Cryptography", CANS 2016, Alg. 1 and 2), with lazy reduction between stages (Harvey, "Faster
 arithmetic for number-theoretic transforms", J. Symb. Comp. 2014, adapted to int64 headroom).
@@ -19,6 +21,8 @@ import dataclasses
 import functools
 
 import numpy as np
+
+from loyal.protocols.rlwe import ntt_fourstep
 
 #: Largest residue bit width: q_l < 2^30 keeps (value < 2^33) * (twiddle < 2^30) < 2^63.
 PRIME_BITS = 30
@@ -106,6 +110,12 @@ def _bit_reverse(k: int, bits: int) -> int:
     return int(format(k, f"0{bits}b")[::-1], 2) if bits else 0
 
 
+@functools.lru_cache(maxsize=32)
+def _psis(degree: int, moduli: tuple[int, ...]) -> tuple[int, ...]:
+    """The canonical primitive 2N-th root of unity of each modulus (shared by both NTT paths)."""
+    return tuple(_primitive_root_2n(q, degree) for q in moduli)
+
+
 @dataclasses.dataclass(frozen=True)
 class _Tables:
     """Per-ring NTT tables, shape (L, N) twiddles and (L, 1) moduli."""
@@ -123,8 +133,7 @@ def _tables(degree: int, moduli: tuple[int, ...]) -> _Tables:
     psi_rev = np.empty((len(moduli), degree), dtype=np.int64)
     psi_inv_rev = np.empty_like(psi_rev)
     n_inv = np.empty((len(moduli), 1), dtype=np.int64)
-    for l, q in enumerate(moduli):
-        psi = _primitive_root_2n(q, degree)
+    for l, (q, psi) in enumerate(zip(moduli, _psis(degree, moduli))):
         psi_inv = pow(psi, q - 2, q)
         powers = np.empty(degree, dtype=np.int64)
         inv_powers = np.empty(degree, dtype=np.int64)
@@ -251,6 +260,14 @@ class RnsRing:
         self.check_shape(a, "a")
         if not 1 <= input_bound <= _LAZY_BOUND:
             raise ValueError(f"input_bound must be in [1, {_LAZY_BOUND}], got {input_bound}")
+        if ntt_fourstep.supports(self.degree):
+            if input_bound > 2:  # the four-step path needs |a| < 2^31
+                a = np.fmod(a, self.q)
+            return ntt_fourstep.forward(a, self.moduli, _psis(self.degree, self.moduli))
+        return self._ntt_radix2(a, input_bound)
+
+    def _ntt_radix2(self, a: np.ndarray, input_bound: int = 1) -> np.ndarray:
+        """Radix-2 forward NTT (any degree); `ntt` uses it where the four-step path does not apply."""
         t = _tables(self.degree, self.moduli)
         n, num, batch = self.degree, self.num_moduli, a.shape[:-2]
         blk = min(n, _BLOCK)
@@ -282,6 +299,12 @@ class RnsRing:
     def intt(self, a_hat: np.ndarray) -> np.ndarray:
         """Inverse negacyclic NTT (Longa–Naehrig Alg. 2) of residues in [0, q); returns a new array."""
         self.check_shape(a_hat, "a_hat")
+        if ntt_fourstep.supports(self.degree):
+            return ntt_fourstep.inverse(a_hat, self.moduli, _psis(self.degree, self.moduli))
+        return self._intt_radix2(a_hat)
+
+    def _intt_radix2(self, a_hat: np.ndarray) -> np.ndarray:
+        """Radix-2 inverse NTT (any degree); `intt` uses it where the four-step path does not apply."""
         t = _tables(self.degree, self.moduli)
         n, num, batch = self.degree, self.num_moduli, a_hat.shape[:-2]
         blk = min(n, _BLOCK)
