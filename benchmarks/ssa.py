@@ -9,7 +9,6 @@ per-client addition is measured over --tenseal-clients clients and scaled linear
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import platform
 import statistics
@@ -19,6 +18,7 @@ import time
 import numpy as np
 
 from loyal.protocols.rlwe.prng import AesCtrPrng
+from loyal.protocols.ssa.messages import digest
 from loyal.protocols.ssa.selftest import setup_job
 from loyal.protocols.ssa.server import SsaServer
 
@@ -36,7 +36,7 @@ def _reframe(data: bytes, client_id: int) -> bytes:
     """Same ciphertext under a new client id (header field + digest), so each upload is distinct."""
     b = bytearray(data[:-32])
     struct.pack_into("<I", b, 28, client_id)
-    return bytes(b) + hashlib.sha256(bytes(b)).digest()
+    return bytes(b) + digest(bytes(b))
 
 
 def _ours(args: argparse.Namespace) -> dict:
@@ -67,7 +67,7 @@ def _ours(args: argparse.Namespace) -> dict:
         t = time.perf_counter()
         job.server.handle_client_contribution(job.server_state, data)
         agg += time.perf_counter() - t
-    # Same uploads behind a transport that guarantees integrity (SHA-256 trailer not recomputed).
+    # Same uploads behind a transport that guarantees integrity (BLAKE3 trailer not recomputed).
     fast = SsaServer(cfg, job.policy, verify_digests=False)
     fast_state = fast.create_state(pk)
     agg_fast = 0.0
@@ -183,7 +183,7 @@ def markdown(results: dict) -> str:
         "|---|---|---|---|---|",
         *[f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows],
         "",
-        f"Aggregation without the SHA-256 trailer check: {o['server_aggregate_no_digest_per_client_ms']:.2f} ms/client "
+        f"Aggregation without the BLAKE3 trailer check: {o['server_aggregate_no_digest_per_client_ms']:.2f} ms/client "
         f"({r['server_aggregate_no_digest_vs_numpy']:.1f}× numpy). "
         f"KAHE-only encryption: {o['client_encrypt_kahe_ms']:.1f} ms; close round: {o['server_close_round_ms']:.1f} ms; "
         f"targets: {results['targets']}; wall {results['bench_wall_s']:.0f} s; {results['machine']}",

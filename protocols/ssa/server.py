@@ -34,17 +34,27 @@ from loyal.protocols.ssa.policy import ReleasePolicy, ReleaseRow, quantize
 logger = logging.getLogger(__name__)
 
 
-def _mod_add_u32(acc: np.ndarray, x: np.ndarray, q: np.ndarray, tmp: np.ndarray) -> None:
-    """acc <- (acc + x) mod q for residues < q < 2^30 in uint32: acc + x < 2^31, and
-    min(s, s - q) picks s - q exactly when s >= q (otherwise s - q wraps to a huge value)."""
-    np.add(acc, x, out=acc)
+#: Uploads added to a uint32 accumulator between reductions: a reduced sum (< q) plus three residues
+#: (< q each) stays below 4q < 2^32 for q < 2^30, so no addition wraps.
+LAZY_ADDS = 3
+
+
+def _reduce_u32(acc: np.ndarray, q2: np.ndarray, q: np.ndarray, tmp: np.ndarray) -> None:
+    """acc <- acc mod q for acc < 4q in uint32: min(a, a - 2q) then min(a, a - q), where a - c wraps to
+    a huge value exactly when a < c, so each minimum subtracts c only when a >= c."""
+    np.subtract(acc, q2, out=tmp)
+    np.minimum(acc, tmp, out=acc)
     np.subtract(acc, q, out=tmp)
     np.minimum(acc, tmp, out=acc)
 
 
 @dataclasses.dataclass
 class _Accumulator:
-    """Reduced uint32 sums of residues (half the memory traffic of int64)."""
+    """uint32 sums of residues (half the memory traffic of int64), reduced lazily every LAZY_ADDS uploads.
+
+    Between reductions the sums are congruent to the aggregate but may exceed q; `reduce` (called by
+    `close_round`) brings them to [0, q).
+    """
 
     kahe: np.ndarray
     c0: np.ndarray
@@ -52,15 +62,30 @@ class _Accumulator:
     kahe_q: np.ndarray = dataclasses.field(repr=False)
     ahe_q: np.ndarray = dataclasses.field(repr=False)
     count: int = 0
+    pending: int = 0
 
     def __post_init__(self) -> None:
         self._tmp_k = np.empty_like(self.kahe)
         self._tmp_a = np.empty_like(self.c0)
+        self._kahe_q2 = self.kahe_q * np.uint32(2)
+        self._ahe_q2 = self.ahe_q * np.uint32(2)
+
+    def reduce(self) -> None:
+        """Brings every sum to [0, q) (idempotent)."""
+        if self.pending:
+            _reduce_u32(self.kahe, self._kahe_q2, self.kahe_q, self._tmp_k)
+            _reduce_u32(self.c0, self._ahe_q2, self.ahe_q, self._tmp_a)
+            _reduce_u32(self.c1, self._ahe_q2, self.ahe_q, self._tmp_a)
+            self.pending = 0
 
     def add(self, kahe: np.ndarray, c0: np.ndarray, c1: np.ndarray) -> None:
-        _mod_add_u32(self.kahe, kahe, self.kahe_q, self._tmp_k)
-        _mod_add_u32(self.c0, c0, self.ahe_q, self._tmp_a)
-        _mod_add_u32(self.c1, c1, self.ahe_q, self._tmp_a)
+        """Adds one validated upload (residues < q)."""
+        if self.pending == LAZY_ADDS:
+            self.reduce()
+        np.add(self.kahe, kahe, out=self.kahe)
+        np.add(self.c0, c0, out=self.c0)
+        np.add(self.c1, c1, out=self.c1)
+        self.pending += 1
         self.count += 1
 
 
@@ -115,7 +140,7 @@ class SsaServer:
     Args:
       config: job configuration.
       policy: the published release policy (the server only builds requests for its rows).
-      verify_digests: recompute each upload's SHA-256 trailer (default True). Set False only behind
+      verify_digests: recompute each upload's BLAKE3 trailer (default True). Set False only behind
         a transport that guarantees integrity; shapes, ranges, rounds and duplicates are always checked.
     """
 
@@ -194,6 +219,8 @@ class SsaServer:
             raise ProtocolStateError(
                 f"round {rnd.round_index} has {rnd.noise.count} noise shares, needs >= {cfg.honest_members}"
             )
+        rnd.data.reduce()
+        rnd.noise.reduce()
         x = KaheCiphertext(rnd.data.kahe.astype(np.int64))
         z = KaheCiphertext(rnd.noise.kahe.astype(np.int64))
         xa = AheCiphertext(rnd.data.c0.astype(np.int64), rnd.data.c1.astype(np.int64))
