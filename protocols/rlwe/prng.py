@@ -17,6 +17,11 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 #: Seed length in bytes (256 bits).
 SEED_BYTES = 32
+#: AES block size; `update_into` needs this many spare output bytes minus one.
+_BLOCK = 16
+#: Zero plaintext encrypted in chunks of this size (shared, read-only).
+_ZERO_CHUNK = 1 << 20
+_ZEROS = memoryview(bytes(_ZERO_CHUNK))
 
 
 @runtime_checkable
@@ -57,15 +62,28 @@ class AesCtrPrng:
     def random_bytes(self, count: int) -> bytes:
         if count < 0:
             raise ValueError(f"count must be >= 0, got {count}")
-        return self._encryptor.update(b"\x00" * count)
+        return self._keystream(count).tobytes()
+
+    def _keystream(self, count: int) -> np.ndarray:
+        """The next `count` bytes as a fresh uint8 array: AES-CTR of a shared zero block, written in
+        place (`update_into`), so no zero input of `count` bytes is allocated for every call."""
+        out = np.empty(count + _BLOCK - 1, dtype=np.uint8)
+        for start in range(0, count, _ZERO_CHUNK):
+            n = min(_ZERO_CHUNK, count - start)
+            self._encryptor.update_into(_ZEROS[:n], out[start : start + n + _BLOCK - 1])
+        return out[:count]
+
+    def uint8(self, count: int) -> np.ndarray:
+        """`count` uniform bytes as a uint8 array."""
+        return self._keystream(count)
 
     def uint64(self, count: int) -> np.ndarray:
         """`count` uniform 64-bit words."""
-        return np.frombuffer(self.random_bytes(8 * count), dtype=np.uint64)
+        return self._keystream(8 * count).view(np.uint64)
 
     def uint32(self, count: int) -> np.ndarray:
         """`count` uniform 32-bit words."""
-        return np.frombuffer(self.random_bytes(4 * count), dtype=np.uint32)
+        return self._keystream(4 * count).view(np.uint32)
 
     def unit_floats(self, count: int) -> np.ndarray:
         """`count` uniform floats in [0, 1) with 53 random bits each."""

@@ -14,6 +14,9 @@ from loyal.protocols.rlwe.prng import AesCtrPrng
 
 #: Largest centred-binomial parameter (2·eta bits must fit in one 64-bit word).
 MAX_CBD_ETA = 32
+#: Byte -> ternary value (b mod 3) - 1; byte 255 is rejected first so the three values are equally likely.
+_TERNARY_TABLE = (np.arange(256, dtype=np.int64) % 3 - 1)
+_TERNARY_TABLE.setflags(write=False)
 
 
 def uniform_mod(prng: AesCtrPrng, moduli: tuple[int, ...], shape: tuple[int, ...]) -> np.ndarray:
@@ -46,11 +49,11 @@ def ternary(prng: AesCtrPrng, shape: tuple[int, ...]) -> np.ndarray:
     got: list[np.ndarray] = []
     have = 0
     while have < count:
-        b = np.frombuffer(prng.random_bytes(count - have + 16), dtype=np.uint8)
+        b = prng.uint8(count - have + 16)
         b = b[b < 255]
         got.append(b)
         have += b.size
-    return (np.concatenate(got)[:count].astype(np.int64) % 3 - 1).reshape(shape)
+    return _TERNARY_TABLE[np.concatenate(got)[:count]].reshape(shape)
 
 
 def centered_binomial(prng: AesCtrPrng, eta: int, shape: tuple[int, ...]) -> np.ndarray:
