@@ -101,8 +101,9 @@ class RlweParameterSet:
         return kahe + ahe + FRAME_OVERHEAD_BYTES
 
 
-#: Bytes of header + digest added by `loyal.protocols.ssa.messages` framing of a client contribution.
-FRAME_OVERHEAD_BYTES = 96
+#: Bytes added by `loyal.protocols.ssa.messages` (frame version 2) to a client contribution: header 36,
+#: meta length and array count 8, meta "{}" 2 + padding 2, array headers 16 + 12 + 12, digest 32.
+FRAME_OVERHEAD_BYTES = 120
 
 # ---- 128-bit sets (HE-standard table margins in the docstring of each) -----------------------------
 #: Short inputs (<= ~10^4) and small cohorts: q 60 bits, Q 90 bits <= 109 (margin 19).

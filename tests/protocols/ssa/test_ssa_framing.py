@@ -95,3 +95,8 @@ def test_lazy_accumulator_equals_reduced_sum(uploads: int) -> None:
     before = acc.kahe.copy()
     acc.reduce()  # idempotent
     assert np.array_equal(acc.kahe, before) and acc.count == uploads
+
+
+def test_upload_size_equals_the_advertised_bytes_per_client(job) -> None:
+    # `loyal ssa params` and the server's size limit use bytes_per_client; it is the exact frame size.
+    assert len(_upload(job, 3)) == job.config.bytes_per_client()
