@@ -35,15 +35,25 @@ def _chunk_sum(first: int, count: int, dim: int) -> np.ndarray:
     return total
 
 
+def _chunk_task(first: int, count: int, dim: int) -> tuple[np.ndarray, int]:
+    """A Ray task: the chunk's sum and this worker's peak RSS in KiB."""
+    return _chunk_sum(first, count, dim), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+_WORKER_PEAK_KB = [0]
+
+
 def _ray_round(clients: int, dim: int, noise: float) -> tuple[float, np.ndarray]:
-    task = ray.remote(num_cpus=1)(_chunk_sum)
+    task = ray.remote(num_cpus=1)(_chunk_task)
     t = time.perf_counter()
     refs = [task.remote(s, min(CHUNK, clients - s), dim) for s in range(0, clients, CHUNK)]
     total = np.zeros(dim)
     pending = refs
     while pending:  # streaming sum: at most the in-flight chunk sums are held
         done, pending = ray.wait(pending, num_returns=1)
-        total += ray.get(done[0])
+        part, peak = ray.get(done[0])
+        total += part
+        _WORKER_PEAK_KB[0] = max(_WORKER_PEAK_KB[0], peak)
     total += np.random.default_rng(0).normal(0.0, noise, dim)
     return time.perf_counter() - t, total
 
@@ -85,7 +95,7 @@ def run(args: argparse.Namespace) -> dict:
     if started:
         ray.init(num_cpus=os.cpu_count() or 2, include_dashboard=False, log_to_driver=False)
     try:
-        ray.get(ray.remote(_chunk_sum).remote(0, 1, 8))  # warm a worker
+        _ray_round(4 * CHUNK, 8, 0.0)  # warm the workers (process start is not part of a round)
         noise = 1.0
         ray_s, ray_total = _ray_round(clients, dim, noise)
         base_clients = min(clients, args.baseline_clients)
@@ -99,11 +109,11 @@ def run(args: argparse.Namespace) -> dict:
                 s, _ = (ray_s, None) if (c, d) == (clients, dim) else _ray_round(c, d, noise)
                 grid.append({"clients": c, "dim": d, "ray_round_s": s})
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        workers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        workers_mb = _WORKER_PEAK_KB[0] / 1024
     finally:
         if started:
             ray.shutdown()
-    out_png = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sim.png")
+    out_png = getattr(args, "png", None) or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sim.png")
     os.makedirs(os.path.dirname(out_png), exist_ok=True)
     _plot(grid, out_png)
     return {
@@ -115,10 +125,10 @@ def run(args: argparse.Namespace) -> dict:
         "baseline_clients_measured": base_clients,
         "ratio_ray_vs_numpy": ray_s / base_scaled,
         "driver_peak_rss_mb": peak_mb,
-        "largest_child_peak_rss_mb": workers_mb,
+        "worker_peak_rss_mb": workers_mb,
         "update_bytes_per_client": 4 * dim,
         "grid": grid,
-        "png": "benchmarks/results/sim.png",
+        "png": os.path.relpath(out_png, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
         "bench_wall_s": time.perf_counter() - t0,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
     }
@@ -136,7 +146,7 @@ def markdown(results: dict) -> str:
         f"| numpy single-process baseline | {r['numpy_baseline_round_s']:.1f} s (measured on {r['baseline_clients_measured']:,} clients, scaled) |",
         f"| ratio Ray / baseline | {r['ratio_ray_vs_numpy']:.2f}× |",
         f"| driver peak RSS | {r['driver_peak_rss_mb']:.0f} MB |",
-        f"| largest worker peak RSS | {r['largest_child_peak_rss_mb']:.0f} MB |",
+        f"| Ray worker peak RSS (max over workers) | {r['worker_peak_rss_mb']:.0f} MB |",
         "",
         "| clients | d | round time (s) |",
         "|---|---|---|",

@@ -16,7 +16,7 @@ import numpy as np
 import ray
 import torch
 
-from loyal.client.train import LocalTrainConfig, local_update, set_flat_params
+from loyal.client.train import LocalTrainConfig, device, local_update, set_flat_params
 from loyal.methods.dpftrl_ssa import RoundTicket, SsaSettings, create_upload
 
 
@@ -77,16 +77,17 @@ class ClientWorker:
 
     def __init__(self, spec: ModelSpec) -> None:
         torch.set_num_threads(1)
-        self.model = spec.build()
-        self.model.requires_grad_(True)
+        self.device = device()  # CUDA when the actor was given a GPU share
+        self.model = spec.build().to(self.device)
 
     def run(
         self, params: np.ndarray, task: ClientTask, ticket: RoundTicket | None = None, settings: SsaSettings | None = None
     ) -> ClientResult:
         t0 = time.perf_counter()
-        set_flat_params(self.model, torch.tensor(params))  # a private copy: Ray hands out read-only buffers
+        # A private copy on the model's device (Ray hands out read-only buffers).
+        set_flat_params(self.model, torch.tensor(params, device=self.device))
         delta, loss = local_update(self.model, task.x, task.y, task.local, seed=task.seed)
-        update, upload = delta.numpy().astype(np.float32), None
+        update, upload = delta.detach().cpu().numpy().astype(np.float32), None
         if ticket is not None:
             assert settings is not None
             prng = settings.prng(f"client/{ticket.round_index}/{task.client_id}")

@@ -35,11 +35,12 @@ class DemoConfig:
     Attributes:
       rounds: federated rounds (default 20).
       clients_per_round: clients sampled each round (default 100).
-      local_steps: client Adam steps per round (default 4).
+      local_steps: client Adam steps per round (default 8).
       batch_size: client batch size (default 16).
       learning_rate: client Adam step size (default 0.01).
-      width / layers / heads: the char transformer (default 64 / 1 / 2, about 60k parameters: SSA
-        encryption of 10^5 dims costs ~60 ms a client on this machine, so d stays small).
+      width / layers / heads: the char transformer (default 32 / 1 / 2, about 18k parameters: DP noise
+        grows with √d and SSA encryption of 10^5 dims costs ~60 ms a client here, so d stays small;
+        width 64 gave 0.226 accuracy where width 32 gives 0.265 at the same ε).
       noise_multiplier: effective DP-FTRL noise multiplier z (ε follows from it and delta).
       clip_norm: L2 clip of client updates; server_learning_rate, momentum: the DP-FTRL learner.
       mechanism: DP-FTRL mechanism ("blt" or "banded-toeplitz").
@@ -51,10 +52,10 @@ class DemoConfig:
 
     rounds: int = 20
     clients_per_round: int = 100
-    local_steps: int = 4
+    local_steps: int = 8
     batch_size: int = 16
     learning_rate: float = 0.01
-    width: int = 64
+    width: int = 32
     layers: int = 1
     heads: int = 2
     noise_multiplier: float = 0.7
@@ -140,10 +141,14 @@ def fingerprint_stage(ctx: DemoContext) -> dict[str, Any]:
     """Embeds OML fingerprints into the trained model (`methods.oml_embed.fingerprint_stage`)."""
     if ctx.config.num_fingerprints < 1:
         return {}
+    from loyal.methods.oml_embed import EmbedConfig
     from loyal.methods.oml_embed import fingerprint_stage as embed
 
+    # The federated model is small (~60k parameters): more epochs than the stage's default embed every key.
+    config = EmbedConfig(epochs=200, batch_size=16, benign_fraction=0.0, augmentation_fraction=0.0,
+                         learning_rate=3e-3, averaging_lambda=1.0, seed=ctx.config.seed)
     out = embed(ctx.out_dir / "model", ctx.out_dir / "oml", num_fingerprints=ctx.config.num_fingerprints,
-                seed=ctx.config.seed)
+                seed=ctx.config.seed, config=config)
     return {"oml": out}
 
 
@@ -178,8 +183,13 @@ def chain_stage(ctx: DemoContext) -> dict[str, Any]:
     queries = next((m for m in range(1, n + 1) if match_threshold(m, p0, fpr) <= m), None)
     if queries is None:
         return {"chain": {"verdict": "skipped", "reason": f"{n} fingerprints cannot reach FPR {fpr} at p0={p0:.3f}"}}
-    result = run_chain_demo(model=host_model, fingerprints=pairs, assignment_size=n, queries=queries, p0=p0,
-                            target_fpr=fpr, seed=ctx.config.seed)
+    from loyal.contracts.errors import OMLRegistryBelowThreshold
+
+    try:
+        result = run_chain_demo(model=host_model, fingerprints=pairs, assignment_size=n, queries=queries, p0=p0,
+                                target_fpr=fpr, seed=ctx.config.seed)
+    except OMLRegistryBelowThreshold as e:  # the contract refused the claim: too few revealed keys matched
+        return {"chain": {"verdict": "not-proven", "reason": str(e), "queries": queries}}
     return {"chain": {k: v for k, v in result.items() if isinstance(v, int | float | str | dict)}}
 
 

@@ -11,6 +11,7 @@ which masks the same way: the mod wraps the training callable). Theirs: `SecAggP
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import time
 from collections.abc import Callable
@@ -25,6 +26,10 @@ from loyal.methods.dpftrl_ssa import DPFTRLSsa, create_upload
 
 SSA_KEY = "loyal.ssa"
 COUNTER = "loyal-flower-bytes"
+
+#: job id -> SsaConfig, per process: public polynomials and NTT tables are expanded once per job, as a
+#: long-running client library would (the configuration is public and identical for every client).
+_CONFIGS: dict[bytes, object] = {}
 
 
 @ray.remote(num_cpus=0)
@@ -72,6 +77,8 @@ def ssa_dpftrl_mod(msg: Message, context: Context, call_next) -> Message:
         return call_next(msg, context)
     cfg = msg.content.config_records[SSA_KEY]
     ticket = pickle.loads(cfg["ticket"])  # noqa: S301 - from our own ServerApp in this simulation
+    config = _CONFIGS.setdefault(ticket.config.job_id, ticket.config)
+    ticket = dataclasses.replace(ticket, config=config)
     reply = call_next(msg, context)
     update = reply.content.array_records["update"]["delta"].numpy()
     upload = create_upload(ticket, update.astype(np.float64), int(cfg["client-id"]))  # fresh CSPRNG
