@@ -122,6 +122,7 @@ def run(args: argparse.Namespace) -> dict:
     import ray
 
     from loyal.sim.flower_run import _counter, _flower_env
+    from loyal.sim.runner import release_actors
 
     if args.num_shares % 2 == 0 or not 3 <= args.num_shares <= args.clients:
         raise ValueError(f"--num-shares must be odd and in [3, clients={args.clients}], got {args.num_shares}")
@@ -131,6 +132,7 @@ def run(args: argparse.Namespace) -> dict:
     started = not ray.is_initialized()
     if started:
         ray.init(include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    release_actors()
     results = {}
     try:
         with _flower_env(keep_cluster=True):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import numpy as np
@@ -20,9 +21,19 @@ def member_hosts(count: int, cpus: float) -> list:
     """`count` member-host actors for this driver, reused across runs."""
     key = (count, cpus, ray.get_runtime_context().get_job_id())
     if key not in _HOSTS:
+        shutdown_hosts()  # one host set at a time (see runner.worker_pool)
         cls = remote_member_host(cpus)
         _HOSTS[key] = [cls.remote() for _ in range(count)]
     return _HOSTS[key]
+
+
+def shutdown_hosts() -> None:
+    """Kills every cached member host."""
+    for hosts in _HOSTS.values():
+        for h in hosts:
+            with contextlib.suppress(Exception):  # the cluster may already be gone
+                ray.kill(h)
+    _HOSTS.clear()
 
 
 class RayCommittee:
@@ -31,10 +42,11 @@ class RayCommittee:
 
     Args:
       config, policy, settings: as for `LocalCommittee`.
-      member_cpus: fractional CPUs per host actor (default 0.05).
+      member_cpus: CPUs reserved per host actor (default 0: members are idle most of the round, and a
+        reservation would compete with client workers for the 2 cores).
     """
 
-    def __init__(self, config, policy, settings, member_cpus: float = 0.05) -> None:
+    def __init__(self, config, policy, settings, member_cpus: float = 0.0) -> None:
         self.config, self.policy, self.settings = config, policy, settings
         self.hosts = member_hosts(len(config.committee), member_cpus)
         self.generation = 0
@@ -42,7 +54,7 @@ class RayCommittee:
         self._spawn()
 
     @classmethod
-    def factory(cls, member_cpus: float = 0.05):
+    def factory(cls, member_cpus: float = 0.0):
         return lambda config, policy, settings: cls(config, policy, settings, member_cpus)
 
     def _key(self, i: int, generation: int | None = None) -> tuple:

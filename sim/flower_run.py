@@ -228,9 +228,10 @@ def run_secaggplus(fc: FlowerConfig, eval_set, local: LocalTrainConfig) -> dict[
 
 def run_flower(fc: FlowerConfig, ray_address: str | None = None) -> dict[str, Any]:
     """Runs both paths on the same clients and task; returns the side-by-side report."""
-    from loyal.sim.runner import connect
+    from loyal.sim.runner import connect, release_actors
 
     connect(ray_address, num_cpus=None)
+    release_actors()  # Flower sizes its actor pool from the cluster; idle reservations would starve it
     data, _, _ = TaskFactory(fc.sim)()
     eval_set = evaluation_set(data, RoundConfig(
         rounds=1, clients_per_round=1, eval_clients=fc.sim.eval_clients,

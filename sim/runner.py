@@ -10,7 +10,7 @@ compute time, nothing sleeps), so a simulated deadline costs no wall time.
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
 import logging
 import math
 import time
@@ -108,16 +108,27 @@ def worker_pool(spec: ModelSpec, actors: int, cpus: float, gpus: float) -> list:
     """Client worker actors for `spec`, reused across runs of this driver (they hold no client state)."""
     key = (spec, actors, cpus, gpus, ray.get_runtime_context().get_job_id())
     if key not in _POOL:
+        shutdown_pool()  # one pool at a time: an idle pool of another shape would hold CPUs forever
         cls = remote_client_worker(cpus, gpus)
         _POOL[key] = [cls.remote(spec) for _ in range(actors)]
     return _POOL[key]
+
+
+def release_actors() -> None:
+    """Kills the cached client workers and committee hosts, freeing their CPU reservations (call before
+    handing the cluster to another framework, e.g. Flower, that sizes its actor pool from the cluster)."""
+    from loyal.sim.committee import shutdown_hosts
+
+    shutdown_pool()
+    shutdown_hosts()
 
 
 def shutdown_pool() -> None:
     """Kills every cached client worker (call before `ray.shutdown()` when reusing a driver)."""
     for workers in _POOL.values():
         for w in workers:
-            ray.kill(w)
+            with contextlib.suppress(Exception):  # the cluster may already be gone
+                ray.kill(w)
     _POOL.clear()
 
 
@@ -259,4 +270,4 @@ def run_simulation(
     return out
 
 
-__all__ = ["SimulationError", "connect", "shutdown_pool", "privacy_config", "run_simulation", "CohortSampler"]
+__all__ = ["SimulationError", "connect", "release_actors", "shutdown_pool", "privacy_config", "run_simulation", "CohortSampler"]
