@@ -94,15 +94,3 @@ def test_demo_fails_on_unwritable_output(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is not a directory" in err
     assert len(err.strip().splitlines()) == 1
-
-
-def test_group_not_available_yet_exits_2(capsys):
-    # Groups filled by later issues answer "not available yet" until then; one group that stays a stub
-    # the longest is picked dynamically so this test keeps meaning as groups land.
-    import importlib.util
-
-    missing = [g for g in GROUPS if importlib.util.find_spec(f"loyal.cli.{g}") is None]
-    if not missing:
-        pytest.skip("every command group is implemented")
-    assert main([missing[0]]) == 2
-    assert "not available yet" in capsys.readouterr().err
