@@ -27,15 +27,24 @@ def _default(o: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer ≥ 1."""
+def _int_at_least(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be ≥ 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be ≥ {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer ≥ 1."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer ≥ 0 (e.g. an amount in wei)."""
+    return _int_at_least(text, 0)
 
 
 def positive_float(text: str) -> float:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loyal.cli._common import emit_json, positive_int
+from loyal.cli._common import emit_json, non_negative_int, positive_int
 
 _EPILOG = (
     "The embedded chain (default) is persisted as a transaction journal in the state file "
@@ -16,16 +16,6 @@ _EPILOG = (
     "Default keys are PUBLIC dev keys (test chains only): pass --owner-key/--host-key or "
     "LOYAL_CHAIN_OWNER_KEY/LOYAL_CHAIN_HOST_KEY otherwise."
 )
-
-
-def _wei(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer number of wei, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0 wei, got {value}")
-    return value
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -60,7 +50,7 @@ def register(subparsers: Any, help_text: str) -> None:
     p.add_argument("--queries", type=positive_int, default=8, help="challenge size M that sets τ (default 8)")
     p.add_argument("--p0", type=float, default=0.01, help="chance-match probability (default 0.01)")
     p.add_argument("--target-fpr", type=float, default=1e-6, help="false-positive target (default 1e-6)")
-    p.add_argument("--license-fee", type=_wei, default=0, help="licence fee in wei (default 0)")
+    p.add_argument("--license-fee", type=non_negative_int, default=0, help="licence fee in wei (default 0)")
     p.add_argument("--metadata-uri", default="", help="off-chain metadata URI")
     p.set_defaults(func=_register_model)
 
@@ -70,7 +60,7 @@ def register(subparsers: Any, help_text: str) -> None:
     p.add_argument("--model-id", type=positive_int, required=True)
     p.add_argument("--fingerprints", type=Path, required=True)
     p.add_argument("--host-key", default=None, help="host private key (hex)")
-    p.add_argument("--stake", type=_wei, default=10**18, help="stake in wei (default 1 ether)")
+    p.add_argument("--stake", type=non_negative_int, default=10**18, help="stake in wei (default 1 ether)")
     p.add_argument("--assignment-size", type=positive_int, default=None, help="fingerprints in the host's copy")
     p.add_argument("--seed", type=int, default=0, help="seed of the assignment draw")
     p.set_defaults(func=_license_host)

@@ -47,7 +47,7 @@ def test_p0_upper_bound_rule_of_three_and_coverage():
     assert p0_upper_bound(0, 1000) == pytest.approx(1 - 0.05 ** (1 / 1000), rel=1e-6)
     bound = p0_upper_bound(7, 200)
     # At the bound, seeing ≤ 7 matches has probability exactly α = 0.05.
-    assert 1 - binomial_tail(200, bound, 8) == pytest.approx(0.05, rel=1e-6)
+    assert pytest.approx(0.05, rel=1e-6) == 1 - binomial_tail(200, bound, 8)
     assert bound > 7 / 200
 
 
