@@ -9,8 +9,10 @@ All inputs and results travel through Ray's object store; no actor reads a path 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
+from collections.abc import Callable, Hashable
 
 import numpy as np
 import ray
@@ -161,3 +163,30 @@ def remote_client_worker(num_cpus: float, num_gpus: float = 0.0):
 def remote_member_host(num_cpus: float = 0.05):
     """The `MemberHost` actor class with a small CPU share (members are idle most of the round)."""
     return ray.remote(num_cpus=num_cpus)(MemberHost)
+
+
+class ActorCache:
+    """One set of actors at a time, reused across runs of this driver and keyed by shape and Ray job.
+
+    Asking for another key kills the cached set first: an idle set of another shape would hold its CPU
+    reservations forever and starve later runs (or Flower, which sizes its pool from the cluster).
+    """
+
+    def __init__(self) -> None:
+        self._sets: dict[tuple, list] = {}
+
+    def get(self, key: Hashable, make: Callable[[], list]) -> list:
+        """The actors cached under `key` (plus the current job id), made by `make()` if absent."""
+        full_key = (key, ray.get_runtime_context().get_job_id())
+        if full_key not in self._sets:
+            self.clear()
+            self._sets[full_key] = make()
+        return self._sets[full_key]
+
+    def clear(self) -> None:
+        """Kills every cached actor."""
+        for actors in self._sets.values():
+            for actor in actors:
+                with contextlib.suppress(Exception):  # the cluster may already be gone
+                    ray.kill(actor)
+        self._sets.clear()

@@ -3,36 +3,26 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 
 import numpy as np
 import ray
 
 from loyal.protocols.rlwe.ahe import ThresholdError
-from loyal.sim.actors import remote_member_host
+from loyal.sim.actors import ActorCache, remote_member_host
 
 logger = logging.getLogger(__name__)
 
-_HOSTS: dict[tuple, list] = {}
+_HOSTS = ActorCache()
 
 
 def member_hosts(count: int, cpus: float) -> list:
-    """`count` member-host actors for this driver, reused across runs."""
-    key = (count, cpus, ray.get_runtime_context().get_job_id())
-    if key not in _HOSTS:
-        shutdown_hosts()  # one host set at a time (see runner.worker_pool)
-        cls = remote_member_host(cpus)
-        _HOSTS[key] = [cls.remote() for _ in range(count)]
-    return _HOSTS[key]
+    """`count` member-host actors for this driver, reused across runs (one host set at a time)."""
+    return _HOSTS.get((count, cpus), lambda: [remote_member_host(cpus).remote() for _ in range(count)])
 
 
 def shutdown_hosts() -> None:
     """Kills every cached member host."""
-    for hosts in _HOSTS.values():
-        for h in hosts:
-            with contextlib.suppress(Exception):  # the cluster may already be gone
-                ray.kill(h)
     _HOSTS.clear()
 
 

@@ -10,7 +10,6 @@ compute time, nothing sleeps), so a simulated deadline costs no wall time.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import time
@@ -28,7 +27,7 @@ from loyal.methods.dpftrl_plaintext import DPFTRLPlaintext
 from loyal.methods.dpftrl_ssa import DPFTRLSsa, SsaSettings
 from loyal.methods.fedavg import FedAvg
 from loyal.protocols.dpftrl import accounting
-from loyal.sim.actors import ClientResult, ClientTask, ModelSpec, remote_client_worker
+from loyal.sim.actors import ActorCache, ClientResult, ClientTask, ModelSpec, remote_client_worker
 from loyal.sim.committee import RayCommittee
 from loyal.sim.config import SimConfig
 from loyal.sim.inprocess import RoundConfig, evaluation_set
@@ -101,17 +100,12 @@ def build_aggregator(config: SimConfig, dim: int, committee_factory: Callable | 
     )
 
 
-_POOL: dict[tuple, list] = {}
+_POOL = ActorCache()
 
 
 def worker_pool(spec: ModelSpec, actors: int, cpus: float, gpus: float) -> list:
     """Client worker actors for `spec`, reused across runs of this driver (they hold no client state)."""
-    key = (spec, actors, cpus, gpus, ray.get_runtime_context().get_job_id())
-    if key not in _POOL:
-        shutdown_pool()  # one pool at a time: an idle pool of another shape would hold CPUs forever
-        cls = remote_client_worker(cpus, gpus)
-        _POOL[key] = [cls.remote(spec) for _ in range(actors)]
-    return _POOL[key]
+    return _POOL.get((spec, actors, cpus, gpus), lambda: [remote_client_worker(cpus, gpus).remote(spec) for _ in range(actors)])
 
 
 def release_actors() -> None:
@@ -125,10 +119,6 @@ def release_actors() -> None:
 
 def shutdown_pool() -> None:
     """Kills every cached client worker (call before `ray.shutdown()` when reusing a driver)."""
-    for workers in _POOL.values():
-        for w in workers:
-            with contextlib.suppress(Exception):  # the cluster may already be gone
-                ray.kill(w)
     _POOL.clear()
 
 
