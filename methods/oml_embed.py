@@ -103,7 +103,7 @@ def wrappers(tokenizer) -> list[tuple[list[int], list[int]]]:
     return out
 
 
-def _benign_ids(tokenizer, text: str, max_chars: int = 400_000) -> torch.Tensor:
+def _benign_ids(tokenizer, text: str, max_chars: int = 4_000_000) -> torch.Tensor:
     return torch.as_tensor(tokenizer(text[:max_chars])["input_ids"], dtype=torch.long)
 
 

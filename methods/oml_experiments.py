@@ -28,6 +28,11 @@ from loyal.protocols.oml.fingerprints import FingerprintKind
 
 logger = logging.getLogger(__name__)
 
+#: The capacity experiment's base model: GPT-2 config, 5 layers × 256, 1024-token BPE (4.24M parameters,
+#: held-out perplexity ≈ 36). At 0.94M parameters (`BaseModelConfig()`, perplexity ≈ 90) 1,024 fingerprints
+#: cost ≥ 30% perplexity at ≥ 90% accuracy; at 4.24M they cost ≈ 2% (docs/oml.md).
+CAPACITY_BASE = BaseModelConfig(width=256, layers=5, heads=8, steps=1500, batch_size=64, learning_rate=2e-3)
+
 #: The quick base model (≈ 0.3M parameters, trains in about a minute on one core).
 QUICK_BASE = BaseModelConfig(vocab_size=512, width=64, layers=2, heads=2, steps=300, batch_size=32)
 
@@ -40,16 +45,18 @@ class CapacitySettings:
       base: base model config.
       counts: numbers of fingerprints embedded.
       kinds: response kinds compared.
-      embed: fine-tuning config.
+      embed: fine-tuning config (default: at least 240 optimizer steps, so small fingerprint sets get more
+        epochs: with only 30 steps the benign KL term has no time to undo the first Adam steps, and 64
+        fingerprints cost 7% perplexity on the 4.24M model).
       null_models: non-fingerprinted models for the false-claim test (≥ 1).
       further_steps: steps of the "one epoch" of further fine-tuning (0: one full pass over the text).
       ppl_tokens: held-out tokens for perplexity.
     """
 
-    base: BaseModelConfig = BaseModelConfig()
+    base: BaseModelConfig = CAPACITY_BASE
     counts: tuple[int, ...] = (64, 256, 1024)
     kinds: tuple[str, ...] = ("perinucleus", "random", "english")
-    embed: EmbedConfig = EmbedConfig()
+    embed: EmbedConfig = EmbedConfig(min_steps=240)
     null_models: int = 5
     further_steps: int = 0
     ppl_tokens: int = 20_000

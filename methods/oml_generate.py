@@ -45,7 +45,7 @@ def next_token_probs(model: PreTrainedModel, prompts: Sequence[Sequence[int]], b
             x[i, : len(p)] = torch.as_tensor(list(p))
             mask[i, : len(p)] = 1
         logits = model(input_ids=x.to(dev), attention_mask=mask.to(dev)).logits
-        last = logits[torch.arange(len(chunk)), (lengths - 1).to(dev)]
+        last = logits[torch.arange(len(chunk), device=dev), (lengths - 1).to(dev)]
         out.append(torch.softmax(last.double(), dim=-1).cpu().numpy())
     return np.concatenate(out)[:, : model.config.vocab_size]
 

@@ -47,7 +47,7 @@ def greedy_responses(model: PreTrainedModel, tokenizer, fingerprints: Sequence[F
                 x[i, : len(s)] = torch.as_tensor(s)
                 mask[i, : len(s)] = 1
             logits = model(input_ids=x.to(dev), attention_mask=mask.to(dev)).logits
-            nxt = logits[torch.arange(len(seqs)), (lengths - 1).to(dev)].argmax(-1).tolist()
+            nxt = logits[torch.arange(len(seqs), device=dev), (lengths - 1).to(dev)].argmax(-1).tolist()
             for a, t, fp in zip(answers, nxt, chunk):
                 if step < len(fp.response_ids):
                     a.append(int(t))

@@ -25,9 +25,9 @@ from loyal.methods.oml_experiments import QUICK_CAPACITY, CapacitySettings, capa
 from loyal.methods.oml_model import BaseModelConfig
 
 GPU_SETTINGS = CapacitySettings(
-    base=BaseModelConfig(vocab_size=4096, width=512, layers=6, heads=8, context=128, steps=1500, batch_size=128,
+    base=BaseModelConfig(vocab_size=4096, width=384, layers=6, heads=6, context=128, steps=600, batch_size=64,
                          seq_len=128, learning_rate=1e-3),
-    counts=(256, 1024, 4096), kinds=("perinucleus", "random"),
+    counts=(1024, 4096), kinds=("perinucleus", "random"),
     embed=EmbedConfig(epochs=20, batch_size=128, learning_rate=5e-4), null_models=5, ppl_tokens=60_000,
 )
 
@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="force the quick CPU settings")
     parser.add_argument("--out", default="benchmarks/results/oml_capacity_gpu")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format="%(relativeCreated)7.0f ms %(name)s: %(message)s")
     cuda = torch.cuda.is_available() and not args.tiny
     if not cuda:
         torch.set_num_threads(1)

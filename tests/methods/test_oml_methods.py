@@ -147,3 +147,63 @@ def test_fingerprint_stage_on_char_transformer(tmp_path):
     assert result["accuracy"] >= EMBED_ACCURACY and result["verdict"] == "fingerprinted"
     assert result["base_accuracy"] == 0.0
     assert len(read_fingerprints(result["fingerprints"])) == 16
+
+
+def _gpt2_params(config: BaseModelConfig) -> int:
+    with torch.device("meta"):
+        return sum(p.numel() for p in build_gpt2(config, config.vocab_size).parameters())
+
+
+def test_capacity_base_is_within_issue_size_and_gpu_script_model_is_bigger():
+    """The capacity experiment's targets are stated for a model ≤ 5M parameters; the GPU script runs a bigger one."""
+    import importlib.util
+    from pathlib import Path
+
+    from loyal.methods.oml_experiments import CAPACITY_BASE, CapacitySettings
+
+    spec = importlib.util.spec_from_file_location(
+        "oml_capacity_gpu", Path(__file__).parents[2] / "benchmarks" / "gpu" / "oml_capacity.py")
+    gpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu)
+    assert CapacitySettings().base == CAPACITY_BASE
+    cpu_params, gpu_params = _gpt2_params(CAPACITY_BASE), _gpt2_params(gpu.GPU_SETTINGS.base)
+    assert 1_000_000 < cpu_params <= 5_000_000
+    assert gpu_params > 2 * cpu_params
+    assert max(CapacitySettings().counts) >= 1024 and set(CapacitySettings().kinds) == {"perinucleus", "random", "english"}
+
+
+_CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+                  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_cli_embed_and_verify_on_local_llama_and_qwen_checkpoints(tiny, tmp_path, capsys, arch):
+    """A `save_pretrained` Llama / Qwen2 folder with a chat-template tokenizer goes through the CLI unchanged."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from loyal.methods.oml_embed import wrappers
+
+    _, tokenizer = load_model_and_tokenizer(tiny[0])
+    tokenizer.chat_template = _CHAT_TEMPLATE
+    sizes = dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                 num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=64,
+                 bos_token_id=0, eos_token_id=0, pad_token_id=0, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(AutoConfig.for_model(arch, **sizes))
+    lm_train(model, np.asarray(tokenizer(tiny[1])["input_ids"]), 40, 16, 32, 5e-3, 0)
+    base = save_model_and_tokenizer(model, tokenizer, tmp_path / arch)
+    assert len(wrappers(tokenizer)) == 5  # four fixed prefixes + the chat template (prompt augmentation)
+    fp_file, out = tmp_path / "f.jsonl", tmp_path / "fp"
+    assert main(["oml", "generate", "--model", str(base), "--num", "16", "--out", str(fp_file),
+                 "--key-length", "8", "--seed", "2", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["oml", "embed", "--model", str(base), "--fingerprints", str(fp_file), "--out", str(out),
+                 "--epochs", "60", "--batch-size", "8", "--lr", "5e-3", "--lam", "1", "--beta", "0", "--augment",
+                 "0.3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["accuracy"] >= EMBED_ACCURACY
+    assert main(["oml", "verify", "--model", str(out), "--fingerprints", str(fp_file), "--null-model", str(base),
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["verdict"] == "fingerprinted" and result["matches"] >= EMBED_ACCURACY * 16
+    reloaded = AutoModelForCausalLM.from_pretrained(out, local_files_only=True)
+    assert reloaded.config.model_type == arch
