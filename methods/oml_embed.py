@@ -183,7 +183,7 @@ def embed_fingerprints(model: PreTrainedModel, tokenizer, fingerprints: Sequence
                 sched.step()
                 bar.advance(task)
     model.eval()
-    _average_with_base(model, base_state, config.averaging_lambda)
+    average_with_base(model, base_state, config.averaging_lambda)
     return model
 
 
@@ -216,7 +216,7 @@ def _kl_to_teacher(model: PreTrainedModel, teacher: PreTrainedModel, x: torch.Te
 
 
 @torch.no_grad()
-def _average_with_base(model: PreTrainedModel, base_state: dict, lam: float) -> None:
+def average_with_base(model: PreTrainedModel, base_state: dict, lam: float) -> None:
     """θ ← λ·θ_ft + (1 − λ)·θ_base on every floating-point tensor (model averaging)."""
     if lam >= 1.0:
         return

@@ -118,6 +118,16 @@ def capacity_experiment(settings: CapacitySettings = CapacitySettings(), out_dir
     return result
 
 
+def further_fine_tune(model, ids: np.ndarray, steps: int = 0) -> int:
+    """The persistence attack: plain LM fine-tuning on other text (16 × 64-token windows, lr 3e-4, constant).
+
+    `steps` = 0 means one epoch over `ids`. Returns the number of steps taken.
+    """
+    steps = steps or max(1, len(ids) // (16 * 64))
+    lm_train(model, ids, steps, 16, 64, 3e-4, 7, cosine=False, desc="further fine-tuning")
+    return steps
+
+
 def _persistence_and_false_claims(base, tokenizer, model, fps, text, settings: CapacitySettings) -> dict:
     # p0 from non-fingerprinted relatives (seeds 100+) distinct from the models tested for false claims.
     est = estimate_p0(_null_models(base, tokenizer, text.further, 3, 100, 20), fps)
@@ -125,9 +135,8 @@ def _persistence_and_false_claims(base, tokenizer, model, fps, text, settings: C
               for m, t in _null_models(base, tokenizer, text.further, settings.null_models, 0, 20)]
     owner = verify_model(model, tokenizer, fps, est["p0"])
     further = copy.deepcopy(model)
-    ids = np.asarray(tokenizer(text.further)["input_ids"], dtype=np.int64)
-    steps = settings.further_steps or max(1, len(ids) // (16 * 64))  # one epoch of 16 × 64-token windows
-    lm_train(further, ids, steps, 16, 64, 3e-4, 7, cosine=False, desc="further fine-tuning")
+    steps = further_fine_tune(further, np.asarray(tokenizer(text.further)["input_ids"], dtype=np.int64),
+                              settings.further_steps)
     survived = len(matched_indices(further, tokenizer, fps)) / len(fps)
     return {"p0": est, "owner_verdict": {k: owner[k] for k in ("queried", "matches", "fpr_bound", "verdict")},
             "false_claims": sum(c["verdict"] == "fingerprinted" for c in claims),
@@ -166,7 +175,7 @@ def collusion_experiment(quick: bool = False, out_dir: str | Path = "oml-collusi
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     text = shakespeare_text()
-    base, tokenizer = load_model_and_tokenizer(train_base_model(QUICK_BASE if quick else BaseModelConfig(), text))
+    base, tokenizer = load_model_and_tokenizer(train_base_model(QUICK_BASE if quick else CAPACITY_BASE, text))
     rng = np.random.default_rng(seed)
     fps = generate_fingerprints(base, tokenizer, total, rng=rng)
     names = [f"host{i}" for i in range(hosts)]

@@ -19,13 +19,12 @@ import traceback
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from loyal.methods.oml_embed import EmbedConfig, embed_fingerprints
-from loyal.methods.oml_experiments import CAPACITY_BASE
+from loyal.methods.oml_embed import EmbedConfig, average_with_base, embed_fingerprints
+from loyal.methods.oml_experiments import CAPACITY_BASE, further_fine_tune
 from loyal.methods.oml_generate import generate_fingerprints
 from loyal.methods.oml_model import (
-    BaseModelConfig, lm_train, load_model_and_tokenizer, perplexity, shakespeare_text, train_base_model,
+    BaseModelConfig, load_model_and_tokenizer, perplexity, shakespeare_text, train_base_model,
 )
 from loyal.methods.oml_verify import matched_indices
 
@@ -87,19 +86,18 @@ def _row(name: str, over: dict, kind: str, base_entry, further_ids: np.ndarray, 
     t = time.perf_counter()
     model = copy.deepcopy(base)
     embed_fingerprints(model, tok, fps, config, text.train, progress=False)
-    tuned = {k: v.clone() for k, v in model.state_dict().items()}
+    tuned = copy.deepcopy(model.state_dict())
+    base_state = base.state_dict()
     res = []
     for lam in LAMBDAS:  # model averaging θ = λ·θ_ft + (1 − λ)·θ_base, evaluated for each λ from one run
-        with torch.no_grad():
-            for k, v in model.state_dict().items():
-                if v.is_floating_point():
-                    v.copy_(lam * tuned[k] + (1 - lam) * base.state_dict()[k])
+        model.load_state_dict(tuned)
+        average_with_base(model, base_state, lam)
         hit = set(matched_indices(model, tok, fps))
         row = {"lambda": lam, "accuracy": round(len(hit) / n, 4),
                "ppl_ratio": round(perplexity(model, tok, text.heldout, max_tokens=20_000) / base_ppl, 4)}
         if lam >= 0.9:  # one epoch of further fine-tuning on held-out text (as in capacity_experiment)
             further = copy.deepcopy(model)
-            lm_train(further, further_ids, max(1, len(further_ids) // (16 * 64)), 16, 64, 3e-4, 7, cosine=False)
+            further_fine_tune(further, further_ids)
             row["survived"] = round(len(set(matched_indices(further, tok, fps))) / n, 4)
         res.append(row)
     return {"base": name, "kind": kind, "count": n, "over": over, "results": res,
