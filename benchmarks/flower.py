@@ -26,8 +26,8 @@ def _ours(args, marks: list) -> dict:
     from flwr.clientapp import ClientApp
     from flwr.serverapp import ServerApp
 
-    from loyal.methods.dp_common import PrivacyConfig
-    from loyal.methods.dpftrl_ssa import DPFTRLSsa, SsaSettings
+    from loyal.methods.fl.dp_common import PrivacyConfig
+    from loyal.methods.fl.dpftrl_ssa import DPFTRLSsa, SsaSettings
     from loyal.sim.flower_apps import SSA_KEY, bytes_mod, ssa_dpftrl_mod
 
     def train(msg, context):

@@ -75,9 +75,9 @@ def digits_trainer(client_index: int, num_clients: int = 100, local_steps: int =
     def train(task: TaskView) -> np.ndarray:
         import torch
 
-        from loyal.client.data import load_digits_federated
-        from loyal.client.models import build_model
-        from loyal.client.train import LocalTrainConfig, get_flat_params, local_update, set_flat_params
+        from loyal.methods.kit.data import load_digits_federated
+        from loyal.methods.kit.models import build_model
+        from loyal.methods.kit.train import LocalTrainConfig, get_flat_params, local_update, set_flat_params
 
         torch.manual_seed(task.spec.model_seed)
         model = build_model(task.spec.model_name)

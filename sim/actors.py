@@ -18,8 +18,8 @@ import numpy as np
 import ray
 import torch
 
-from loyal.client.train import LocalTrainConfig, device, local_update, set_flat_params
-from loyal.methods.dpftrl_ssa import RoundTicket, SsaSettings, create_upload
+from loyal.methods.kit.train import LocalTrainConfig, device, local_update, set_flat_params
+from loyal.methods.fl.dpftrl_ssa import RoundTicket, SsaSettings, create_upload
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +33,7 @@ class ModelSpec:
     heads: int = 2
 
     def build(self) -> torch.nn.Module:
-        from loyal.client.models import build_model, char_transformer
+        from loyal.methods.kit.models import build_model, char_transformer
 
         if self.task == "shakespeare":
             return char_transformer(self.vocab_size, width=self.width, layers=self.layers, heads=self.heads)

@@ -4,7 +4,7 @@
 1. `train_stage`: a local Ray cluster simulates about 100 Shakespeare clients a round for about 20 rounds
    training a small char transformer with DP-FTRL (BLT) under secure stateful aggregation; reports the ε
    spent and saves the model.
-2. `fingerprint_stage`: embeds OML Perinucleus fingerprints into the saved model (`methods.oml_embed`).
+2. `fingerprint_stage`: embeds OML Perinucleus fingerprints into the saved model (`methods.oml.embed`).
 3. `chain_stage`: registers the fingerprinted model on an embedded chain, licenses a host serving it and
    proves ownership with a challenge (`loyal.contracts.run_chain_demo`).
 Each stage takes the shared `DemoContext` and returns a dict merged into metrics.json.
@@ -108,7 +108,7 @@ def unigram_accuracy(y_train: np.ndarray, y_test: np.ndarray) -> float:
 
 def train_stage(ctx: DemoContext) -> dict[str, Any]:
     """DP-FTRL under SSA on Ray over sampled Shakespeare roles; saves the model."""
-    from loyal.client.data import load_shakespeare
+    from loyal.methods.kit.data import load_shakespeare
     from loyal.sim.runner import run_simulation
 
     cfg = ctx.config
@@ -138,11 +138,11 @@ def train_stage(ctx: DemoContext) -> dict[str, Any]:
 
 
 def fingerprint_stage(ctx: DemoContext) -> dict[str, Any]:
-    """Embeds OML fingerprints into the trained model (`methods.oml_embed.fingerprint_stage`)."""
+    """Embeds OML fingerprints into the trained model (`methods.oml.embed.fingerprint_stage`)."""
     if ctx.config.num_fingerprints < 1:
         return {}
-    from loyal.methods.oml_embed import EmbedConfig
-    from loyal.methods.oml_embed import fingerprint_stage as embed
+    from loyal.methods.oml.embed import EmbedConfig
+    from loyal.methods.oml.embed import fingerprint_stage as embed
 
     # The federated model is small (~60k parameters): more epochs than the stage's default embed every key.
     config = EmbedConfig(epochs=200, batch_size=16, benign_fraction=0.0, augmentation_fraction=0.0,
@@ -159,9 +159,9 @@ def chain_stage(ctx: DemoContext) -> dict[str, Any]:
         return {}
     from loyal.contracts.demo import run_chain_demo
     from loyal.contracts.workflow import FingerprintPair
-    from loyal.methods.oml_generate import read_fingerprints
-    from loyal.methods.oml_model import load_model_and_tokenizer
-    from loyal.methods.oml_verify import greedy_responses
+    from loyal.methods.oml.generate import read_fingerprints
+    from loyal.methods.oml.model import load_model_and_tokenizer
+    from loyal.methods.oml.verify import greedy_responses
 
     fps = read_fingerprints(oml["fingerprints"])
     model, tokenizer = load_model_and_tokenizer(Path(oml["model_dir"]))

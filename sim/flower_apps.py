@@ -21,8 +21,8 @@ import ray
 import torch
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 
-from loyal.client.train import LocalTrainConfig, evaluate, get_flat_params, local_update, set_flat_params
-from loyal.methods.dpftrl_ssa import DPFTRLSsa, create_upload
+from loyal.methods.kit.train import LocalTrainConfig, evaluate, get_flat_params, local_update, set_flat_params
+from loyal.methods.fl.dpftrl_ssa import DPFTRLSsa, create_upload
 
 SSA_KEY = "loyal.ssa"
 COUNTER = "loyal-flower-bytes"

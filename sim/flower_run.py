@@ -18,9 +18,9 @@ import numpy as np
 import ray
 import torch
 
-from loyal.client.train import LocalTrainConfig
-from loyal.methods.dp_common import PrivacyConfig
-from loyal.methods.dpftrl_ssa import DPFTRLSsa
+from loyal.methods.kit.train import LocalTrainConfig
+from loyal.methods.fl.dp_common import PrivacyConfig
+from loyal.methods.fl.dpftrl_ssa import DPFTRLSsa
 from loyal.sim.config import SimConfig
 from loyal.sim.inprocess import RoundConfig, evaluation_set
 from loyal.sim.runner import load_task, ssa_settings
@@ -162,7 +162,7 @@ def run_secaggplus(fc: FlowerConfig, eval_set, local: LocalTrainConfig) -> dict[
     from flwr.server.strategy import DifferentialPrivacyClientSideFixedClipping, FedAvg
     from flwr.server.workflow import DefaultWorkflow, SecAggPlusWorkflow
 
-    from loyal.client.train import evaluate, get_flat_params, local_update, set_flat_params
+    from loyal.methods.kit.train import evaluate, get_flat_params, local_update, set_flat_params
     from loyal.sim.flower_apps import bytes_mod
 
     factory = TaskFactory(fc.sim)

@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from loyal.client.train import LocalTrainConfig, evaluate, get_flat_params, local_update, set_flat_params
+from loyal.methods.kit.train import LocalTrainConfig, evaluate, get_flat_params, local_update, set_flat_params
 
 logger = logging.getLogger(__name__)
 

@@ -20,13 +20,14 @@ import numpy as np
 import ray
 import torch
 
-from loyal.client.train import LocalTrainConfig, evaluate, get_flat_params, set_flat_params
-from loyal.methods.dp_common import PrivacyConfig
-from loyal.methods.dp_fedavg import DPFedAvg
-from loyal.methods.dpftrl_plaintext import DPFTRLPlaintext
-from loyal.methods.dpftrl_ssa import DPFTRLSsa, SsaSettings
-from loyal.methods.fedavg import FedAvg
-from loyal.protocols.dpftrl import accounting
+from loyal.methods.kit.train import LocalTrainConfig, evaluate, get_flat_params, set_flat_params
+from loyal.methods.fl.dp_common import PrivacyConfig
+from loyal.methods.fl.dp_fedavg import DPFedAvg
+from loyal.methods.fl.dpftrl_plaintext import DPFTRLPlaintext
+from loyal.methods.fl.dpftrl_ssa import DPFTRLSsa, SsaSettings
+from loyal.methods.fl.fedavg import FedAvg
+from loyal.protocols.dpftrl import ParticipationSchema, accounting
+from loyal.protocols.dpftrl.ledger import ParticipationLedger
 from loyal.sim.actors import ActorCache, ClientResult, ClientTask, ModelSpec, remote_client_worker
 from loyal.sim.committee import RayCommittee
 from loyal.sim.config import SimConfig
@@ -51,7 +52,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
 
 def load_task(config: SimConfig):
     """The federated data set and model spec of the configured task."""
-    from loyal.client.data import load_digits_federated, load_shakespeare
+    from loyal.methods.kit.data import load_digits_federated, load_shakespeare
 
     if config.task == "shakespeare":
         data = load_shakespeare()
@@ -123,17 +124,21 @@ def shutdown_pool() -> None:
 
 
 class CohortSampler:
-    """Uniform cohorts among clients that are online (availability) and within k participations spaced ≥ b."""
+    """Uniform cohorts among clients that are online (availability) and within k participations spaced ≥ b.
+
+    The schema is enforced by a `ParticipationLedger` whose identities are the clients' positions in `clients`.
+    """
 
     def __init__(self, clients: list[str], config: SimConfig, rng: np.random.Generator) -> None:
         self.clients, self.config, self.rng = clients, config, rng
-        self.count = np.zeros(len(clients), dtype=np.int64)
-        self.last = np.full(len(clients), -(10**9), dtype=np.int64)
+        # SimConfig allows b > rounds only when k = 1, where b never applies; ParticipationSchema asks b <= rounds.
+        schema = ParticipationSchema(config.rounds, config.participations, min(config.min_separation, config.rounds))
+        self.ledger = ParticipationLedger(schema)
 
     def sample(self, round_index: int) -> np.ndarray:
         c = self.config
         online = self.rng.random(len(self.clients)) < c.availability
-        ok = online & (self.count < c.participations) & (round_index - self.last >= c.min_separation)
+        ok = online & self.ledger.eligible(range(len(self.clients)), round_index)
         eligible = np.flatnonzero(ok)
         if len(eligible) < c.clients_per_round:
             raise SimulationError(
@@ -141,8 +146,8 @@ class CohortSampler:
                 f"limit, fewer than clients_per_round={c.clients_per_round}"
             )
         cohort = np.sort(self.rng.choice(eligible, c.clients_per_round, replace=False))
-        self.count[cohort] += 1
-        self.last[cohort] = round_index
+        for client in cohort:
+            self.ledger.record(int(client), round_index)
         return cohort
 
 

@@ -20,9 +20,9 @@ import sys
 
 import torch
 
-from loyal.methods.oml_embed import EmbedConfig
-from loyal.methods.oml_experiments import QUICK_CAPACITY, CapacitySettings, capacity_experiment
-from loyal.methods.oml_model import BaseModelConfig
+from loyal.methods.oml.embed import EmbedConfig
+from loyal.methods.oml.experiments import QUICK_CAPACITY, CapacitySettings, capacity_experiment
+from loyal.methods.oml.model import BaseModelConfig
 
 GPU_SETTINGS = CapacitySettings(
     base=BaseModelConfig(vocab_size=4096, width=384, layers=6, heads=6, context=128, steps=600, batch_size=64,

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from loyal.methods.oml_embed import EmbedConfig, average_with_base, embed_fingerprints
-from loyal.methods.oml_experiments import CAPACITY_BASE, further_fine_tune
-from loyal.methods.oml_generate import generate_fingerprints
-from loyal.methods.oml_model import (
+from loyal.methods.oml.embed import EmbedConfig, average_with_base, embed_fingerprints
+from loyal.methods.oml.experiments import CAPACITY_BASE, further_fine_tune
+from loyal.methods.oml.generate import generate_fingerprints
+from loyal.methods.oml.model import (
     BaseModelConfig, load_model_and_tokenizer, perplexity, shakespeare_text, train_base_model,
 )
-from loyal.methods.oml_verify import matched_indices
+from loyal.methods.oml.verify import matched_indices
 
 BASES = {"b094": BaseModelConfig(), "b424": CAPACITY_BASE}
 ROWS: tuple[tuple[str, dict, str], ...] = (  # (base, EmbedConfig overrides, response kind)

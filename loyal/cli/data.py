@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction, help_text: str) -> None:
 
 
 def _stats(args: argparse.Namespace) -> int:
-    from loyal.client.data import load_digits_federated, load_shakespeare
+    from loyal.methods.kit.data import load_digits_federated, load_shakespeare
 
     if args.dataset == "shakespeare":
         stats = load_shakespeare(min_lines=args.min_lines).stats()

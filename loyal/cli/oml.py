@@ -75,8 +75,8 @@ def _print(args: argparse.Namespace, obj: dict) -> int:
 def _generate(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from loyal.methods.oml_generate import generate_fingerprints, write_fingerprints
-    from loyal.methods.oml_model import load_model_and_tokenizer
+    from loyal.methods.oml.generate import generate_fingerprints, write_fingerprints
+    from loyal.methods.oml.model import load_model_and_tokenizer
     from loyal.protocols.oml.perinucleus import PerinucleusParams
 
     params = PerinucleusParams(nucleus_mass=args.nucleus_mass, width=args.width)
@@ -91,7 +91,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _embed(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from loyal.methods.oml_embed import EmbedConfig, embed_to_dir
+    from loyal.methods.oml.embed import EmbedConfig, embed_to_dir
 
     config = EmbedConfig(epochs=args.epochs, learning_rate=args.lr, batch_size=args.batch_size,
                          averaging_lambda=args.lam, benign_fraction=args.beta,
@@ -106,9 +106,9 @@ def _verify(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from loyal.methods.oml_generate import read_fingerprints
-    from loyal.methods.oml_model import load_model_and_tokenizer
-    from loyal.methods.oml_verify import estimate_p0, verify_model
+    from loyal.methods.oml.generate import read_fingerprints
+    from loyal.methods.oml.model import load_model_and_tokenizer
+    from loyal.methods.oml.verify import estimate_p0, verify_model
     from loyal.protocols.oml.ledger import BurntLedger, choose_queries, spend
 
     fps = read_fingerprints(args.fingerprints)
@@ -130,7 +130,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _experiment(args: argparse.Namespace) -> int:
-    from loyal.methods.oml_experiments import QUICK_CAPACITY, CapacitySettings, capacity_experiment, collusion_experiment
+    from loyal.methods.oml.experiments import QUICK_CAPACITY, CapacitySettings, capacity_experiment, collusion_experiment
 
     out = args.out or f"oml-{args.name}"
     if args.name == "capacity":

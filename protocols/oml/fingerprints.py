@@ -42,7 +42,7 @@ class Fingerprint:
       kind: how the response was chosen.
       key_ids: the L key token ids (L ≥ 1).
       response_ids: the response token ids (≥ 1).
-      tokenizer: digest of the tokenizer (see `loyal.methods.oml_model.tokenizer_digest`).
+      tokenizer: digest of the tokenizer (see `loyal.methods.oml.model.tokenizer_digest`).
       key / response: decoded text, for humans and for chat-template wrapping.
     """
 

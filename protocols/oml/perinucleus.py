@@ -11,7 +11,7 @@ t        nucleus mass in (0, 1): the nucleus is the smallest top-probability pre
 k        perinucleus width ≥ 1: the response is drawn uniformly among the k tokens just after it
 =======  ============================================================================
 
-Everything here is pure numpy on probability vectors; the model calls live in `loyal.methods.oml_generate`.
+Everything here is pure numpy on probability vectors; the model calls live in `loyal.methods.oml.generate`.
 Written from the paper's description; the public reference is `generate_perinucleus_signatures` in
 `sentient-agi/oml-1.0-fingerprinting/generate_finetuning_data.py` (not copied).
 """

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from loyal.app import main
-from loyal.methods.dpftrl_ssa import DPFTRLSsa
+from loyal.methods.fl.dpftrl_ssa import DPFTRLSsa
 from loyal.sim.config import SimConfig
 from loyal.sim.flower_run import FlowerConfig, run_flower
 from loyal.sim.runner import ssa_settings

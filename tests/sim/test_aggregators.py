@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from loyal.methods.dp_common import PrivacyConfig, clip_update
-from loyal.methods.dp_fedavg import DPFedAvg
-from loyal.methods.dpftrl_plaintext import DPFTRLPlaintext
-from loyal.methods.dpftrl_ssa import DPFTRLSsa, SsaSettings, noise_from_committee
+from loyal.methods.fl.dp_common import PrivacyConfig, clip_update
+from loyal.methods.fl.dp_fedavg import DPFedAvg
+from loyal.methods.fl.dpftrl_plaintext import DPFTRLPlaintext
+from loyal.methods.fl.dpftrl_ssa import DPFTRLSsa, SsaSettings, noise_from_committee
 from loyal.protocols.dpftrl import accounting
 from loyal.protocols.rlwe.ahe import ThresholdError
 
@@ -133,7 +133,7 @@ def test_dpftrl_ssa_rejects_truncated_upload_and_keeps_the_rest() -> None:
     agg = DPFTRLSsa(_privacy(0.0), DIM, SETTINGS, server_learning_rate=1.0)
     ups = _updates(3)
     ticket = agg.ticket()
-    from loyal.methods.dpftrl_ssa import create_upload
+    from loyal.methods.fl.dpftrl_ssa import create_upload
 
     blobs = [create_upload(ticket, u.numpy(), i, agg.client_prng(0, i)) for i, u in enumerate(ups)]
     assert not agg.handle_upload(blobs[0][: len(blobs[0]) // 2])  # dropped mid-upload

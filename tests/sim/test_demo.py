@@ -7,7 +7,7 @@ import dataclasses
 import json
 import math
 
-from loyal.client.models import load_model
+from loyal.methods.kit.models import load_model
 from loyal.sim.demo import DemoConfig, new_run_dir, run_demo
 
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from loyal.client.data import load_digits_federated
-from loyal.client.models import build_model
-from loyal.client.train import LocalTrainConfig, evaluate, local_update
-from loyal.methods.fedavg import FedAvg
+from loyal.methods.kit.data import load_digits_federated
+from loyal.methods.kit.models import build_model
+from loyal.methods.kit.train import LocalTrainConfig, evaluate, local_update
+from loyal.methods.fl.fedavg import FedAvg
 from loyal.sim.inprocess import RoundConfig, evaluation_set, run_federated
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-from loyal.methods.oml_model import special_ids, tokenizer_digest
+from loyal.methods.oml.model import special_ids, tokenizer_digest
 from loyal.protocols.oml.fingerprints import Fingerprint, FingerprintKind, parse_fingerprints
 from loyal.protocols.oml.perinucleus import PerinucleusParams, random_token, sample_token, select_perinucleus
 

@@ -14,8 +14,8 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-from loyal.methods.oml_generate import bos_id
-from loyal.methods.oml_model import tokenizer_digest
+from loyal.methods.oml.generate import bos_id
+from loyal.methods.oml.model import tokenizer_digest
 from loyal.protocols.oml.fingerprints import Fingerprint, check_tokenizer
 from loyal.protocols.oml.statistics import decide, p0_upper_bound
 

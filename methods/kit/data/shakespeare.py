@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from loyal.client.data.cache import cache_dir, cache_key
+from loyal.methods.kit.data.cache import cache_dir, cache_key
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loyal.client.data.digits import load_digits_federated
+from loyal.methods.kit.data.digits import load_digits_federated
 
 
 def _all_labels(d):

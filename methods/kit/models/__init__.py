@@ -8,9 +8,9 @@ from pathlib import Path
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, PreTrainedModel
 from transformers.utils import logging as hf_logging
 
-from loyal.client.models.char_lstm import CharLstmConfig, CharLstmForCausalLM
-from loyal.client.models.char_transformer import char_transformer
-from loyal.client.models.digits import DigitsClassifier, DigitsConfig
+from loyal.methods.kit.models.char_lstm import CharLstmConfig, CharLstmForCausalLM
+from loyal.methods.kit.models.char_transformer import char_transformer
+from loyal.methods.kit.models.digits import DigitsClassifier, DigitsConfig
 
 hf_logging.disable_progress_bar()  # our own rich bars show progress; keep CLI output clean
 AutoConfig.register(CharLstmConfig.model_type, CharLstmConfig, exist_ok=True)

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from transformers import PreTrainedModel
 
-from loyal.methods.oml_generate import bos_id, generate_fingerprints, read_fingerprints, write_fingerprints
-from loyal.methods.oml_model import (
+from loyal.methods.oml.generate import bos_id, generate_fingerprints, read_fingerprints, write_fingerprints
+from loyal.methods.oml.model import (
     char_tokenizer, device, load_model_and_tokenizer, save_model_and_tokenizer, tokenizer_digest,
 )
 from loyal.protocols.oml.fingerprints import Fingerprint, check_tokenizer
@@ -242,12 +242,12 @@ def average_models(models: Sequence[PreTrainedModel]) -> PreTrainedModel:
 def embed_to_dir(model_dir: str | Path, fingerprints_path: str | Path, out_dir: str | Path,
                  config: EmbedConfig = EmbedConfig(), benign_text: str | None = None) -> dict:
     """Loads a saved model, embeds the fingerprint file into it, saves it with `save_pretrained`."""
-    from loyal.methods.oml_verify import fingerprint_accuracy
+    from loyal.methods.oml.verify import fingerprint_accuracy
 
     model, tokenizer = load_model_and_tokenizer(model_dir)
     fps = read_fingerprints(fingerprints_path)
     if config.benign_fraction > 0 and benign_text is None:
-        from loyal.methods.oml_model import shakespeare_text
+        from loyal.methods.oml.model import shakespeare_text
 
         benign_text = shakespeare_text().train
     t0 = time.perf_counter()
@@ -270,7 +270,7 @@ def fingerprint_stage(model_dir: str | Path, out_dir: str | Path, num_fingerprin
       {"model_dir", "fingerprints" (path), "num_fingerprints", "accuracy", "base_accuracy", "p0",
        "queried", "matches", "fpr_bound", "verdict", "seconds"}.
     """
-    from loyal.methods.oml_verify import estimate_p0, verify_model
+    from loyal.methods.oml.verify import estimate_p0, verify_model
     from loyal.protocols.oml.perinucleus import PerinucleusParams
 
     t0 = time.perf_counter()

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loyal.client.data.shakespeare import SEQ_LEN, CharVocab, load_shakespeare, parse_play, texts_dir
+from loyal.methods.kit.data.shakespeare import SEQ_LEN, CharVocab, load_shakespeare, parse_play, texts_dir
 
 PLAY = """THE TRAGEDY OF TESTING
 

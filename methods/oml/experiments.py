@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from loyal.methods.oml_embed import EmbedConfig, average_models, embed_fingerprints
-from loyal.methods.oml_generate import generate_fingerprints
-from loyal.methods.oml_model import (
+from loyal.methods.oml.embed import EmbedConfig, average_models, embed_fingerprints
+from loyal.methods.oml.generate import generate_fingerprints
+from loyal.methods.oml.model import (
     BaseModelConfig, device, lm_train, load_model_and_tokenizer, perplexity, shakespeare_text, train_base_model,
 )
-from loyal.methods.oml_verify import estimate_p0, matched_indices, verify_model
+from loyal.methods.oml.verify import estimate_p0, matched_indices, verify_model
 from loyal.protocols.oml.assignment import assign_hosts, detection_rate, false_accusations, identify_hosts
 from loyal.protocols.oml.fingerprints import FingerprintKind
 

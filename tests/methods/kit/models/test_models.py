@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from loyal.client.models import MODELS, build_model, load_model, num_parameters
+from loyal.methods.kit.models import MODELS, build_model, load_model, num_parameters
 
 
 def _inputs(name: str) -> dict[str, torch.Tensor]:

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from loyal.app import main
-from loyal.methods.oml_embed import EmbedConfig, average_models, embed_fingerprints, fingerprint_stage
-from loyal.methods.oml_generate import generate_fingerprints, read_fingerprints, write_fingerprints
-from loyal.methods.oml_model import (
+from loyal.methods.oml.embed import EmbedConfig, average_models, embed_fingerprints, fingerprint_stage
+from loyal.methods.oml.generate import generate_fingerprints, read_fingerprints, write_fingerprints
+from loyal.methods.oml.model import (
     BaseModelConfig, build_gpt2, char_tokenizer, lm_train, load_model_and_tokenizer, perplexity,
     save_model_and_tokenizer, shakespeare_text, tokenizer_digest, train_bpe_tokenizer,
 )
-from loyal.methods.oml_verify import estimate_p0, fingerprint_accuracy, matched_indices, verify_model
+from loyal.methods.oml.verify import estimate_p0, fingerprint_accuracy, matched_indices, verify_model
 from loyal.protocols.oml.fingerprints import TokenizerMismatchError
 from loyal.protocols.oml.perinucleus import PerinucleusParams, nucleus_size, ranked_tokens
 
@@ -44,7 +44,7 @@ def fingerprints(tiny):
 
 def test_generated_perinucleus_responses_lie_outside_nucleus_of_base_model(tiny, fingerprints):
     model, tokenizer = load_model_and_tokenizer(tiny[0])
-    from loyal.methods.oml_generate import bos_id, next_token_probs
+    from loyal.methods.oml.generate import bos_id, next_token_probs
 
     probs = next_token_probs(model, [[bos_id(tokenizer), *fp.key_ids] for fp in fingerprints])
     params = PerinucleusParams()
@@ -139,7 +139,7 @@ def test_cli_generate_fails_if_t_or_k_invalid(tiny, tmp_path, capsys, flag, valu
 
 
 def test_fingerprint_stage_on_char_transformer(tmp_path):
-    from loyal.client.models import build_model
+    from loyal.methods.kit.models import build_model
 
     torch.manual_seed(0)
     build_model("char-transformer").save_pretrained(tmp_path / "char")
@@ -159,10 +159,10 @@ def test_capacity_base_is_within_issue_size_and_gpu_script_model_is_bigger():
     import importlib.util
     from pathlib import Path
 
-    from loyal.methods.oml_experiments import CAPACITY_BASE, CapacitySettings
+    from loyal.methods.oml.experiments import CAPACITY_BASE, CapacitySettings
 
     spec = importlib.util.spec_from_file_location(
-        "oml_capacity_gpu", Path(__file__).parents[2] / "benchmarks" / "gpu" / "oml_capacity.py")
+        "oml_capacity_gpu", Path(__file__).parents[3] / "benchmarks" / "gpu" / "oml_capacity.py")
     gpu = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gpu)
     assert CapacitySettings().base == CAPACITY_BASE
@@ -181,7 +181,7 @@ def test_cli_embed_and_verify_on_local_llama_and_qwen_checkpoints(tiny, tmp_path
     """A `save_pretrained` Llama / Qwen2 folder with a chat-template tokenizer goes through the CLI unchanged."""
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from loyal.methods.oml_embed import wrappers
+    from loyal.methods.oml.embed import wrappers
 
     _, tokenizer = load_model_and_tokenizer(tiny[0])
     tokenizer.chat_template = _CHAT_TEMPLATE

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loyal.methods.fedavg import FedAvg, weighted_mean
+from loyal.methods.fl.fedavg import FedAvg, weighted_mean
 
 
 @given(st.lists(st.tuples(st.floats(-100, 100), st.floats(0.1, 100)), min_size=1, max_size=8))

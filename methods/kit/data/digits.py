@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 
-from loyal.client.data.cache import cache_dir, cache_key
+from loyal.methods.kit.data.cache import cache_dir, cache_key
 
 logger = logging.getLogger(__name__)
 

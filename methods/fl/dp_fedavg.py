@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import torch
 
-from loyal.methods.dp_common import PrivacyConfig, clipped_sum
+from loyal.methods.fl.dp_common import PrivacyConfig, clipped_sum
 
 
 class DPFedAvg:

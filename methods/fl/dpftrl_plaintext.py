@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from loyal.methods.dp_common import PrivacyConfig, clipped_sum
+from loyal.methods.fl.dp_common import PrivacyConfig, clipped_sum
 from loyal.protocols.dpftrl.optimizer import DPFTRL
 from loyal.protocols.dpftrl.policy import MatrixMechanismPolicy
 

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, PreTrainedModel, PreTrainedTokenizerFast
 
-from loyal.client.data.cache import cache_dir, cache_key
-from loyal.client.data.shakespeare import CharVocab, load_shakespeare
+from loyal.methods.kit.data.cache import cache_dir, cache_key
+from loyal.methods.kit.data.shakespeare import CharVocab, load_shakespeare
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from loyal.methods.dp_common import PrivacyConfig
-from loyal.methods.dpftrl_plaintext import LearnerState
+from loyal.methods.fl.dp_common import PrivacyConfig
+from loyal.methods.fl.dpftrl_plaintext import LearnerState
 from loyal.protocols.dpftrl.policy import MatrixMechanismPolicy
 from loyal.protocols.rlwe.ahe import ThresholdError
 from loyal.protocols.rlwe.params import BY_NAME
