@@ -31,7 +31,7 @@ test: install
 bench: install
 	$(VENV)/bin/loyal bench all
 
-# Regenerates the committed gRPC stubs from protocols/proto/loyal/v1/*.proto (grpcio-tools).
+# Regenerates the committed messages (protocols/proto/loyal/v1) and gRPC stubs (loyal/rpc) from the .proto files (grpcio-tools).
 proto: install
 	$(VENV)/bin/python -m loyal.protocols.proto.generate
 

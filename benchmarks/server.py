@@ -23,7 +23,7 @@ import grpc
 from loyal.client.committee import CommitteeRunner
 from loyal.client.grpc_client import Session
 from loyal.client.tls import Identity
-from loyal.protocols.proto.convert import JobSpec
+from loyal.protocols.ssa.job import Job
 from loyal.protocols.proto.loyal.v1 import client_pb2, common_pb2
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa.client import SsaClient
@@ -78,13 +78,12 @@ def run(args: argparse.Namespace) -> dict:
     from loyal.server.app import open_coordinator, serve
 
     n, dim = args.submissions, args.dim
-    spec = JobSpec(
-        job_id=os.urandom(16), public_seed=os.urandom(32), dim=dim, clients_per_round=n, clip_norm=1.0, scale=1024.0,
-        committee_size=3, threshold=2, noise_multiplier=0.0, params_name="rlwe-n4096", coefficient_l1=1,
+    job = Job(
+        job_id=os.urandom(16), public_seed=os.urandom(32), dim=dim, cohort_size=n, clip_norm=1.0, scale=1024.0,
+        committee_size=3, threshold=2, noise_multiplier=0.0, params_name="rlwe-n4096", rounds=1,
     )
     tmp = tempfile.mkdtemp(prefix="loyal-bench-server-")
-    coord = open_coordinator(os.path.join(tmp, "s.db"), spec=spec, max_rounds=1, round_seconds=3600,
-                             tokens=[f"t{i}" for i in range(n)])
+    coord = open_coordinator(os.path.join(tmp, "s.db"), job=job, round_seconds=3600, tokens=[f"t{i}" for i in range(n)])
 
     async def start_real(h: _Loop) -> None:
         ready = asyncio.Event()
@@ -109,14 +108,14 @@ def run(args: argparse.Namespace) -> dict:
             ident = Identity()
             ident.client_id = s.call(s.client.Enroll, client_pb2.EnrollRequest(token=f"t{i}", public_key=ident.public_key)).client_id
             idents.append(ident)
-        while coord.state is None:
+        while coord.state.core is None:
             time.sleep(0.05)
-        config = spec.to_config()
+        config = job.config_for_epoch(0)
         prng = AesCtrPrng.from_os(b"bench")
         update = (prng.unit_floats(dim) * 2 - 1) / dim**0.5
         payloads = [
             SsaClient(config).create_contribution(update, round_index=0, client_id=i.client_id,
-                                                  public_key_hat=coord.state.public_key_hat, prng=prng)
+                                                  public_key_hat=coord.state.core.public_key_hat, prng=prng)
             for i in idents
         ]
         noop = _Loop(_noop_server)
@@ -134,7 +133,7 @@ def run(args: argparse.Namespace) -> dict:
         end = time.monotonic() + 60
         while len(members) < 3 and time.monotonic() < end:
             time.sleep(0.05)
-    log = coord.state.log[0]
+    log = coord.state.core.log[0]
     round_bytes = sum(a.nbytes for a in (log.data_kahe.b_hat, log.noise_kahe.b_hat, log.data_ahe.c0_hat,
                                           log.data_ahe.c1_hat, log.noise_ahe.c0_hat, log.noise_ahe.c1_hat))
     db_bytes = os.path.getsize(os.path.join(tmp, "s.db")) + (os.path.getsize(os.path.join(tmp, "s.db-wal")) if os.path.exists(os.path.join(tmp, "s.db-wal")) else 0)

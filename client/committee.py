@@ -4,16 +4,13 @@ from the outgoing committee (later ones) through the server (shares sealed end t
 shares and policy-checked partial decryptions until the job is done — or, for an outgoing member,
 until it re-shared its key to the next committee and retired (it never returns).
 
-The member never trusts the server's log head: it keeps the headers it has already verified and
-accepts a request only if its chain extends them (append-only) and contains the heads the outgoing
-members sealed into its hand-off, then lets the core (`SsaCommitteeMember.handle_release_request`)
-check the chain from the policy-bound genesis, the policy row and the AHE sums. A request that
-fails a check is refused with a signed `Refuse` (the server then asks other members).
+This is a gRPC transport around the one committee member (`loyal.protocols.ssa.committee.CommitteeMember`:
+role, state, PRNG streams and the log checks a member runs before any partial). A request that fails
+a check is refused with a signed `Refuse` (the server then asks other members).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from typing import Any
@@ -30,8 +27,7 @@ from loyal.protocols.proto import convert
 from loyal.protocols.proto.loyal.v1 import committee_pb2
 from loyal.protocols.proto import policies
 from loyal.protocols.rlwe.ahe import KeyGenContribution, ThresholdError
-from loyal.protocols.rlwe.prng import AesCtrPrng
-from loyal.protocols.ssa.decryptor import MemberState, SsaCommitteeMember
+from loyal.protocols.ssa.committee import CommitteeMember
 from loyal.protocols.ssa.errors import LogIntegrityError, PolicyViolationError
 from loyal.protocols.ssa.messages import parse_release_request
 
@@ -54,23 +50,15 @@ class CommitteeRunner:
     def __init__(self, address: str, member_id: int, *, ca_file: str | None = None, insecure_seed: bytes | None = None,
                  policy_digest: bytes | None = None) -> None:
         self.policy_digest = policy_digest
-        self.pins: list[tuple[int, bytes]] = []
         self.address = address
         self.member_id = member_id
         self.ca_file = ca_file
         self.seed = insecure_seed
         self.identity = Identity()
         self.exchange = X25519PrivateKey.generate()
-        self.state = MemberState()
-        self.known_headers: tuple = ()
         self._noise: dict[int, tuple[bytes, bytes]] = {}
         self._partials: dict[bytes, bytes] = {}
         self._handoff: tuple[int, dict[int, bytes]] | None = None
-
-    def _prng(self, label: str) -> AesCtrPrng:
-        if self.seed is not None:
-            return AesCtrPrng(self.seed, f"loyal/member/{self.member_id}/{label}".encode())
-        return AesCtrPrng.from_os(f"loyal/member/{label}".encode())
 
     def _sign(self, kind: str, *parts: bytes) -> bytes:
         return self.identity.sign(convert.member_message(kind, self.member_id, *parts))
@@ -86,15 +74,13 @@ class CommitteeRunner:
             logger.info("stage %s", MemberStage.JOIN)
             ex = raw_public(self.exchange)
             job = self._join(s, ex)
-            self.spec = spec = convert.job_from_proto(job)
-            if self.policy_digest is not None and policies.policy_digest(spec.policy_spec) != self.policy_digest:
+            self.job = job = convert.job_from_proto(job)
+            if self.policy_digest is not None and policies.policy_digest(job.policy_spec) != self.policy_digest:
                 raise PolicyViolationError(
-                    f"the job's policy {spec.policy_id!r} does not have the published digest {self.policy_digest.hex()[:16]}…"
+                    f"the job's policy {job.policy_id!r} does not have the published digest {self.policy_digest.hex()[:16]}…"
                 )
-            self.epoch = spec.epoch_of_member(self.member_id)
-            self.config, self.policy = spec.config_for_epoch(self.epoch), spec.policy()
-            self.role = SsaCommitteeMember(self.config, self.member_id, self.policy)
-            self.role.genesis = spec.genesis(self.config)  # binds the policy digest (policies.job_genesis)
+            self.member = CommitteeMember(job, self.member_id, self.seed)
+            self.epoch, self.config = self.member.epoch, self.member.config
             if self.epoch == 0:
                 logger.info("stage %s", MemberStage.KEYGEN)
                 self._keygen(s, end)
@@ -136,7 +122,7 @@ class CommitteeRunner:
                 raise TimeoutError("committee roster incomplete")
             time.sleep(constants.POLL_S)
         peers = {m.member_id: bytes(m.exchange_key) for m in roster.members}
-        contrib = self.role.create_keygen_contribution(self._prng("keygen"))
+        contrib = self.member.create_keygen_contribution()
         job_id = self.config.job_id
         shares = {
             r: encrypt_share(self.exchange, peers[r], job_id, self.member_id, r, convert.residues_to_bytes(sh))
@@ -163,13 +149,13 @@ class CommitteeRunner:
                 ring, "share")})
             for d in ks.shares
         ]
-        self.state = self.role.handle_keygen(self.state, received)
+        self.member.handle_keygen(received)
 
     def _send_noise(self, s: Session, task: committee_pb2.NoiseTask) -> None:
         if task.round not in self._noise:  # same bytes and nonce on every retry (idempotent)
             pk = convert.residues_from_bytes(task.public_key_hat, self.config.ahe.ring, "public_key_hat")
-            prng = self._prng(f"noise/{task.round}")
-            self._noise[task.round] = (self.role.create_noise_contribution(task.round, pk, prng), prng.random_bytes(16))
+            nonce = self.member.prng(f"nonce/{task.round}").random_bytes(16)
+            self._noise[task.round] = (self.member.create_noise_contribution(task.round, pk), nonce)
         payload, nonce = self._noise[task.round]
         try:
             s.upload(s.committee.SubmitNoise, round_index=task.round, payload=payload, identity=self.identity,
@@ -178,23 +164,12 @@ class CommitteeRunner:
             if e.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
 
-    def _check_extends(self, headers: tuple) -> None:
-        known = self.known_headers
-        if tuple(headers[: len(known)]) != known:
-            raise LogIntegrityError("the server's log does not extend the log this member verified before")
-        for rounds, head in self.pins:
-            if len(headers) < rounds or (headers[rounds - 1].entry_hash if rounds else self.role.genesis) != head:
-                raise LogIntegrityError(f"the server's log does not contain the head the outgoing committee verified at round {rounds}")
-
     def _send_partial(self, s: Session, frame: bytes) -> bool:
         """Answers one request, or refuses it (signed) if a check fails; True if a partial was sent."""
         req = parse_release_request(frame, job_id=self.config.job_id, ahe_ring=self.config.ahe.ring)
         if req.request_id not in self._partials:
             try:
-                self._check_extends(tuple(req.headers))
-                head = req.headers[-1].entry_hash if req.headers else self.role.genesis
-                self.state, part = self.role.handle_release_request(
-                    self.state, req, head, self._prng(f"smudge/{req.request_id.hex()}"))
+                part = self.member.handle_release_request(req)
             except (PolicyViolationError, LogIntegrityError, ThresholdError) as e:
                 reason = f"{type(e).__name__}: {e}"[:200]
                 logger.warning("member %d refuses request %s: %s", self.member_id, req.request_id.hex()[:16], reason)
@@ -203,7 +178,6 @@ class CommitteeRunner:
                     signature=self._sign("refuse", self.config.job_id, req.request_id, reason.encode()),
                 ))
                 return False
-            self.known_headers = tuple(req.headers)
             self._partials[req.request_id] = part
         part = self._partials[req.request_id]
         try:
@@ -216,20 +190,15 @@ class CommitteeRunner:
         return True
 
     # ---- hand-off ------------------------------------------------------------------------------------
-    def _handoff_head(self) -> bytes:
-        """What an outgoing member seals with each sub-share: the log head it verified and its length."""
-        rounds = len(self.known_headers)
-        head = self.known_headers[-1].entry_hash if rounds else self.role.genesis
-        return rounds.to_bytes(4, "little") + head
-
     def _send_handoff(self, s: Session, task: committee_pb2.HandOffTask) -> None:
         """Re-shares λ_i^S·s(i) to the incoming committee (sealed to each new member), then forgets it."""
         if self._handoff is None:
             new = {e.member_id: bytes(e.exchange_key) for e in task.new_members}
-            subs = self.role.create_handoff(
-                self.state, tuple(task.subset), tuple(sorted(new)), task.new_threshold, self._prng(f"handoff/{task.epoch}"))
+            (rounds, head), subs = self.member.create_handoff(task.epoch, tuple(task.subset), task.new_threshold)
+            if set(subs) != set(new):
+                raise PolicyViolationError(f"hand-off task names members {sorted(new)}, the job's epoch {task.epoch} has {sorted(subs)}")
             ctx = b"handoff/" + task.epoch.to_bytes(4, "little")
-            pin = self._handoff_head()
+            pin = rounds.to_bytes(4, "little") + head
             self._handoff = (task.epoch, {
                 k: encrypt_share(self.exchange, new[k], self.config.job_id, self.member_id, k,
                                  pin + convert.residues_to_bytes(sub), ctx)
@@ -255,18 +224,10 @@ class CommitteeRunner:
                 raise TimeoutError(f"hand-off into epoch {self.epoch} incomplete")
             time.sleep(constants.POLL_S)
         ctx = b"handoff/" + self.epoch.to_bytes(4, "little")
-        subs = []
+        subs, pins = [], []
         for d in h.subshares:
             plain = decrypt_share(self.exchange, bytes(d.dealer_exchange_key), self.config.job_id, d.dealer,
                                   self.member_id, bytes(d.ciphertext), ctx)
-            self.pins.append((int.from_bytes(plain[:4], "little"), plain[4:36]))
+            pins.append((int.from_bytes(plain[:4], "little"), plain[4:36]))
             subs.append(convert.residues_from_bytes(plain[36:], self.config.ahe.ring, "sub-share"))
-        old_threshold = self.spec.committee(self.epoch - 1)[1]
-        self.state = self.role.handle_handoff(MemberState(), subs, old_threshold)
-
-
-def insecure_member_seed(seed: int) -> bytes:
-    """A 32-byte seed from a small integer (TESTS ONLY)."""
-    return hashlib.sha256(b"loyal/insecure-member-seed" + int(seed).to_bytes(8, "little")).digest()
-
-
+        self.member.handle_handoff(subs, pins)

@@ -4,7 +4,6 @@ chunked uploads. No protocol logic here."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
@@ -16,14 +15,8 @@ import grpc
 
 from loyal.client import constants
 from loyal.client.tls import channel
-from loyal.protocols.proto.loyal.v1 import (
-    client_pb2,
-    client_pb2_grpc,
-    committee_pb2_grpc,
-    common_pb2,
-    observer_pb2,
-    observer_pb2_grpc,
-)
+from loyal.protocols.proto.loyal.v1 import client_pb2, common_pb2, observer_pb2
+from loyal.rpc import client_pb2_grpc, committee_pb2_grpc, observer_pb2_grpc
 from loyal.server import limits
 
 logger = logging.getLogger(__name__)
@@ -90,12 +83,13 @@ class Session:
         """Signs and streams `payload` in CHUNK_BYTES chunks; the nonce stays fixed across retries
         so a retry after a lost answer is idempotent on the server."""
         from loyal.protocols.proto.convert import submit_message
+        from loyal.protocols.ssa.messages import frame_digest
 
         nonce = nonce or os.urandom(16)
-        digest = hashlib.sha256(payload).digest()
+        digest = frame_digest(payload)  # the frame's own BLAKE3 trailer: what the server recomputes once
         header = common_pb2.SubmitHeader(
             round=round_index, public_key=identity.public_key, nonce=nonce, total_bytes=len(payload),
-            payload_sha256=digest, signature=identity.sign(submit_message(job_id, round_index, nonce, digest, kind)),
+            payload_digest=digest, signature=identity.sign(submit_message(job_id, round_index, nonce, digest, kind)),
         )
 
         def chunks() -> Iterator[common_pb2.SubmitChunk]:

@@ -23,6 +23,7 @@ from loyal.client.constants import ClientStage, Key
 from loyal.client.grpc_client import Session
 from loyal.client.tls import Identity
 from loyal.protocols.proto import convert
+from loyal.protocols.ssa.job import Job
 from loyal.protocols.proto.loyal.v1 import client_pb2, common_pb2
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa.client import SsaClient
@@ -36,7 +37,7 @@ _ACCEPTING = (common_pb2.ROUND_STATE_OPEN, common_pb2.ROUND_STATE_COLLECTING)
 class TaskView:
     """The fetched task, decoded (what a training callable receives)."""
 
-    spec: convert.JobSpec
+    job: Job
     round_index: int
     model_version: int
     public_key_hat: np.ndarray = dataclasses.field(repr=False)
@@ -53,11 +54,11 @@ def wait_for_task(session: Session, timeout_s: float, round_index: int | None = 
     while True:
         t: client_pb2.Task = session.task()
         if t.state in _ACCEPTING and (round_index is None or t.round == round_index):
-            spec = convert.job_from_proto(t.job)
-            config = spec.to_config()
+            job = convert.job_from_proto(t.job)
+            config = job.config_for_epoch(0)  # encryption does not depend on who decrypts
             pk = convert.residues_from_bytes(t.public_key_hat, config.ahe.ring, "public_key_hat")
-            delta = convert.floats_from_bytes(t.model_delta, spec.dim) if t.model_delta else None
-            return TaskView(spec, t.round, t.model_version, pk, delta)
+            delta = convert.floats_from_bytes(t.model_delta, job.dim) if t.model_delta else None
+            return TaskView(job, t.round, t.model_version, pk, delta)
         if t.state == common_pb2.ROUND_STATE_DONE:
             raise TimeoutError("the job is done; no round accepts uploads")
         if time.monotonic() > end:
@@ -79,11 +80,11 @@ def digits_trainer(client_index: int, num_clients: int = 100, local_steps: int =
         from loyal.methods.kit.models import build_model
         from loyal.methods.kit.train import LocalTrainConfig, get_flat_params, local_update, set_flat_params
 
-        torch.manual_seed(task.spec.model_seed)
-        model = build_model(task.spec.model_name)
+        torch.manual_seed(task.job.model_seed)
+        model = build_model(task.job.model_name)
         flat = get_flat_params(model)
-        if flat.numel() != task.spec.dim:
-            raise ValueError(f"model {task.spec.model_name!r} has {flat.numel()} parameters, job dim is {task.spec.dim}")
+        if flat.numel() != task.job.dim:
+            raise ValueError(f"model {task.job.model_name!r} has {flat.numel()} parameters, job dim is {task.job.dim}")
         if task.model_delta is not None:
             set_flat_params(model, flat + torch.as_tensor(task.model_delta, dtype=flat.dtype))
         data = load_digits_federated(num_clients=num_clients)
@@ -133,7 +134,7 @@ def run_client(
         logger.info("stage %s", ClientStage.TRAIN)
         update = np.asarray(train(task), dtype=np.float64)
         logger.info("stage %s", ClientStage.ENCRYPT)
-        config = task.spec.to_config()
+        config = task.job.config_for_epoch(0)
         prng = AesCtrPrng(insecure_seed, b"loyal/client") if insecure_seed else AesCtrPrng.from_os(b"loyal/client")
         payload = SsaClient(config).create_contribution(
             update, round_index=task.round_index, client_id=identity.client_id, public_key_hat=task.public_key_hat, prng=prng,

@@ -1,10 +1,15 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""The `loyal` command: registers one module per command group (as `flwr/cli/app.py` does)."""
+"""The `loyal` command: registers one module per command group (as `flwr/cli/app.py` does).
+
+Only the group named on the command line is imported, so `loyal server start` does not pay for the
+torch/ray imports of other groups; `loyal --help` lists every group without importing any.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -46,28 +51,38 @@ def _not_available(group: str):
     return run
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Builds the full parser with every command group."""
+def selected_group(argv: Sequence[str]) -> str | None:
+    """The command group `argv` names: its first word that is not an option (global options take no value)."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    return word if word in GROUPS else None
+
+
+def build_parser(group: str | None = None) -> argparse.ArgumentParser:
+    """Builds the parser: every command group is listed, only `group`'s module is imported and registered.
+
+    Args:
+      group: the group whose commands to register (a key of `GROUPS`), or None to list the groups only
+        (enough for `loyal --help`, `loyal --version` and an unknown group's error).
+    """
     parser = _Parser(prog="loyal", description="Loyal: private, community-owned AI.")
     parser.add_argument("--version", action="version", version=f"loyal {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND", parser_class=_Parser)
-    for group, help_text in GROUPS.items():
-        try:
-            module = importlib.import_module(f"loyal.cli.{group}")
-        except ModuleNotFoundError as e:
-            if e.name != f"loyal.cli.{group}":
-                raise
-            p = sub.add_parser(group, help=f"{help_text} (not available yet)")
-            p.set_defaults(func=_not_available(group))
-            continue
-        module.register(sub, help_text)
+    for name, help_text in GROUPS.items():
+        if importlib.util.find_spec(f"loyal.cli.{name}") is None:
+            p = sub.add_parser(name, help=f"{help_text} (not available yet)")
+            p.set_defaults(func=_not_available(name))
+        elif name == group:
+            importlib.import_module(f"loyal.cli.{name}").register(sub, help_text)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs `loyal`; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(selected_group(argv))
     args = parser.parse_args(argv)
     configure(args.verbose)
     if not getattr(args, "func", None):

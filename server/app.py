@@ -13,8 +13,8 @@ import time
 
 import grpc
 
-from loyal.protocols.proto.convert import JobSpec
-from loyal.protocols.proto.loyal.v1 import client_pb2_grpc, committee_pb2_grpc, health_pb2_grpc, observer_pb2_grpc
+from loyal.protocols.ssa.job import Job
+from loyal.rpc import client_pb2_grpc, committee_pb2_grpc, health_pb2_grpc, observer_pb2_grpc
 from loyal.server import limits
 from loyal.server.coordinator import Coordinator
 from loyal.server.servicer import ClientServicer, CommitteeServicer, HealthServicer, ObserverServicer
@@ -104,8 +104,8 @@ async def serve(
 
 
 def open_coordinator(
-    db: str, *, spec: JobSpec | None, max_rounds: int, round_seconds: float, tokens: list[str] = (),
+    db: str, *, job: Job | None, round_seconds: float, tokens: list[str] = (),
     synchronous: str = "FULL", reissue_seconds: float = 60.0,
 ) -> Coordinator:
-    return Coordinator.open_job(Store(db, synchronous), spec=spec, max_rounds=max_rounds, round_seconds=round_seconds,
+    return Coordinator.open_job(Store(db, synchronous), job=job, round_seconds=round_seconds,
                                 tokens=tokens, reissue_seconds=reissue_seconds)

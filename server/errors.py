@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import grpc
 
+from loyal.protocols.dpftrl.ledger import ParticipationError
 from loyal.protocols.rlwe.ahe import ThresholdError
 from loyal.protocols.ssa.errors import (
+    AuthenticationError,
     LogIntegrityError,
     MessageFormatError,
     PolicyViolationError,
     ProtocolStateError,
     ReplayError,
 )
-
-
-class AuthenticationError(PermissionError):
-    """Unknown key, bad signature, or an invalid/spent enrollment token."""
 
 
 class SizeLimitError(ValueError):
@@ -38,6 +36,7 @@ class DuplicateError(ReplayError):
 _CODES: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (AuthenticationError, grpc.StatusCode.UNAUTHENTICATED),
     (PolicyViolationError, grpc.StatusCode.PERMISSION_DENIED),
+    (ParticipationError, grpc.StatusCode.PERMISSION_DENIED),
     (PermissionError, grpc.StatusCode.PERMISSION_DENIED),
     (SizeLimitError, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (WrongRoundError, grpc.StatusCode.FAILED_PRECONDITION),

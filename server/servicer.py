@@ -15,22 +15,13 @@ from collections.abc import AsyncIterator
 import grpc
 
 from loyal.protocols.proto import convert
-from loyal.protocols.proto.loyal.v1 import (
-    client_pb2,
-    client_pb2_grpc,
-    committee_pb2,
-    committee_pb2_grpc,
-    common_pb2,
-    health_pb2,
-    health_pb2_grpc,
-    observer_pb2,
-    observer_pb2_grpc,
-)
+from loyal.protocols.proto.loyal.v1 import client_pb2, committee_pb2, common_pb2, health_pb2, observer_pb2
 from loyal.protocols.ssa.errors import MessageFormatError
+from loyal.rpc import client_pb2_grpc, committee_pb2_grpc, health_pb2_grpc, observer_pb2_grpc
 from loyal.server import limits
 from loyal.server.coordinator import Coordinator, Upload
 from loyal.server.errors import SizeLimitError, grpc_status
-from loyal.server.rounds import RoundStage
+from loyal.protocols.ssa.rounds import RoundStage
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +71,7 @@ async def _read_upload(coord: Coordinator, request_iterator: AsyncIterator[commo
         raise MessageFormatError("empty upload stream")
     if size != header.total_bytes:
         raise MessageFormatError(f"upload truncated: {size} of {header.total_bytes} bytes")
-    return Upload(header.round, bytes(header.public_key), bytes(header.nonce), bytes(header.payload_sha256),
+    return Upload(header.round, bytes(header.public_key), bytes(header.nonce), bytes(header.payload_digest),
                   bytes(header.signature), b"".join(parts))
 
 
@@ -96,7 +87,7 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
     async def GetTask(self, request, context):
         t = self.coord.task()
         return client_pb2.Task(
-            job=convert.job_to_proto(self.coord.spec), round=t["round"], state=_STAGE_TO_PROTO[t["stage"]],
+            job=convert.job_to_proto(self.coord.job), round=t["round"], state=_STAGE_TO_PROTO[t["stage"]],
             model_version=t["model_version"],
             public_key_hat=b"" if t["public_key_hat"] is None else convert.residues_to_bytes(t["public_key_hat"]),
             model_delta=b"" if t["model_delta"] is None else convert.floats_to_bytes(t["model_delta"]),
@@ -129,7 +120,7 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
     @_guarded
     async def Join(self, request, context):
         self.coord.join(request.member_id, bytes(request.signing_key), bytes(request.exchange_key), bytes(request.signature))
-        return committee_pb2.JoinResponse(job=convert.job_to_proto(self.coord.spec))
+        return committee_pb2.JoinResponse(job=convert.job_to_proto(self.coord.job))
 
     @_guarded
     async def GetRoster(self, request, context):
@@ -160,7 +151,7 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
     async def GetWork(self, request, context):
         kind, value = self.coord.work(request.member_id)
         if kind == "noise":
-            pk = convert.residues_to_bytes(self.coord.state.public_key_hat)
+            pk = convert.residues_to_bytes(self.coord.state.core.public_key_hat)
             return committee_pb2.Work(noise=committee_pb2.NoiseTask(round=value, public_key_hat=pk))
         if kind == "decrypt":
             return committee_pb2.Work(decrypt=committee_pb2.DecryptionTask(request=value))

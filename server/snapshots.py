@@ -11,6 +11,7 @@ corrupted or swapped row is refused (`LogIntegrityError`), never decrypted.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 
 import numpy as np
@@ -21,7 +22,7 @@ from loyal.protocols.rlwe.kahe import KaheCiphertext
 from loyal.protocols.ssa import log as ssalog
 from loyal.protocols.ssa.config import SsaConfig
 from loyal.protocols.ssa.errors import LogIntegrityError
-from loyal.protocols.ssa.messages import LogHeader, RoundAggregate
+from loyal.protocols.ssa.messages import LogHeader, Release, RoundAggregate
 
 
 def header_to_json(h: LogHeader) -> str:
@@ -87,3 +88,25 @@ def check_chain(log: list[RoundAggregate], genesis: bytes) -> bytes:
     head = headers[-1].entry_hash if headers else genesis
     ssalog.verify_chain(headers, genesis, head)
     return head
+
+
+# ---- published releases ----------------------------------------------------------------------
+def release_to_store(rel: Release) -> tuple[str, bytes, bytes]:
+    meta = json.dumps({"policy_id": rel.policy_id, "data": sorted(rel.data.items()), "noise": sorted(rel.noise.items())})
+    return (meta, np.ascontiguousarray(rel.integer_values, dtype="<i8").tobytes(),
+            np.ascontiguousarray(rel.values, dtype="<f8").tobytes())
+
+
+def release_from_store(row: tuple[bytes, str, bytes, bytes], digests: dict[bytes, bytes], round_index: int) -> Release:
+    """A published release from the store; its integers must hash to the digest stored with it."""
+    rid, meta, ints, values = row
+    m = json.loads(meta)
+    rel = Release(rid, m["policy_id"], round_index, dict(map(tuple, m["data"])), dict(map(tuple, m["noise"])),
+                  np.frombuffer(ints, dtype="<i8").copy(), np.frombuffer(values, dtype="<f8").copy())
+    if digests.get(rid) != release_digest(rel):
+        raise LogIntegrityError(f"stored release {rid.hex()[:16]}… does not match its digest")
+    return rel
+
+
+def release_digest(rel: Release) -> bytes:
+    return hashlib.sha256(np.ascontiguousarray(rel.integer_values, dtype="<i8").tobytes()).digest()

@@ -2,11 +2,11 @@
 """Durable SQLite (WAL) store of the SSA server: the job, enrolled keys, committee key generation,
 append-only ciphertext tables, release requests, partial decryptions and releases.
 
-Everything the in-memory `ServerState` holds can be rebuilt from these tables by replaying the
-stored uploads through the core roles in order (`server.coordinator.Coordinator.restore`); since the
-aggregation is exact modular addition the rebuilt state equals the lost one. Since schema 2 each
-closed round also has an aggregate snapshot (`log_entries`: header + AHE sums; `kahe_snapshots`:
-KAHE sums), so a restart reads O(rounds) rows instead of every upload.
+Everything the round driver holds can be rebuilt from these tables (`server.coordinator.Coordinator.restore`
+feeds them to `RoundDriver.replay`): each closed round has an aggregate snapshot (`log_entries`: header +
+AHE sums; `kahe_snapshots`: KAHE sums), the open round's uploads are replayed through the same core calls
+in the same order (exact modular addition, so the rebuilt state equals the lost one), and
+`participations` (client, round) rebuilds the participation ledger after compaction dropped uploads.
 
 Ciphertext tables are append-only: SQLite triggers abort any UPDATE or DELETE. The one exception
 is compaction: rows of `submissions` and `kahe_snapshots` for rounds before the latest
@@ -24,19 +24,19 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _APPEND_ONLY = (
     "submissions", "keygen", "requests", "partials", "releases", "events",
     "handoff_subsets", "handoffs", "refusals", "log_entries", "kahe_snapshots", "compactions", "release_values",
+    "participations",
 )
 #: Tables whose rows of compacted rounds may be deleted (see module doc).
 _COMPACTABLE = ("submissions", "kahe_snapshots")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY CHECK (id = 1), spec TEXT NOT NULL, max_rounds INTEGER NOT NULL,
-    round_seconds REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY CHECK (id = 1), spec TEXT NOT NULL, round_seconds REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS tokens (token_hash BLOB PRIMARY KEY, used INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS clients (client_id INTEGER PRIMARY KEY, public_key BLOB NOT NULL UNIQUE,
     enrolled_at REAL NOT NULL);
@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, stage TEXT NOT NUL
     updated_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS submissions (seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL,
     kind TEXT NOT NULL, sender INTEGER NOT NULL, sender_key BLOB NOT NULL, nonce BLOB NOT NULL,
-    payload_sha256 BLOB NOT NULL, payload BLOB NOT NULL, received_at REAL NOT NULL,
+    payload_digest BLOB NOT NULL, payload BLOB NOT NULL, received_at REAL NOT NULL,
     UNIQUE (round, sender_key, nonce));
 CREATE TABLE IF NOT EXISTS requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id BLOB NOT NULL UNIQUE,
     round INTEGER NOT NULL, row_index INTEGER NOT NULL, subset TEXT NOT NULL);
@@ -57,10 +57,6 @@ CREATE TABLE IF NOT EXISTS releases (seq INTEGER PRIMARY KEY AUTOINCREMENT, requ
     round INTEGER NOT NULL, integer_sha256 BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL, kind TEXT NOT NULL,
     detail TEXT NOT NULL, at REAL NOT NULL);
-"""
-
-#: Added by schema 2 (hand-off, refusals, aggregate snapshots, compaction).
-_SCHEMA_V2 = """
 CREATE TABLE IF NOT EXISTS handoff_subsets (epoch INTEGER PRIMARY KEY, subset TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS handoffs (epoch INTEGER NOT NULL, dealer INTEGER NOT NULL, subshares TEXT NOT NULL,
     PRIMARY KEY (epoch, dealer));
@@ -73,6 +69,7 @@ CREATE TABLE IF NOT EXISTS compactions (seq INTEGER PRIMARY KEY AUTOINCREMENT, b
     at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS release_values (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id BLOB NOT NULL UNIQUE,
     round INTEGER NOT NULL, meta TEXT NOT NULL, integer_values BLOB NOT NULL, release_values BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS participations (client_id INTEGER NOT NULL, round INTEGER NOT NULL, PRIMARY KEY (client_id, round));
 """
 
 
@@ -110,35 +107,26 @@ class Store:
         cur = self.db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'")
         if cur.fetchone() is not None:
             row = self.db.execute("SELECT version FROM schema_version").fetchone()
-            if row is not None and row[0] == 1:  # schema 1 -> 2: new tables only, rows kept
-                with self.transaction():
-                    self._create_v2()
-                    self.db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
-                return
             if row is None or row[0] != SCHEMA_VERSION:
-                raise StoreError(f"store schema version {row and row[0]} is not supported (expected {SCHEMA_VERSION})")
+                raise StoreError(
+                    f"store {self.path} has schema version {row and row[0]}, this server reads {SCHEMA_VERSION} "
+                    "(older stores predate the pinned-job genesis: finish their job with the Loyal that created them)"
+                )
             return
         with self.transaction():
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     self.db.execute(stmt)
-            self._append_only_triggers(_APPEND_ONLY[:6])
-            self._create_v2()
+            self._append_only_triggers(_APPEND_ONLY)
+            # Deleting rows of compacted rounds is the one allowed change of these tables.
+            for t in _COMPACTABLE:
+                self.db.execute(f"DROP TRIGGER IF EXISTS {t}_no_delete")
+                self.db.execute(
+                    f"CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} "
+                    f"WHEN OLD.round >= (SELECT COALESCE(MAX(before_round), 0) FROM compactions) "
+                    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only (round not compacted)'); END"
+                )
             self.db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-
-    def _create_v2(self) -> None:
-        for stmt in _SCHEMA_V2.split(";"):
-            if stmt.strip():
-                self.db.execute(stmt)
-        self._append_only_triggers(_APPEND_ONLY[6:])
-        # Deleting rows of compacted rounds is the one allowed change (replaces the v1 trigger).
-        for t in _COMPACTABLE:
-            self.db.execute(f"DROP TRIGGER IF EXISTS {t}_no_delete")
-            self.db.execute(
-                f"CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} "
-                f"WHEN OLD.round >= (SELECT COALESCE(MAX(before_round), 0) FROM compactions) "
-                f"BEGIN SELECT RAISE(ABORT, '{t} is append-only (round not compacted)'); END"
-            )
 
     def _append_only_triggers(self, tables: tuple[str, ...]) -> None:
         for t in tables:
@@ -160,13 +148,14 @@ class Store:
         self.db.execute("COMMIT")
 
     # ---- job ---------------------------------------------------------------------------------------
-    def load_job(self) -> tuple[dict[str, Any], int, float] | None:
-        row = self.db.execute("SELECT spec, max_rounds, round_seconds FROM job").fetchone()
-        return None if row is None else (json.loads(row[0]), row[1], row[2])
+    def load_job(self) -> tuple[dict[str, Any], float] | None:
+        """(pinned job, round_seconds), or None for a new store."""
+        row = self.db.execute("SELECT spec, round_seconds FROM job").fetchone()
+        return None if row is None else (json.loads(row[0]), row[1])
 
-    def save_job(self, spec: dict[str, Any], max_rounds: int, round_seconds: float, tokens: list[str]) -> None:
+    def save_job(self, spec: dict[str, Any], round_seconds: float, tokens: list[str]) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO job VALUES (1, ?, ?, ?)", (json.dumps(spec, sort_keys=True), max_rounds, round_seconds))
+            db.execute("INSERT INTO job VALUES (1, ?, ?)", (json.dumps(spec, sort_keys=True), round_seconds))
             db.executemany("INSERT OR IGNORE INTO tokens (token_hash) VALUES (?)", [(token_hash(t),) for t in tokens])
 
     def add_tokens(self, tokens: list[str]) -> None:
@@ -228,23 +217,31 @@ class Store:
 
     def find_submission(self, round_index: int, sender_key: bytes, nonce: bytes) -> bytes | None:
         row = self.db.execute(
-            "SELECT payload_sha256 FROM submissions WHERE round = ? AND sender_key = ? AND nonce = ?",
+            "SELECT payload_digest FROM submissions WHERE round = ? AND sender_key = ? AND nonce = ?",
             (round_index, sender_key, nonce),
         ).fetchone()
         return None if row is None else row[0]
 
     def add_submission(
         self, db: sqlite3.Connection, round_index: int, kind: str, sender: int, sender_key: bytes, nonce: bytes,
-        payload_sha256: bytes, payload: bytes,
+        payload_digest: bytes, payload: bytes,
     ) -> None:
         db.execute(
-            "INSERT INTO submissions (round, kind, sender, sender_key, nonce, payload_sha256, payload, received_at) "
+            "INSERT INTO submissions (round, kind, sender, sender_key, nonce, payload_digest, payload, received_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (round_index, kind, sender, sender_key, nonce, payload_sha256, payload, time.time()),
+            (round_index, kind, sender, sender_key, nonce, payload_digest, payload, time.time()),
         )
 
-    def submissions(self, round_index: int) -> Iterator[tuple[str, bytes]]:
-        yield from self.db.execute("SELECT kind, payload FROM submissions WHERE round = ? ORDER BY seq", (round_index,))
+    def submissions(self, round_index: int) -> Iterator[tuple[str, int, bytes]]:
+        """(kind, sender, payload) of a round's uploads in arrival order."""
+        yield from self.db.execute("SELECT kind, sender, payload FROM submissions WHERE round = ? ORDER BY seq", (round_index,))
+
+    def add_participation(self, db: sqlite3.Connection, client_id: int, round_index: int) -> None:
+        db.execute("INSERT INTO participations VALUES (?, ?)", (client_id, round_index))
+
+    def participations(self) -> list[tuple[int, int]]:
+        """(client id, round) of every accepted client upload (kept through compaction)."""
+        return list(self.db.execute("SELECT client_id, round FROM participations ORDER BY round, client_id"))
 
     def count_submissions(self, round_index: int) -> int:
         return self.db.execute("SELECT COUNT(*) FROM submissions WHERE round = ?", (round_index,)).fetchone()[0]
@@ -298,9 +295,8 @@ class Store:
         row = self.db.execute("SELECT subset FROM handoff_subsets WHERE epoch = ?", (epoch,)).fetchone()
         return None if row is None else tuple(json.loads(row[0]))
 
-    def set_handoff_subset(self, epoch: int, subset: tuple[int, ...]) -> None:
-        with self.transaction() as db:
-            db.execute("INSERT INTO handoff_subsets VALUES (?, ?)", (epoch, json.dumps(list(subset))))
+    def set_handoff_subset(self, db: sqlite3.Connection, epoch: int, subset: tuple[int, ...]) -> None:
+        db.execute("INSERT INTO handoff_subsets VALUES (?, ?)", (epoch, json.dumps(list(subset))))
 
     def handoffs(self, epoch: int) -> dict[int, dict[int, bytes]]:
         """dealer -> {recipient: sealed sub-share} for the hand-off into `epoch`."""
@@ -340,12 +336,11 @@ class Store:
     def compacted_before(self) -> int:
         return self.db.execute("SELECT COALESCE(MAX(before_round), 0) FROM compactions").fetchone()[0]
 
-    def compact(self, before_round: int) -> int:
+    def compact(self, db: sqlite3.Connection, before_round: int) -> int:
         """Deletes uploads and KAHE snapshots of rounds < before_round; returns rows deleted (0 if nothing new)."""
         if before_round <= self.compacted_before():
             return 0
-        with self.transaction() as db:
-            db.execute("INSERT INTO compactions (before_round, at) VALUES (?, ?)", (before_round, time.time()))
-            n = db.execute("DELETE FROM submissions WHERE round < ?", (before_round,)).rowcount
-            n += db.execute("DELETE FROM kahe_snapshots WHERE round < ?", (before_round,)).rowcount
+        db.execute("INSERT INTO compactions (before_round, at) VALUES (?, ?)", (before_round, time.time()))
+        n = db.execute("DELETE FROM submissions WHERE round < ?", (before_round,)).rowcount
+        n += db.execute("DELETE FROM kahe_snapshots WHERE round < ?", (before_round,)).rowcount
         return n

@@ -45,7 +45,8 @@ class ClientTask:
     """One client's work in one round (its data travels with it).
 
     Attributes:
-      client_id: position in the round's cohort (the id its upload carries).
+      client_id: the client's identity (its index among eligible clients; its upload carries it and the
+        participation ledger counts it).
       x, y: the client's training arrays.
       local: local training settings.
       seed: batch-order seed.
@@ -104,55 +105,26 @@ class ClientWorker:
 
 
 class MemberHost:
-    """A process hosting committee members (each a `SsaCommitteeMember` with its private `MemberState`).
-
-    Members are keyed by (job id, generation, index); a member's state lives only in its host and is
-    deleted when the member leaves (hand-off or fault). Hosts are reused across runs so a run does not pay
-    a process start per member.
+    """A process hosting committee members (`loyal.protocols.ssa.committee.CommitteeMember`, each with its
+    private state), keyed by member id; a member's state lives only here and is deleted when the member
+    leaves (hand-off or fault). Hosts are reused across runs so a run does not pay a process start per member.
     """
 
     def __init__(self) -> None:
-        self.members: dict[tuple, tuple] = {}
+        self.members: dict[int, object] = {}
 
-    def create_member(self, key: tuple, config, policy, settings: SsaSettings) -> bool:
-        from loyal.protocols.ssa.decryptor import MemberState, SsaCommitteeMember
+    def create_member(self, job, member_id: int, insecure_seed: bytes | None) -> bool:
+        from loyal.protocols.ssa.committee import CommitteeMember
 
-        self.members[key] = (SsaCommitteeMember(config, key[2], policy), MemberState(), settings)
+        self.members[member_id] = CommitteeMember(job, member_id, insecure_seed)
         return True
 
-    def drop_member(self, key: tuple) -> bool:
-        return self.members.pop(key, None) is not None
+    def drop_member(self, member_id: int) -> bool:
+        return self.members.pop(member_id, None) is not None
 
-    def _prng(self, key: tuple, what: str):
-        _, generation, index = key
-        return self.members[key][2].prng(f"member/{generation}/{index}/{what}")
-
-    def create_keygen_contribution(self, key: tuple):
-        return self.members[key][0].create_keygen_contribution(self._prng(key, "keygen"))
-
-    def handle_keygen(self, key: tuple, contributions) -> bool:
-        member, state, settings = self.members[key]
-        self.members[key] = (member, member.handle_keygen(state, contributions), settings)
-        return True
-
-    def create_noise_contribution(self, key: tuple, round_index: int, public_key_hat: np.ndarray) -> bytes:
-        prng = self._prng(key, f"noise/{round_index}")
-        return self.members[key][0].create_noise_contribution(round_index, public_key_hat, prng)
-
-    def handle_release_request(self, key: tuple, request, trusted_head: bytes) -> bytes:
-        member, state, settings = self.members[key]
-        state, part = member.handle_release_request(state, request, trusted_head, self._prng(key, f"partial/{request.round_index}"))
-        self.members[key] = (member, state, settings)
-        return part
-
-    def create_handoff(self, key: tuple, subset, new_committee, new_threshold):
-        member, state, _ = self.members[key]
-        return member.create_handoff(state, subset, new_committee, new_threshold, self._prng(key, "handoff"))
-
-    def handle_handoff(self, key: tuple, subshares, old_threshold: int) -> bool:
-        member, state, settings = self.members[key]
-        self.members[key] = (member, member.handle_handoff(state, subshares, old_threshold), settings)
-        return True
+    def call(self, member_id: int, method: str, *args):
+        """Runs one `CommitteeMember` method of a hosted member."""
+        return getattr(self.members[member_id], method)(*args)
 
 
 def remote_client_worker(num_cpus: float, num_gpus: float = 0.0):

@@ -1,14 +1,17 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""The SSA committee on Ray actors (same interface and PRNG labels as `methods.dpftrl_ssa.LocalCommittee`)."""
+"""The SSA committee on Ray actors: a `Transport` (`loyal.protocols.ssa.committee`) whose members are
+`CommitteeMember`s living in `MemberHost` actors, one member per host at a time."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import ray
 
-from loyal.protocols.rlwe.ahe import ThresholdError
+from loyal.protocols.ssa.committee import insecure_member_seed
+from loyal.protocols.ssa.job import Job
 from loyal.sim.actors import ActorCache, remote_member_host
 
 logger = logging.getLogger(__name__)
@@ -27,83 +30,71 @@ def shutdown_hosts() -> None:
 
 
 class RayCommittee:
-    """Committee members on Ray actors. Generation g's member i lives on host (i + g) mod n, so after a
-    hand-off every share sits in a different process than before; outgoing members are deleted.
+    """Committee members in Ray actors. Member m lives on host m mod n, so after a hand-off (fresh member
+    ids) every share sits in a different process than before; outgoing members are deleted.
 
     Args:
-      config, policy, settings: as for `LocalCommittee`.
+      job: the job; insecure_seed: the committee seed (simulation only; None: os.urandom in each member).
       member_cpus: CPUs reserved per host actor (default 0: members are idle most of the round, and a
         reservation would compete with client workers for the 2 cores).
     """
 
-    def __init__(self, config, policy, settings, member_cpus: float = 0.0) -> None:
-        self.config, self.policy, self.settings = config, policy, settings
-        self.hosts = member_hosts(len(config.committee), member_cpus)
-        self.generation = 0
+    def __init__(self, job: Job, insecure_seed: bytes | None = None, member_cpus: float = 0.0) -> None:
+        self.job, self.seed = job, insecure_seed
+        self.hosts = member_hosts(max(len(job.committee(e)[0]) for e in range(len(job.rotations) + 1)), member_cpus)
+        self.created: set[int] = set()
         self.offline: set[int] = set()
-        self._spawn()
 
     @classmethod
     def factory(cls, member_cpus: float = 0.0):
-        return lambda config, policy, settings: cls(config, policy, settings, member_cpus)
+        return lambda job, seed: cls(job, seed, member_cpus)
 
-    def _key(self, i: int, generation: int | None = None) -> tuple:
-        return (self.config.job_id, self.generation if generation is None else generation, i)
+    def _host(self, m: int):
+        return self.hosts[m % len(self.hosts)]
 
-    def _host(self, i: int, generation: int | None = None):
-        g = self.generation if generation is None else generation
-        return self.hosts[(i + g) % len(self.hosts)]
+    def _ensure(self, members: Iterable[int]) -> None:
+        new = [m for m in members if m not in self.created]
+        ray.get([self._host(m).create_member.remote(
+            self.job, m, None if self.seed is None else insecure_member_seed(self.seed, m)) for m in new])
+        self.created.update(new)
 
-    def _spawn(self) -> None:
-        ray.get([
-            self._host(i).create_member.remote(self._key(i), self.config, self.policy, self.settings)
-            for i in self.config.committee
-        ])
-
-    def setup(self) -> np.ndarray:
-        contribs = ray.get([self._host(i).create_keygen_contribution.remote(self._key(i)) for i in self.config.committee])
-        ray.get([self._host(i).handle_keygen.remote(self._key(i), contribs) for i in self.config.committee])
-        return self.config.ahe.combine_public_key(contribs)
-
-    def take_offline(self, members) -> None:
+    def take_offline(self, members: Iterable[int]) -> None:
         """Fault injection: these members vanish with their shares."""
-        for i in members:
-            if i not in self.offline:
-                ray.get(self._host(i).drop_member.remote(self._key(i)))
-                self.offline.add(i)
+        for m in members:
+            if m not in self.offline:
+                ray.get(self._host(m).drop_member.remote(m))
+                self.offline.add(m)
         logger.info("committee members %s offline", sorted(self.offline))
 
-    def live_members(self) -> tuple[int, ...]:
-        return tuple(i for i in self.config.committee if i not in self.offline)
+    def live(self, members: Iterable[int]) -> list[int]:
+        return [m for m in members if m not in self.offline]
 
-    def noise_contributions(self, round_index: int, public_key_hat: np.ndarray) -> list[bytes]:
+    def keygen(self, members: Sequence[int]) -> np.ndarray:
+        self._ensure(members)
+        contribs = ray.get([self._host(m).call.remote(m, "create_keygen_contribution") for m in members])
+        ray.get([self._host(m).call.remote(m, "handle_keygen", contribs) for m in members])
+        return self.job.config_for_epoch(0).ahe.combine_public_key(contribs)
+
+    def noise(self, members: Sequence[int], round_index: int, public_key_hat: np.ndarray) -> list[bytes]:
         pk = ray.put(public_key_hat)
-        return ray.get([
-            self._host(i).create_noise_contribution.remote(self._key(i), round_index, pk) for i in self.live_members()
-        ])
+        return ray.get([self._host(m).call.remote(m, "create_noise_contribution", round_index, pk) for m in members])
 
-    def partial_decryptions(self, request, trusted_head: bytes, subset: tuple[int, ...]) -> list[bytes]:
-        ref = ray.put(request)
-        return ray.get([self._host(i).handle_release_request.remote(self._key(i), ref, trusted_head) for i in subset])
+    def partials(self, members: Sequence[int], frame: bytes) -> list[bytes]:
+        ref = ray.put(frame)
+        return ray.get([self._host(m).call.remote(m, "handle_release_request", ref) for m in members])
 
-    def rotate(self, generation: int) -> None:
-        live, t = self.live_members(), self.config.threshold
-        if len(live) < t:
-            raise ThresholdError(f"hand-off needs threshold={t} live members, got {len(live)}")
-        subset = live[:t]
-        subs = dict(zip(subset, ray.get(
-            [self._host(i).create_handoff.remote(self._key(i), subset, self.config.committee, t) for i in subset]
-        )))
-        ray.get([self._host(i).drop_member.remote(self._key(i)) for i in live])
-        self.generation = generation
-        self.offline = set()
-        self._spawn()
-        ray.get([
-            self._host(k).handle_handoff.remote(self._key(k), [subs[i][k] for i in subset], t)
-            for k in self.config.committee
-        ])
+    def handoff(self, subset: Sequence[int], epoch: int, new_threshold: int) -> None:
+        new = self.job.committee(epoch)[0]
+        out = dict(zip(subset, ray.get(
+            [self._host(i).call.remote(i, "create_handoff", epoch, tuple(subset), new_threshold) for i in subset])))
+        old = self.job.committee(epoch - 1)[0]
+        ray.get([self._host(i).drop_member.remote(i) for i in old if i in self.created and i not in self.offline])
+        self.offline.update(old)  # outgoing members never return
+        self._ensure(new)
+        ray.get([self._host(k).call.remote(k, "handle_handoff", [out[i][1][k] for i in subset], [out[i][0] for i in subset])
+                 for k in new])
 
     def shutdown(self) -> None:
         """Deletes the remaining members (the hosts stay for the next run)."""
-        ray.get([self._host(i).drop_member.remote(self._key(i)) for i in self.live_members()])
-        self.offline = set(self.config.committee)
+        ray.get([self._host(m).drop_member.remote(m) for m in self.created - self.offline])
+        self.offline |= self.created

@@ -200,7 +200,7 @@ def run_simulation(
                 if dropped[pos]:
                     continue
                 x, y = data.train_arrays(eligible[idx])
-                task = ClientTask(pos, x, y, local, int(rng.integers(2**31)), bool(truncate[pos]), float(straggle[pos]))
+                task = ClientTask(int(idx), x, y, local, int(rng.integers(2**31)), bool(truncate[pos]), float(straggle[pos]))
                 refs.append(workers[len(refs) % len(workers)].run.remote(params_ref, task, ticket_ref, settings_ref))
             results: list[ClientResult] = []
             pending = list(refs)
@@ -261,7 +261,7 @@ def run_simulation(
         out["epsilon"], out["delta"] = out["privacy"]["epsilon"], out["privacy"]["delta"]
     if ssa:
         out["rejected_uploads"] = aggregator.rejected
-        out["committee_generation"] = aggregator.committee.generation
+        out["committee_generation"] = aggregator.generation
     return out
 
 

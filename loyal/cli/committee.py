@@ -9,7 +9,8 @@ from loyal.cli._common import emit_json, positive_float, positive_int
 
 
 def _run(args: argparse.Namespace) -> int:
-    from loyal.client.committee import CommitteeRunner, insecure_member_seed
+    from loyal.client.committee import CommitteeRunner
+    from loyal.protocols.ssa.committee import insecure_member_seed
     seed = insecure_member_seed(args.insecure_seed) if args.insecure_seed is not None else None
     try:
         digest = bytes.fromhex(args.policy_digest) if args.policy_digest else None

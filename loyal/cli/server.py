@@ -31,8 +31,8 @@ def _policy_spec(args: argparse.Namespace) -> str:
     for k in _POLICY_FLAGS:
         if getattr(args, k, None) is not None:
             d[k] = getattr(args, k)
-    if not d:
-        return ""
+    if "mechanism" not in d and set(d) <= {"participations", "min_separation"}:
+        return ""  # prefix sum: the schema is the job's alone (the participation ledger enforces it)
     if "mechanism" in d and "steps" not in d and getattr(args, "rounds", None):
         d["steps"] = args.rounds
     return canonical_policy_spec(d)
@@ -46,19 +46,19 @@ def _rotation(text: str) -> tuple[int, int, int]:
     return after, size, t
 
 
-def _spec(args: argparse.Namespace):
+def _job(args: argparse.Namespace):
+    """The job of `loyal server start` (random job id and seed; the schema from the mechanism or the flags)."""
     from loyal.protocols.proto import policies
-    from loyal.protocols.proto.convert import JobSpec
+    from loyal.protocols.ssa.job import Job
 
     policy_spec = _policy_spec(args)
-    return JobSpec(
-        job_id=os.urandom(16), public_seed=os.urandom(32), dim=args.dim, clients_per_round=args.clients_per_round,
+    k, b = policies.policy_schema(policy_spec) or (args.participations or 1, args.min_separation or 1)
+    return Job(
+        job_id=os.urandom(16), public_seed=os.urandom(32), dim=args.dim, cohort_size=args.clients_per_round,
         clip_norm=args.clip_norm, scale=args.scale, committee_size=args.committee_size, threshold=args.threshold,
-        noise_multiplier=args.noise_multiplier, params_name=args.params,
-        coefficient_l1=policies.policy_l1(policy_spec) or args.rounds,
-        min_cohort=args.min_cohort, model_name=args.model_name, model_seed=args.model_seed,
-        server_learning_rate=args.server_learning_rate, policy_id=policies.build_policy(policy_spec).policy_id,
-        policy_spec=policy_spec, rotations=tuple(args.rotate or ()),
+        noise_multiplier=args.noise_multiplier, params_name=args.params, rounds=args.rounds, policy_spec=policy_spec,
+        participations=k, min_separation=b, min_cohort=args.min_cohort, model_name=args.model_name,
+        model_seed=args.model_seed, server_learning_rate=args.server_learning_rate, rotations=tuple(args.rotate or ()),
     )
 
 
@@ -97,7 +97,7 @@ def _start(args: argparse.Namespace) -> int:
         tokens = [t.strip() for t in pathlib.Path(args.tokens_file).read_text().splitlines() if t.strip()]
     configure_json_logs()
     coord = open_coordinator(
-        args.db, spec=_spec(args), max_rounds=args.rounds, round_seconds=args.round_seconds, tokens=tokens,
+        args.db, job=_job(args), round_seconds=args.round_seconds, tokens=tokens,
         synchronous=args.synchronous, reissue_seconds=args.reissue_seconds,
     )
     asyncio.run(serve(coord, host=args.host, port=args.port, tls_dir=args.tls_dir, port_file=args.port_file))

@@ -112,3 +112,23 @@ class MatrixMechanismPolicy:
         """Earliest stored round any release at or after `round_index` needs."""
         self._check_round(round_index)
         return int(self._window[round_index])
+
+    def prefix_sum(self, releases: list[np.ndarray]) -> np.ndarray:
+        """The noisy prefix sum after round t = len(releases) - 1 from the releases of rounds 0..t.
+
+        prefix form: the release itself; gradient form (x_j + sens·(C^-1 z)_j): their sum; encoded
+        form (C x + sens·z): sum_j B_tj r_j with B = A C^-1, the factorization's decoder (arXiv 2202.08312).
+        """
+        if not releases:
+            raise ValueError("prefix_sum needs the release of at least one round")
+        t = len(releases) - 1
+        self._check_round(t)
+        if self.form == "prefix":
+            return np.asarray(releases[-1], dtype=np.float64)
+        if self.form == "gradient":
+            return np.sum(np.asarray(releases, dtype=np.float64), axis=0)
+        return self._decoder[t, : t + 1] @ np.asarray(releases, dtype=np.float64)
+
+    @functools.cached_property
+    def _decoder(self) -> np.ndarray:
+        return self.mechanism.noise_matrix()

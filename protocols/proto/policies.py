@@ -10,9 +10,10 @@ A spec is `""` (the built-in `prefix-sum/v1`) or a JSON object naming a DP-FTRL 
 
 The policy digest hashes the policy id, the scale and — for a finite mechanism — every quantized row
 (data and noise coefficients of rounds 0..n-1), so two parties with equal digests allow exactly the
-same releases, whatever floating-point path built their factorization. The job genesis is
-SHA-256(core genesis | policy digest): every log header a member verifies chains from it, so a
-server that switched policy cannot show a chain a member accepts.
+same releases, whatever floating-point path built their factorization. The job genesis
+(`loyal.protocols.ssa.job.Job.genesis`) hashes the digest with the rest of the pinned configuration:
+every log header a member verifies chains from it, so a server that switched policy cannot show a
+chain a member accepts.
 """
 
 from __future__ import annotations
@@ -22,9 +23,7 @@ import hashlib
 import json
 from typing import Any
 
-from loyal.protocols.ssa import log as ssalog
-from loyal.protocols.ssa.config import SsaConfig
-from loyal.protocols.ssa.policy import PrefixSumPolicy, ReleasePolicy, quantize
+from loyal.protocols.ssa.policy import PrefixSumPolicy, ReleasePolicy, coefficient_l1, quantized_rows
 
 PREFIX_SUM_ID = PrefixSumPolicy().policy_id
 _KEYS = {"mechanism", "steps", "participations", "min_separation", "bands", "buffers", "form", "scale_bits"}
@@ -77,30 +76,22 @@ def build_policy(policy_spec: str) -> ReleasePolicy:
     return MatrixMechanismPolicy(mech, form=d.get("form", "prefix"), scale_bits=d.get("scale_bits", 24))
 
 
+def policy_schema(policy_spec: str) -> tuple[int, int] | None:
+    """(participations k, min_separation b) of a mechanism's policy (None for prefix sum: the job sets them)."""
+    schema = getattr(getattr(build_policy(policy_spec), "mechanism", None), "schema", None)
+    return None if schema is None else (schema.participations, schema.min_separation)
+
+
 def policy_steps(policy_spec: str) -> int | None:
     """Rounds the policy covers (None: unbounded, prefix sum)."""
     return json.loads(policy_spec)["steps"] if policy_spec else None
 
 
-def quantized_rows(policy: ReleasePolicy, round_index: int) -> list[tuple[dict[int, int], dict[int, int]]]:
-    """The integer rows a member accepts after `round_index` (what `check_request` compares)."""
-    return [(quantize(r.data, policy.scale_bits), quantize(r.noise, policy.scale_bits)) for r in policy.release_rows(round_index)]
-
-
-def max_row_l1(policy: ReleasePolicy, rounds: int) -> int:
-    """max over rows of rounds 0..rounds-1 of max(||data||_1, ||noise||_1) after quantization."""
-    best = 0
-    for t in range(rounds):
-        for data, noise in quantized_rows(policy, t):
-            best = max(best, sum(map(abs, data.values())), sum(map(abs, noise.values())))
-    return best
-
-
 @functools.lru_cache(maxsize=16)
 def policy_l1(policy_spec: str) -> int | None:
-    """`max_row_l1` over every round of a finite policy (None for prefix sum: unbounded)."""
+    """`coefficient_l1` over every round of a finite policy (None for prefix sum: it grows with the rounds)."""
     steps = policy_steps(policy_spec)
-    return None if steps is None else max_row_l1(build_policy(policy_spec), steps)
+    return None if steps is None else coefficient_l1(build_policy(policy_spec), steps)
 
 
 @functools.lru_cache(maxsize=16)
@@ -111,12 +102,6 @@ def policy_digest(policy_spec: str) -> bytes:
     h.update(json.dumps([policy.policy_id, policy.scale_bits]).encode())
     steps = policy_steps(policy_spec)
     for t in range(steps or 0):
-        rows = [[sorted(d.items()), sorted(n.items())] for d, n in quantized_rows(policy, t)]
+        rows = [[sorted(r.data.items()), sorted(r.noise.items())] for r in quantized_rows(policy, t)]
         h.update(json.dumps([t, rows, policy.window_start(t)]).encode())
     return h.digest()
-
-
-def job_genesis(config: SsaConfig, policy_spec: str) -> bytes:
-    """The job's log genesis: the core genesis (job id, seed, parameter set) bound to the policy digest."""
-    core = ssalog.genesis_hash(config.job_id, config.public_seed, config.selection.params.name)
-    return hashlib.sha256(b"loyal/v1/genesis" + core + policy_digest(policy_spec)).digest()

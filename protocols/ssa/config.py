@@ -31,6 +31,8 @@ class SsaConfig:
       min_cohort: minimum clients per round before the round may be stored (default 1).
       coefficient_l1: max ||c||_1 of a release row after fixed-point scaling (sizes the parameters).
       selection: the parameter set and derived widths.
+      genesis: root of the job's log hash chain (`Job.genesis`, which binds the whole pinned
+        configuration); every role checks chains from it.
     """
 
     job_id: bytes
@@ -45,8 +47,11 @@ class SsaConfig:
     noise_multiplier: float = 0.0
     min_cohort: int = 1
     coefficient_l1: int = 1 << 10
+    genesis: bytes = b""
 
     def __post_init__(self) -> None:
+        if len(self.genesis) != 32:
+            raise ValueError(f"genesis must be 32 bytes (Job.genesis), got {len(self.genesis)}")
         if len(self.job_id) != 16:
             raise ValueError(f"job_id must be 16 bytes, got {len(self.job_id)}")
         if len(self.public_seed) != 32:
@@ -84,12 +89,18 @@ class SsaConfig:
         scale: float,
         committee_size: int = 5,
         threshold: int = 3,
+        honest_members: int | None = None,
         noise_multiplier: float = 0.0,
         min_cohort: int = 1,
         coefficient_l1: int = 1 << 10,
         params: RlweParameterSet | None = None,
+        genesis: bytes,
     ) -> SsaConfig:
-        """Builds a config, selecting the cheapest 128-bit parameter set unless `params` is given."""
+        """Builds a config, selecting the cheapest 128-bit parameter set unless `params` is given.
+
+        Called by `Job.config_for_epoch` (the one job model); `honest_members` defaults to `threshold`.
+        """
+        h = threshold if honest_members is None else honest_members
         encoder = FixedPointEncoder(clip_norm, scale)
         work = Workload(
             dim=dim,
@@ -97,7 +108,7 @@ class SsaConfig:
             value_bound=encoder.value_bound,
             coefficient_l1=coefficient_l1,
             committee_size=committee_size,
-            noise_sigma=noise_multiplier * clip_norm * scale * math.sqrt(committee_size / threshold),
+            noise_sigma=noise_multiplier * clip_norm * scale * math.sqrt(committee_size / h),
         )
         selection = select_parameters(work) if params is None else evaluate(params, work)
         return cls(
@@ -109,10 +120,11 @@ class SsaConfig:
             committee=tuple(range(1, committee_size + 1)),
             threshold=threshold,
             selection=selection,
-            honest_members=threshold,
+            honest_members=h,
             noise_multiplier=noise_multiplier,
             min_cohort=min_cohort,
             coefficient_l1=coefficient_l1,
+            genesis=genesis,
         )
 
     @property

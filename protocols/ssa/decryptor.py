@@ -20,7 +20,7 @@ from loyal.protocols.ssa.client import create_noise_contribution
 from loyal.protocols.ssa.config import SsaConfig
 from loyal.protocols.ssa.errors import LogIntegrityError, PolicyViolationError, ProtocolStateError
 from loyal.protocols.ssa.messages import PartialDecryption, ReleaseRequest, serialize_partial
-from loyal.protocols.ssa.policy import ReleasePolicy, quantize
+from loyal.protocols.ssa.policy import ReleasePolicy, quantized_rows
 from loyal.protocols.ssa.server import key_combination, request_id
 
 
@@ -47,7 +47,6 @@ class SsaCommitteeMember:
         self.config = config
         self.index = index
         self.policy = policy
-        self.genesis = ssalog.genesis_hash(config.job_id, config.public_seed, config.selection.params.name)
 
     # ---- key generation / hand-off -----------------------------------------------------------
     def create_keygen_contribution(self, prng: AesCtrPrng) -> KeyGenContribution:
@@ -88,7 +87,7 @@ class SsaCommitteeMember:
     def check_request(self, request: ReleaseRequest, trusted_head: bytes) -> None:
         """All checks a member runs before decrypting; raises on the first failure."""
         cfg = self.config
-        ssalog.verify_chain(request.headers, self.genesis, trusted_head)
+        ssalog.verify_chain(request.headers, cfg.genesis, trusted_head)
         expect = request_id(
             request.policy_id, request.round_index, request.data, request.noise, request.scale_bits,
             request.subset, trusted_head,
@@ -102,10 +101,7 @@ class SsaCommitteeMember:
             )
         if request.round_index >= len(request.headers):
             raise PolicyViolationError(f"row for round {request.round_index} not yet stored ({len(request.headers)} rounds)")
-        allowed = [
-            (quantize(r.data, self.policy.scale_bits), quantize(r.noise, self.policy.scale_bits))
-            for r in self.policy.release_rows(request.round_index)
-        ]
+        allowed = [(r.data, r.noise) for r in quantized_rows(self.policy, request.round_index)]
         if (request.data, request.noise) not in allowed:
             raise PolicyViolationError(
                 f"row data={request.data} noise={request.noise} is not a row the policy "

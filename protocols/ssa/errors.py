@@ -38,3 +38,8 @@ class PolicyViolationError(PermissionError):
 
 class LogIntegrityError(RuntimeError):
     """The server's log does not hash-chain to the trusted head."""
+
+
+class AuthenticationError(PermissionError):
+    """Unknown key, bad signature, an invalid/spent enrollment token, or a message naming a sender other
+    than the one its transport authenticated."""

@@ -2,8 +2,9 @@
 """The server's append-only, hash-chained log of stored rounds (design note ssa.md, "Threat model").
 
 entry_hash_t = SHA-256("loyal/ssa/log/v1" | prev_hash | round | counts | digests of X_t, Z_t and
-their AHE key sums); prev_hash of round 0 is the genesis hash of the job. Publishing the head (e.g.
-on chain next to the policy) lets members and auditors check any entry the server shows them.
+their AHE key sums); prev_hash of round 0 is the job's genesis (`loyal.protocols.ssa.job.Job.genesis`,
+which binds the whole pinned configuration). Publishing the head (e.g. on chain next to the policy)
+lets members and auditors check any entry the server shows them.
 """
 
 from __future__ import annotations
@@ -17,11 +18,6 @@ from loyal.protocols.rlwe.ahe import AheCiphertext
 from loyal.protocols.rlwe.kahe import KaheCiphertext
 from loyal.protocols.ssa.errors import LogIntegrityError
 from loyal.protocols.ssa.messages import LogHeader
-
-
-def genesis_hash(job_id: bytes, public_seed: bytes, params_name: str) -> bytes:
-    """The chain's root: binds the job id, public seed and parameter set."""
-    return hashlib.sha256(b"loyal/ssa/genesis/v1" + job_id + public_seed + params_name.encode()).digest()
 
 
 def digest_array(*arrays: np.ndarray) -> bytes:

@@ -187,6 +187,27 @@ class _Parsed:
     digest: bytes
 
 
+def frame_sender(data: bytes) -> int:
+    """The sender (client id or member index) a frame's header names; the full parse checks everything else.
+
+    Raises:
+      MessageFormatError: too short for a header, or not a Loyal frame.
+    """
+    if not isinstance(data, bytes | bytearray | memoryview) or len(data) < _HEADER.size:
+        raise MessageFormatError(f"message truncated: shorter than the {_HEADER.size}-byte frame header")
+    magic, *_, sender, _ = _HEADER.unpack_from(data)
+    if magic != MAGIC:
+        raise MessageFormatError(f"bad magic {magic!r}, expected {MAGIC!r}")
+    return sender
+
+
+def frame_digest(data: bytes) -> bytes:
+    """A frame's digest as its trailer states it (the sender signs it; the parse recomputes and checks it)."""
+    if len(data) < _HEADER.size + _DIGEST:
+        raise MessageFormatError(f"message truncated: {len(data)} bytes < minimum {_HEADER.size + _DIGEST}")
+    return bytes(data[-_DIGEST:])
+
+
 def _unframe(data: bytes, job_id: bytes, expected: Kind, *, verify_digest: bool = True, as_int64: bool = True) -> _Parsed:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise MessageFormatError(f"message must be bytes, got {type(data).__name__}")

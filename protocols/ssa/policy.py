@@ -69,6 +69,37 @@ def quantize(coefficients: dict[int, float], scale_bits: int) -> dict[int, int]:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class QuantizedRow:
+    """A release row as integers: real coefficients times 2**scale_bits, rounded (`quantize`).
+
+    This is what the server puts in a request and what a member compares it with.
+    """
+
+    round_index: int
+    data: dict[int, int]
+    noise: dict[int, int]
+
+    @property
+    def l1(self) -> int:
+        """max(||data||_1, ||noise||_1): `encoding.plaintext_bound` bounds the data part and the noise
+        part each with this norm, so it is the one `coefficient_l1` of a row."""
+        return max(sum(map(abs, self.data.values())), sum(map(abs, self.noise.values())))
+
+
+def quantized_rows(policy: ReleasePolicy, round_index: int) -> tuple[QuantizedRow, ...]:
+    """The integer rows the policy allows after `round_index` (the one place rows are quantized)."""
+    sb = policy.scale_bits
+    return tuple(QuantizedRow(r.round_index, quantize(r.data, sb), quantize(r.noise, sb)) for r in policy.release_rows(round_index))
+
+
+def coefficient_l1(policy: ReleasePolicy, rounds: int) -> int:
+    """Largest `QuantizedRow.l1` over the rows of rounds 0..rounds-1 (>= 1)."""
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got rounds={rounds}")
+    return max(1, max(row.l1 for t in range(rounds) for row in quantized_rows(policy, t)))
+
+
 @runtime_checkable
 class ReleasePolicy(Protocol):
     """What a DP-FTRL mechanism publishes to the server, the committee and auditors.
@@ -92,6 +123,11 @@ class ReleasePolicy(Protocol):
         """
         ...
 
+    def prefix_sum(self, releases: list[np.ndarray]) -> np.ndarray:
+        """The noisy prefix sum sum_{j<=t} x_j after round t = len(releases) - 1, from the releases of
+        rounds 0..t (what the DP-FTRL learner and the served model consume, whatever the form)."""
+        ...
+
 
 @dataclasses.dataclass(frozen=True)
 class PrefixSumPolicy:
@@ -110,3 +146,8 @@ class PrefixSumPolicy:
 
     def window_start(self, round_index: int) -> int:
         return 0
+
+    def prefix_sum(self, releases: list[np.ndarray]) -> np.ndarray:
+        if not releases:
+            raise ValueError("prefix_sum needs the release of at least one round")
+        return releases[-1]

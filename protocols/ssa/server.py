@@ -20,16 +20,19 @@ from loyal.protocols.rlwe.ahe import AheCiphertext, ThresholdError
 from loyal.protocols.rlwe.kahe import KaheCiphertext
 from loyal.protocols.ssa import log as ssalog
 from loyal.protocols.ssa.config import SsaConfig
-from loyal.protocols.ssa.errors import ProtocolStateError, ReplayError
+from loyal.protocols.ssa.errors import LogIntegrityError, ProtocolStateError, ReplayError
 from loyal.protocols.ssa.messages import (
+    ClientContribution,
     Kind,
+    NoiseContribution,
+    PartialDecryption,
     Release,
     ReleaseRequest,
     RoundAggregate,
     parse_contribution,
     parse_partial,
 )
-from loyal.protocols.ssa.policy import ReleasePolicy, ReleaseRow, quantize
+from loyal.protocols.ssa.policy import QuantizedRow, ReleasePolicy
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +90,21 @@ class _Accumulator:
         np.add(self.c1, c1, out=self.c1)
         self.pending += 1
         self.count += 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Contribution:
+    """A parsed upload checked against the open round (`SsaServer.check_contribution`)."""
+
+    kind: Kind
+    message: ClientContribution | NoiseContribution = dataclasses.field(repr=False)
+    digest: bytes
+
+    @property
+    def sender(self) -> int:
+        """The client id (client uploads) or member index (noise shares) the frame names."""
+        m = self.message
+        return m.client_id if self.kind == Kind.CLIENT_CONTRIBUTION else m.member_index
 
 
 @dataclasses.dataclass
@@ -148,7 +166,6 @@ class SsaServer:
         self.config = config
         self.policy = policy
         self.verify_digests = verify_digests
-        self.genesis = ssalog.genesis_hash(config.job_id, config.public_seed, config.selection.params.name)
 
     # ---- state -------------------------------------------------------------------------------
     def _new_round(self, round_index: int) -> OpenRound:
@@ -166,10 +183,17 @@ class SsaServer:
     def create_state(self, public_key_hat: np.ndarray) -> ServerState:
         """Initial state once the committee published its public key."""
         self.config.ahe.ring.check_shape(public_key_hat, "public_key_hat")
-        return ServerState(public_key_hat, self._new_round(0), [], self.genesis)
+        return ServerState(public_key_hat, self._new_round(0), [], self.config.genesis)
 
     # ---- uploads -----------------------------------------------------------------------------
-    def _handle(self, state: ServerState, data: bytes, kind: Kind) -> ServerState:
+    def check_contribution(self, state: ServerState, data: bytes, kind: Kind) -> Contribution:
+        """Parses and validates an upload against the open round without changing `state`.
+
+        The caller may then make it durable and `include` it: validation never runs twice.
+
+        Raises:
+          MessageFormatError: malformed bytes; ReplayError: wrong round, replayed bytes or sender.
+        """
         msg, digest = parse_contribution(
             data, job_id=self.config.job_id, kahe_ring=self.config.kahe.ring, ahe_ring=self.config.ahe.ring,
             num_polys=self.config.num_polys, kind=kind, verify_digest=self.verify_digests,
@@ -182,27 +206,35 @@ class SsaServer:
         if kind == Kind.CLIENT_CONTRIBUTION:
             if msg.client_id in rnd.client_ids:
                 raise ReplayError(f"client {msg.client_id} already contributed to round {rnd.round_index}")
-            rnd.client_ids.add(msg.client_id)
-            target = rnd.data
         else:
             if msg.member_index not in self.config.committee:
                 raise ReplayError(f"noise from {msg.member_index}, not a committee member {self.config.committee}")
             if msg.member_index in rnd.noise_members:
                 raise ReplayError(f"member {msg.member_index} already sent noise for round {rnd.round_index}")
+        return Contribution(kind, msg, digest)
+
+    def include(self, state: ServerState, contribution: Contribution) -> ServerState:
+        """Adds a checked contribution's two parts to the open round (both or neither)."""
+        msg, rnd = contribution.message, state.open_round
+        if msg.round_index != rnd.round_index or contribution.digest in state.seen_digests:
+            raise ReplayError(f"contribution for round {msg.round_index} was checked against another state")
+        if contribution.kind == Kind.CLIENT_CONTRIBUTION:
+            rnd.client_ids.add(msg.client_id)
+            target = rnd.data
+        else:
             rnd.noise_members.add(msg.member_index)
             target = rnd.noise
-        # Fully validated: both parts are included together or not at all.
         target.add(msg.kahe.b_hat, msg.ahe.c0_hat, msg.ahe.c1_hat)
-        state.seen_digests.add(digest)
+        state.seen_digests.add(contribution.digest)
         return state
 
     def handle_client_contribution(self, state: ServerState, data: bytes) -> ServerState:
         """Validates a client's bytes and adds both parts to the open round (atomically)."""
-        return self._handle(state, data, Kind.CLIENT_CONTRIBUTION)
+        return self.include(state, self.check_contribution(state, data, Kind.CLIENT_CONTRIBUTION))
 
     def handle_noise_contribution(self, state: ServerState, data: bytes) -> ServerState:
         """Validates a committee member's encrypted noise share and adds it to the open round."""
-        return self._handle(state, data, Kind.NOISE_CONTRIBUTION)
+        return self.include(state, self.check_contribution(state, data, Kind.NOISE_CONTRIBUTION))
 
     def close_round(self, state: ServerState) -> ServerState:
         """Stores the open round's aggregates as a new log entry and opens the next round.
@@ -232,6 +264,26 @@ class SsaServer:
         logger.info("stored round %d (%d clients, %d noise shares)", rnd.round_index, rnd.data.count, rnd.noise.count)
         return state
 
+    def append_stored_round(self, state: ServerState, aggregate: RoundAggregate) -> ServerState:
+        """Restore: appends a round `close_round` stored earlier (e.g. its snapshot), checking that it
+        is the next round and hash-chains to the log; the next round opens empty.
+
+        Raises:
+          LogIntegrityError: wrong round, or a header that does not chain to the current head.
+        """
+        h = aggregate.header
+        digests = (h.data_kahe_digest, h.noise_kahe_digest, h.data_ahe_digest, h.noise_ahe_digest)
+        if h.round_index != state.open_round.round_index or h.prev_hash != state.head or h.entry_hash != ssalog.entry_hash(
+            state.head, h.round_index, h.num_clients, h.num_noise, digests
+        ):
+            raise LogIntegrityError(f"stored round {h.round_index} does not hash-chain to the log")
+        if state.open_round.data.count or state.open_round.noise.count:
+            raise ProtocolStateError(f"round {h.round_index} already has contributions in memory")
+        state.log.append(aggregate)
+        state.head = h.entry_hash
+        state.open_round = self._new_round(h.round_index + 1)
+        return state
+
     def compact(self, state: ServerState) -> ServerState:
         """Drops the KAHE payload of rounds no release at or after the last stored round needs.
 
@@ -249,16 +301,17 @@ class SsaServer:
 
     # ---- releases ----------------------------------------------------------------------------
     def create_release_request(
-        self, state: ServerState, row: ReleaseRow, subset: tuple[int, ...] | None = None
+        self, state: ServerState, row: QuantizedRow, subset: tuple[int, ...] | None = None
     ) -> ReleaseRequest:
-        """Builds the request for one policy row, naming the decrypting subset (default: first t members)."""
+        """Builds the request for one quantized policy row (`policy.quantized_rows`), naming the
+        decrypting subset (default: first t members)."""
         if row.round_index >= len(state.log):
             raise ProtocolStateError(f"row for round {row.round_index}, but only {len(state.log)} rounds are stored")
         subset = tuple(subset or self.config.committee[: self.config.threshold])
         if len(subset) < self.config.threshold or not set(subset) <= set(self.config.committee):
             raise ValueError(f"subset must be >= threshold={self.config.threshold} committee members, got {subset}")
         sb = self.policy.scale_bits
-        data, noise = quantize(row.data, sb), quantize(row.noise, sb)
+        data, noise = row.data, row.noise
         touched = sorted(set(data) | set(noise))
         for r in touched:
             if state.log[r].compacted:
@@ -272,8 +325,8 @@ class SsaServer:
         state.pending[rid] = (req, {})
         return req
 
-    def handle_partial_decryption(self, state: ServerState, data: bytes) -> ServerState:
-        """Validates and stores a member's partial decryption for a pending request."""
+    def check_partial(self, state: ServerState, data: bytes) -> PartialDecryption:
+        """Parses a member's partial decryption and checks it answers a pending request (no state change)."""
         part = parse_partial(data, job_id=self.config.job_id, ahe_ring=self.config.ahe.ring)
         if part.request_id not in state.pending:
             raise ProtocolStateError(f"partial decryption for unknown request {part.request_id.hex()[:16]}…")
@@ -282,8 +335,16 @@ class SsaServer:
             raise ReplayError(f"member {part.member_index} is not in the request's subset {req.subset}")
         if part.member_index in parts:
             raise ReplayError(f"member {part.member_index} already answered this request")
-        parts[part.member_index] = part.share
+        return part
+
+    def include_partial(self, state: ServerState, part: PartialDecryption) -> ServerState:
+        """Stores a checked partial decryption with its request."""
+        state.pending[part.request_id][1][part.member_index] = part.share
         return state
+
+    def handle_partial_decryption(self, state: ServerState, data: bytes) -> ServerState:
+        """Validates and stores a member's partial decryption for a pending request."""
+        return self.include_partial(state, self.check_partial(state, data))
 
     def recover_release(self, state: ServerState, rid: bytes) -> tuple[ServerState, Release]:
         """Combines the partials of one request and decrypts the row's linear combination only.

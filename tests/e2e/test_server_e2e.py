@@ -20,7 +20,8 @@ import pytest
 from loyal.client.grpc_client import Session
 from loyal.client.runner import run_client
 from loyal.protocols.proto.convert import release_from_proto
-from loyal.protocols.proto.loyal.v1 import common_pb2, health_pb2, health_pb2_grpc, observer_pb2
+from loyal.protocols.proto.loyal.v1 import common_pb2, health_pb2, observer_pb2
+from loyal.rpc import health_pb2_grpc
 from tests.server.harness import (
     InProcessServer,
     client_seed,
@@ -115,7 +116,7 @@ def test_two_thousand_malformed_requests_leave_server_serving_and_store_unchange
     # Prepare: a running job with stored submissions.
     db = str(tmp_path / "s.db")
     spec = make_spec(clients=5, rounds=1)
-    with InProcessServer(db, spec, rounds=1, toks=tokens(5)) as srv, member_threads(srv.address, 3):
+    with InProcessServer(db, spec, toks=tokens(5)) as srv, member_threads(srv.address, 3):
         for c in range(2):
             run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0)
         with Session(srv.address) as s:
@@ -124,7 +125,7 @@ def test_two_thousand_malformed_requests_leave_server_serving_and_store_unchange
         before = _files(db)
         rng = random.Random(0)  # test data only
         valid = common_pb2.SubmitHeader(round=0, public_key=b"k" * 32, nonce=b"n" * 16, total_bytes=10,
-                                        payload_sha256=b"s" * 32, signature=b"g" * 64).SerializeToString()
+                                        payload_digest=b"s" * 32, signature=b"g" * 64).SerializeToString()
         channel = grpc.insecure_channel(srv.address)
         codes: dict[str, int] = {}
         t0 = time.monotonic()

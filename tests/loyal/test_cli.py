@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from loyal import __version__
-from loyal.app import GROUPS, main
+from loyal.app import GROUPS, main, selected_group
 
 
 def test_version_prints_package_version(capsys):
@@ -35,6 +35,37 @@ def test_console_script_runs_as_module():
     # Assert
     assert result.returncode == 0
     assert result.stdout.startswith("loyal ")
+
+
+SELECTED_GROUPS = {
+    "group_first": (["server", "start", "--db", "x"], "server"),
+    "after_global_options": (["-vv", "--verbose", "committee", "run"], "committee"),
+    "options_only": (["--version"], None),
+    "unknown_group": (["imagenet", "server"], None),
+    "empty": ([], None),
+}
+
+
+@pytest.mark.parametrize("argv,expected", SELECTED_GROUPS.values(), ids=SELECTED_GROUPS.keys())
+def test_selected_group_is_the_first_word(argv, expected):
+    assert selected_group(argv) == expected
+
+
+def test_server_start_imports_no_other_group():
+    # Prepare: `loyal server start` in a fresh interpreter (supervisors and tests start it as a process).
+    code = (
+        "import sys\n"
+        "from loyal.app import build_parser, selected_group\n"
+        "argv = ['server', 'start', '--db', 'x.db', '--port', '0']\n"
+        "build_parser(selected_group(argv)).parse_args(argv)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('loyal.cli.') or m.split('.')[0] in "
+        "('torch', 'ray', 'transformers', 'flwr', 'web3')))\n"
+    )
+    # Execute
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    # Assert: only its own group module (and the shared helpers) loaded; no torch, ray, Flower or web3.
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['loyal.cli._common', 'loyal.cli.server']"
 
 
 def test_data_stats_digits_json(capsys):

@@ -17,9 +17,10 @@ import time
 
 import numpy as np
 
-from loyal.client.committee import CommitteeRunner, insecure_member_seed
+from loyal.client.committee import CommitteeRunner
 from loyal.protocols.proto import policies
-from loyal.protocols.proto.convert import JobSpec
+from loyal.protocols.ssa.committee import insecure_member_seed, member_prng
+from loyal.protocols.ssa.job import Job
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa.client import SsaClient, create_noise_contribution
 from loyal.protocols.ssa.selftest import setup_job
@@ -29,14 +30,14 @@ DIM = 40
 
 
 def make_spec(*, clients: int = 4, committee: int = 3, threshold: int = 2, noise: float = 0.0, dim: int = DIM,
-              rounds: int = 3, policy_spec: str = "", rotations: tuple = ()) -> JobSpec:
-    h = hashlib.sha256(b"test-job").digest()
-    policy = policies.build_policy(policy_spec)
-    return JobSpec(
-        job_id=h[:16], public_seed=hashlib.sha256(b"test-seed").digest(), dim=dim, clients_per_round=clients,
-        clip_norm=1.0, scale=1024.0, committee_size=committee, threshold=threshold, noise_multiplier=noise,
-        params_name="insecure-test-n1024", coefficient_l1=policies.policy_l1(policy_spec) or rounds,
-        policy_id=policy.policy_id, policy_spec=policy_spec, rotations=rotations,
+              rounds: int = 3, policy_spec: str = "", rotations: tuple = (), **kw) -> Job:
+    """A test job on the insecure N=1024 parameters (fixed id and seed)."""
+    k, b = policies.policy_schema(policy_spec) or (kw.pop("participations", 1), kw.pop("min_separation", 1))
+    return Job(
+        job_id=hashlib.sha256(b"test-job").digest()[:16], public_seed=hashlib.sha256(b"test-seed").digest(), dim=dim,
+        cohort_size=clients, clip_norm=1.0, scale=1024.0, committee_size=committee, threshold=threshold,
+        noise_multiplier=noise, params_name="insecure-test-n1024", rounds=rounds, policy_spec=policy_spec,
+        rotations=rotations, participations=k, min_separation=b, **kw,
     )
 
 
@@ -57,10 +58,10 @@ def update_for(round_index: int, client: int, dim: int = DIM) -> np.ndarray:
 class InProcessServer:
     """Serves a coordinator on a free loopback port in a background thread."""
 
-    def __init__(self, db: str, spec: JobSpec | None, *, rounds: int = 3, round_seconds: float = 300.0,
+    def __init__(self, db: str, job: Job | None, *, round_seconds: float = 300.0,
                  toks: list[str] = (), tls_dir: str | None = None, reissue_seconds: float = 60.0, port: int = 0) -> None:
         self.port = port
-        self.coord = open_coordinator(db, spec=spec, max_rounds=rounds, round_seconds=round_seconds, tokens=list(toks),
+        self.coord = open_coordinator(db, job=job, round_seconds=round_seconds, tokens=list(toks),
                                       reissue_seconds=reissue_seconds)
         self.tls_dir = tls_dir
         self._loop = asyncio.new_event_loop()
@@ -120,7 +121,7 @@ def start_server_process(db: str, port_file: str, *, spec_args: list[str], tls_d
     if os.path.exists(port_file):
         os.remove(port_file)
     port = [] if "--port" in spec_args else ["--port", "0"]
-    cmd = [sys.executable, "-m", "loyal.server", "start", "--db", db, *port, "--port-file", port_file,
+    cmd = [sys.executable, "-m", "loyal", "server", "start", "--db", db, *port, "--port-file", port_file,
            "--synchronous", "NORMAL", *spec_args]
     if tls_dir:
         cmd += ["--tls-dir", tls_dir]
@@ -145,35 +146,34 @@ def read_port(port_file: str) -> int:
     return int(pathlib.Path(port_file).read_text())
 
 
-def reference_releases(spec: JobSpec, rounds: int, clients: int, *, members_seeded: bool = True) -> list[np.ndarray]:
-    """Integer releases of the pure in-process protocol (no gRPC) for the same client and member seeds."""
+def reference_releases(job: Job, rounds: int, clients: int, *, members_seeded: bool = True) -> list[np.ndarray]:
+    """Integer releases of the bare in-process roles (no driver, no gRPC) for the same client and member seeds."""
     from loyal.protocols.rlwe.params import BY_NAME
+    from loyal.protocols.ssa.selftest import release_all
 
-    job = setup_job(
-        dim=spec.dim, clients=spec.clients_per_round, committee=spec.committee_size, threshold=spec.threshold,
-        noise_multiplier=spec.noise_multiplier, params=BY_NAME[spec.params_name], coefficient_l1=spec.coefficient_l1,
-        prng=AesCtrPrng(hashlib.sha256(b"ref").digest()), policy=spec.policy(),
+    roles = setup_job(
+        dim=job.dim, clients=job.cohort_size, committee=job.committee_size, threshold=job.threshold,
+        noise_multiplier=job.noise_multiplier, params=BY_NAME[job.params_name], rounds=job.rounds,
+        prng=AesCtrPrng(hashlib.sha256(b"ref").digest()), policy_spec=job.policy_spec,
     )
     out = []
-    st = job.server_state
+    st = roles.server_state
     for r in range(rounds):
         for c in range(clients):
             prng = AesCtrPrng(client_seed(r, c), b"loyal/client")
-            data = SsaClient(job.config).create_contribution(
-                update_for(r, c, spec.dim), round_index=r, client_id=c, public_key_hat=st.public_key_hat, prng=prng)
-            job.server.handle_client_contribution(st, data)
-        if spec.noise_multiplier > 0:
+            data = SsaClient(roles.config).create_contribution(
+                update_for(r, c, job.dim), round_index=r, client_id=c, public_key_hat=st.public_key_hat, prng=prng)
+            roles.server.handle_client_contribution(st, data)
+        if job.noise_multiplier > 0:
             # The committee serving round r (after hand-offs: other members, sigma_m over the new threshold).
-            members, t = spec.committee(spec.epoch_of_round(r))
-            cfg, base = dataclasses.replace(job.config, committee=members, threshold=t, honest_members=t), job.config
-            job.server.config = cfg  # the aggregate does not depend on who decrypts: the old members still do here
-            for m in members:
-                prng = AesCtrPrng(insecure_member_seed(m), f"loyal/member/{m}/noise/{r}".encode())
-                job.server.handle_noise_contribution(st, create_noise_contribution(
-                    cfg, round_index=r, member_index=m, public_key_hat=st.public_key_hat, prng=prng))
-            job.server.config = base
-        job.server.close_round(st)
-        from loyal.protocols.ssa.selftest import release_all
-
-        out += [rel.integer_values for rel in release_all(job, r)]
+            cfg = job.config_for_epoch(job.epoch_of_round(r))
+            base, roles.server.config = roles.server.config, dataclasses.replace(roles.config, committee=cfg.committee,
+                                                                                 threshold=cfg.threshold, honest_members=cfg.honest_members)
+            for m in cfg.committee:
+                roles.server.handle_noise_contribution(st, create_noise_contribution(
+                    roles.server.config, round_index=r, member_index=m, public_key_hat=st.public_key_hat,
+                    prng=member_prng(insecure_member_seed(m), m, f"noise/{r}")))
+            roles.server.config = base
+        roles.server.close_round(st)
+        out += [rel.integer_values for rel in release_all(roles, r)]
     return out

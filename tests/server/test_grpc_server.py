@@ -15,9 +15,10 @@ from loyal.client.grpc_client import Session
 from loyal.client.runner import run_client, wait_for_task
 from loyal.client.tls import Identity
 from loyal.protocols.proto.convert import release_from_proto
-from loyal.protocols.proto.loyal.v1 import client_pb2, health_pb2, health_pb2_grpc, observer_pb2
+from loyal.protocols.proto.loyal.v1 import client_pb2, health_pb2, observer_pb2
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa.client import SsaClient
+from loyal.rpc import health_pb2_grpc
 from loyal.server.certs import create_certificates
 from tests.server.harness import (
     InProcessServer,
@@ -49,7 +50,7 @@ def test_releases_equal_pure_protocol(tmp_path, noise):
     # Prepare
     spec = make_spec(clients=CLIENTS, noise=noise, rounds=2)
     # Execute
-    with InProcessServer(str(tmp_path / "s.db"), spec, rounds=2, toks=tokens(2 * CLIENTS)) as srv:
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(2 * CLIENTS)) as srv:
         with member_threads(srv.address, 3) as results:
             _run_rounds(srv.address, 2)
         got = _releases(srv.address)
@@ -67,7 +68,7 @@ def test_releases_equal_pure_protocol(tmp_path, noise):
 def _served(tmp_path):
     """A server whose round 0 is open (committee ran key generation), plus an enrolled identity."""
     spec = make_spec(clients=CLIENTS, rounds=1)
-    with InProcessServer(str(tmp_path / "s.db"), spec, rounds=1, toks=tokens(10)) as srv:
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(10)) as srv:
         with member_threads(srv.address, 3):
             with Session(srv.address, max_attempts=3) as s:
                 ident = Identity()
@@ -75,13 +76,13 @@ def _served(tmp_path):
                 task = wait_for_task(s, 30)
                 yield srv, s, ident, task
             # let the members finish: fill the round
-            for c in range(CLIENTS - srv.coord.clients_in_round):
+            for c in range(CLIENTS - srv.coord.state.clients):
                 run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0)
 
 
 def _payload(task, client_id: int, round_index: int = 0) -> bytes:
-    return SsaClient(task.spec.to_config()).create_contribution(
-        update_for(0, 99, task.spec.dim), round_index=round_index, client_id=client_id,
+    return SsaClient(task.job.config_for_epoch(0)).create_contribution(
+        update_for(0, 99, task.job.dim), round_index=round_index, client_id=client_id,
         public_key_hat=task.public_key_hat, prng=AesCtrPrng(client_seed(0, 99)),
     )
 
@@ -89,7 +90,7 @@ def _payload(task, client_id: int, round_index: int = 0) -> bytes:
 def _snapshot(srv) -> tuple[int, bytes]:
     db = srv.coord.store.db
     n = db.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
-    rows = db.execute("SELECT payload_sha256 FROM submissions ORDER BY seq").fetchall()
+    rows = db.execute("SELECT payload_digest FROM submissions ORDER BY seq").fetchall()
     return n, hashlib.sha256(b"".join(r[0] for r in rows)).digest()
 
 
@@ -102,7 +103,7 @@ def _expect(code: grpc.StatusCode, match: str, fn) -> None:
 
 def test_bad_uploads_are_rejected_with_reason_and_never_stored(served):
     srv, s, ident, task = served
-    job = task.spec.job_id
+    job = task.job.job_id
     good = _payload(task, ident.client_id)
     before = _snapshot(srv)
     stranger = Identity()
@@ -153,7 +154,7 @@ def test_health_reports_serving(served):
 def test_tls_round_trip_and_plaintext_refused(tmp_path):
     files = create_certificates(tmp_path / "tls")
     spec = make_spec(clients=1, rounds=1)
-    with InProcessServer(str(tmp_path / "s.db"), spec, rounds=1, toks=tokens(2), tls_dir=str(tmp_path / "tls")) as srv:
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(2), tls_dir=str(tmp_path / "tls")) as srv:
         with Session(srv.address, files["ca.crt"]) as s:
             assert s.status().serving
         with Session(srv.address, max_attempts=1) as s:

@@ -14,7 +14,7 @@ from loyal.client.constants import Key
 from loyal.client.grpc_client import Session
 from loyal.protocols.proto.loyal.v1 import committee_pb2
 from loyal.server.coordinator import Coordinator
-from loyal.server.rounds import RoundStage
+from loyal.protocols.ssa.rounds import RoundStage
 from loyal.server.store import Store
 from tests.server.harness import InProcessServer, make_spec, member_threads, reference_releases, tokens
 from tests.server.test_grpc_server import _releases, _run_rounds
@@ -29,7 +29,7 @@ def test_rotated_committee_decrypts_release_spanning_old_rounds(tmp_path):
     spec = make_spec(clients=CLIENTS, noise=0.5, rounds=2, rotations=ROTATIONS)
     db = str(tmp_path / "s.db")
     # Execute: 2 rounds; the prefix-sum release after round 1 needs round 0 (stored under the old key holders).
-    with InProcessServer(db, spec, rounds=2, toks=tokens(2 * CLIENTS)) as srv:
+    with InProcessServer(db, spec, toks=tokens(2 * CLIENTS)) as srv:
         with member_threads(srv.address, 7) as results:
             _run_rounds(srv.address, 2)
         got = _releases(srv.address)
@@ -41,7 +41,7 @@ def test_rotated_committee_decrypts_release_spanning_old_rounds(tmp_path):
         noise1 = {m for (m,) in db_.execute("SELECT sender FROM submissions WHERE round = 1 AND kind = 'noise'")}
     # A restart on the same store comes back in the new epoch with the same releases.
     store = Store(db)
-    restarted = Coordinator.open_job(store, spec=None, max_rounds=2, round_seconds=60.0)
+    restarted = Coordinator.open_job(store, job=None, round_seconds=60.0)
     after = (restarted.status(), [r.request_id for r in restarted.releases], restarted.config.committee)
     store.close()
     # Assert: both releases equal the pure protocol (no hand-off there: the key is the same secret).
@@ -64,7 +64,7 @@ def test_rotated_committee_decrypts_release_spanning_old_rounds(tmp_path):
 def test_handoff_rpcs_fail_if_out_of_turn(tmp_path):
     # Prepare: a job still in key generation; member 1 joins (signing key bound), member 4 not.
     spec = make_spec(clients=CLIENTS, rounds=2, rotations=ROTATIONS)
-    with InProcessServer(str(tmp_path / "s.db"), spec, rounds=2) as srv, Session(srv.address, max_attempts=1) as s:
+    with InProcessServer(str(tmp_path / "s.db"), spec) as srv, Session(srv.address, max_attempts=1) as s:
         member = CommitteeRunner(srv.address, 1)
         member._join(s, b"\x00" * 32)
         stranger = CommitteeRunner(srv.address, 8)

@@ -5,6 +5,8 @@ store (and a restart after it), members refusing rows outside the policy, and di
 
 from __future__ import annotations
 
+import dataclasses
+
 import argparse
 import time
 
@@ -17,7 +19,7 @@ from loyal.client.runner import run_client
 from loyal.protocols.proto import policies
 from loyal.protocols.ssa.errors import PolicyViolationError
 from loyal.protocols.ssa.policy import ReleaseRow
-from loyal.server.rounds import RoundStage
+from loyal.protocols.ssa.rounds import RoundStage
 from tests.server.harness import (
     InProcessServer,
     client_seed,
@@ -47,10 +49,10 @@ def test_banded_policy_releases_equal_pure_protocol_across_compaction_and_restar
     # Prepare
     spec = make_spec(clients=CLIENTS, noise=0.5, rounds=4, policy_spec=BANDED)
     db = str(tmp_path / "s.db")
-    policy = spec.policy()
+    policy = spec.policy
     assert [policy.window_start(t) for t in range(4)] == [0, 0, 1, 2]
     # Execute: rounds 0-2, a clean restart on the same store and port, then round 3.
-    with InProcessServer(db, spec, rounds=4, toks=tokens(4 * CLIENTS)) as srv:
+    with InProcessServer(db, spec, toks=tokens(4 * CLIENTS)) as srv:
         port = srv.port
         with member_threads(srv.address, 3) as results:
             _run_rounds(srv.address, 3)
@@ -58,10 +60,10 @@ def test_banded_policy_releases_equal_pure_protocol_across_compaction_and_restar
                 time.sleep(0.05)
             before = _stored(srv)
             srv.__exit__(None, None, None)
-            with InProcessServer(db, None, rounds=4, port=port) as srv2:
+            with InProcessServer(db, None, port=port) as srv2:
                 restored = _stored(srv2)
                 stored_rounds = srv2.coord.status()["stored_rounds"]
-                compacted = [e.compacted for e in srv2.coord.state.log]
+                compacted = [e.compacted for e in srv2.coord.state.core.log]
                 for c in range(CLIENTS):
                     run_client(srv2.address, lambda t, c=c: update_for(3, c), token=f"tok-{3 * CLIENTS + c}",
                                round_index=3, insecure_seed=client_seed(3, c))
@@ -101,8 +103,8 @@ class _NoNoiseRows:
 def test_members_refuse_rows_outside_the_policy_over_grpc(tmp_path):
     # Prepare: a noisy job whose server tries to release data without noise.
     spec = make_spec(clients=CLIENTS, noise=0.5, rounds=1)
-    with InProcessServer(str(tmp_path / "s.db"), spec, rounds=1, toks=tokens(CLIENTS)) as srv:
-        srv.coord.policy = _NoNoiseRows(srv.coord.policy)
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS)) as srv:
+        srv.coord.driver.policy = _NoNoiseRows(srv.coord.driver.policy)
         with member_threads(srv.address, 3) as results:
             # Execute
             _run_rounds(srv.address, 1)
@@ -111,8 +113,8 @@ def test_members_refuse_rows_outside_the_policy_over_grpc(tmp_path):
                 time.sleep(0.05)
             refusals = srv.coord.store.refusals()
             releases = list(srv.coord.releases)
-            stage = srv.coord.stage
-            srv.coord.stage = RoundStage.DONE  # end the job so the members exit
+            stage = srv.coord.state.stage
+            srv.coord.state.stage = RoundStage.DONE  # end the job so the members exit
     # Assert: both named members refused with the policy reason; nothing was released.
     assert {m for _, m, _ in refusals} == {1, 2}
     assert all("is not a row the policy 'prefix-sum/v1' allows" in reason for _, _, reason in refusals)
@@ -122,7 +124,7 @@ def test_members_refuse_rows_outside_the_policy_over_grpc(tmp_path):
 
 def test_member_fails_if_job_policy_differs_from_pinned_digest(tmp_path):
     spec = make_spec(clients=CLIENTS, rounds=1)
-    with InProcessServer(str(tmp_path / "s.db"), spec, rounds=1) as srv:
+    with InProcessServer(str(tmp_path / "s.db"), spec) as srv:
         with member_threads(srv.address, [1], policy_digest=policies.policy_digest(BANDED)) as results:
             pass
     assert isinstance(results[1], PolicyViolationError)
@@ -154,6 +156,11 @@ def test_canonical_policy_spec_fails_if_malformed(spec, match):
         policies.canonical_policy_spec(spec)
 
 
-def test_job_spec_fails_if_coefficient_l1_below_policy_rows():
-    with pytest.raises(ValueError, match=r"coefficient_l1 must be >= \d+ \(largest quantized row of banded-toeplitz"):
-        type(make_spec())(**{**make_spec(policy_spec=BANDED).__dict__, "coefficient_l1": 2})
+def test_job_coefficient_l1_is_derived_from_the_policy_and_bounds_prefix_sum_jobs():
+    # A finite mechanism: the largest quantized row; prefix sum: the rounds (row t has t+1 ones), so a
+    # prefix-sum job can never release a row its plaintext space was not sized for.
+    banded = make_spec(policy_spec=BANDED, rounds=4)
+    assert banded.coefficient_l1 == policies.policy_l1(BANDED) > 1
+    assert make_spec(rounds=50).coefficient_l1 == 50
+    with pytest.raises(ValueError, match="rounds must be <= the policy's steps=4, got rounds=5"):
+        dataclasses.replace(banded, rounds=5)

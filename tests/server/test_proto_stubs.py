@@ -1,5 +1,5 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""The committed gRPC stubs match a fresh generation from the .proto sources (fails when stale)."""
+"""The committed protobuf messages and gRPC stubs match a fresh generation from the .proto files (fails when stale)."""
 
 from __future__ import annotations
 
@@ -11,22 +11,24 @@ from loyal.protocols.proto import generate
 
 
 def test_committed_stubs_are_not_stale(tmp_path):
-    # Prepare / Execute: regenerate every stub into a temporary folder.
-    fresh = generate.generate(tmp_path)
-    # Assert: byte-identical to the committed files, and no committed stub without a source.
+    # Prepare / Execute: regenerate every message module and service stub into temporary folders.
+    fresh = generate.generate(tmp_path / "messages", tmp_path / "services")
+    # Assert: byte-identical to the committed files, and no committed file without a source.
     assert fresh, "no stubs generated"
     for path in fresh:
-        committed = generate.PACKAGE_DIR / path.name
-        assert committed.exists(), f"{path.name} is not committed; run `make proto`"
-        assert committed.read_bytes() == path.read_bytes(), f"{path.name} is stale; run `make proto`"
-    expected = {p.name for p in fresh}
-    committed = {p.name for p in generate.PACKAGE_DIR.iterdir() if p.name.endswith(generate.SUFFIXES)}
-    assert committed == expected
+        folder = generate.RPC_DIR if path.name.endswith(generate.SERVICE_SUFFIX) else generate.PACKAGE_DIR
+        committed = folder / path.name
+        assert committed.exists(), f"{committed} is not committed; run `make proto`"
+        assert committed.read_bytes() == path.read_bytes(), f"{committed} is stale; run `make proto`"
+    messages = {p.name for p in generate.PACKAGE_DIR.iterdir() if p.name.endswith(generate.SUFFIXES)}
+    services = {p.name for p in generate.RPC_DIR.iterdir() if p.name.endswith(generate.SUFFIXES)}
+    assert messages == {p.name for p in fresh if p.parent == tmp_path / "messages"}
+    assert services == {p.name for p in fresh if p.parent == tmp_path / "services"}
 
 
 @pytest.mark.parametrize("module", ["client_pb2_grpc", "committee_pb2_grpc", "observer_pb2_grpc", "health_pb2_grpc"])
 def test_stubs_import_from_the_installed_package(module):
-    mod = importlib.import_module(f"loyal.protocols.proto.loyal.v1.{module}")
+    mod = importlib.import_module(f"loyal.rpc.{module}")
     assert any(name.endswith("Stub") for name in dir(mod))
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from loyal.client.committee import CommitteeRunner
 from loyal.client.constants import Key
-from loyal.server.rounds import RoundStage
+from loyal.protocols.ssa.rounds import RoundStage
 from tests.server.harness import InProcessServer, make_spec, member_threads, reference_releases, tokens
 from tests.server.test_grpc_server import _releases, _run_rounds
 
@@ -43,11 +43,11 @@ def _wait(cond, timeout=30.0) -> None:
 def test_silent_member_is_replaced_by_a_fresh_request_to_live_members(tmp_path):
     # Prepare: 4 members, t = 2; the first request names (1, 2) and member 2 vanishes.
     spec = make_spec(clients=CLIENTS, committee=4, threshold=2, rounds=1)
-    with InProcessServer(str(tmp_path / "s.db"), spec, rounds=1, toks=tokens(CLIENTS), reissue_seconds=1.0) as srv:
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS), reissue_seconds=1.0) as srv:
         with member_threads(srv.address, 4, runner=_runner) as results:
             # Execute
             _run_rounds(srv.address, 1)
-            _wait(lambda: srv.coord.stage == RoundStage.DONE)
+            _wait(lambda: srv.coord.state.stage == RoundStage.DONE)
         got = _releases(srv.address)
         db = srv.coord.store.db
         requests = [(rid, s) for rid, s in db.execute("SELECT request_id, subset FROM requests ORDER BY seq")]
@@ -65,15 +65,15 @@ def test_silent_member_is_replaced_by_a_fresh_request_to_live_members(tmp_path):
 def test_member_refuses_same_row_for_another_subset(tmp_path):
     # Prepare: member 1 answered the row for (1, 2); a server then asks it for (1, 3).
     spec = make_spec(clients=CLIENTS, committee=3, threshold=2, rounds=1)
-    with InProcessServer(str(tmp_path / "s.db"), spec, rounds=1, toks=tokens(CLIENTS), reissue_seconds=60.0) as srv:
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS), reissue_seconds=60.0) as srv:
         with member_threads(srv.address, 3, runner=_runner) as results:
             _run_rounds(srv.address, 1)
-            _wait(lambda: srv.coord.store.partials(next(iter(srv.coord.pending), b"")) != [])
+            _wait(lambda: srv.coord.store.partials(next(iter(srv.coord.state.requests), b"")) != [])
             # Execute: the (misbehaving) reissue runs on the server's event loop.
-            srv._loop.call_soon_threadsafe(srv.coord._create_request, 0, (1, 3))
+            srv._loop.call_soon_threadsafe(srv.coord.driver.issue, srv.coord.state, 0, (1, 3), time.time())
             _wait(lambda: len(srv.coord.store.refusals()) == 1)
             refusals = srv.coord.store.refusals()
-            srv._loop.call_soon_threadsafe(setattr, srv.coord, "stage", RoundStage.DONE)  # end the job
+            srv._loop.call_soon_threadsafe(setattr, srv.coord.state, "stage", RoundStage.DONE)  # end the job
     # Assert
     assert [(m, "row already answered for subset (1, 2), refusing subset (1, 3)" in r) for _, m, r in refusals] == [(1, True)]
     assert results[1][Key.REFUSALS] == 1 and results[1][Key.PARTIALS] == 1

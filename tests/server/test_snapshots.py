@@ -20,7 +20,7 @@ CLIENTS = 3
 def _finished_db(tmp_path):
     """A store holding a finished 2-round job, and its releases."""
     db = str(tmp_path / "s.db")
-    with InProcessServer(db, make_spec(clients=CLIENTS, noise=0.5, rounds=2), rounds=2, toks=tokens(2 * CLIENTS)) as srv:
+    with InProcessServer(db, make_spec(clients=CLIENTS, noise=0.5, rounds=2), toks=tokens(2 * CLIENTS)) as srv:
         with member_threads(srv.address, 3):
             _run_rounds(srv.address, 2)
         releases = _releases(srv.address)
@@ -42,14 +42,14 @@ def test_restart_reads_snapshots_not_uploads(finished_db):
     db, releases = finished_db
     store = _CountingStore(db)
     # Execute
-    coord = Coordinator.open_job(store, spec=None, max_rounds=2, round_seconds=60.0)
+    coord = Coordinator.open_job(store, job=None, round_seconds=60.0)
     # Assert: no upload was read, the chain head and the published releases are back.
     assert store.upload_rounds == []
     assert coord.status()["stored_rounds"] == 2 and coord.status()["state"] == "done"
     assert [r.request_id for r in coord.releases] == [r.request_id for r in releases]
     for got, want in zip(coord.releases, releases):
         np.testing.assert_array_equal(got.integer_values, want.integer_values)
-    assert coord.state.log[1].header.prev_hash == coord.state.log[0].header.entry_hash
+    assert coord.state.core.log[1].header.prev_hash == coord.state.core.log[0].header.entry_hash
     store.close()
 
 
@@ -64,5 +64,5 @@ def test_restart_fails_if_snapshot_does_not_match_the_log(finished_db, table, co
     store.db.execute(f"UPDATE {table} SET {column} = ? WHERE round = 1", (bytes(blob),))
     # Execute / Assert
     with pytest.raises(LogIntegrityError, match="of round 1 does not match its log digest"):
-        Coordinator.open_job(store, spec=None, max_rounds=2, round_seconds=60.0)
+        Coordinator.open_job(store, job=None, round_seconds=60.0)
     store.close()

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import sqlite3
 
@@ -13,7 +15,7 @@ from cryptography import x509
 from loyal.app import main
 from loyal.client.runner import run_client
 from loyal.server.coordinator import Coordinator
-from loyal.server.rounds import RoundStage
+from loyal.protocols.ssa.rounds import RoundStage
 from loyal.server.store import SCHEMA_VERSION, Store, StoreError
 from tests.server.harness import InProcessServer, make_spec, member_threads, tokens, update_for
 
@@ -21,7 +23,7 @@ from tests.server.harness import InProcessServer, make_spec, member_threads, tok
 def _one_row_everywhere(store: Store) -> None:
     """Row triggers fire only on existing rows: give every append-only table one row."""
     with store.transaction() as db:
-        db.execute("INSERT INTO submissions (round, kind, sender, sender_key, nonce, payload_sha256, payload, received_at) "
+        db.execute("INSERT INTO submissions (round, kind, sender, sender_key, nonce, payload_digest, payload, received_at) "
                    "VALUES (0, 'client', 0, x'00', x'00', x'00', x'00', 0)")
         db.execute("INSERT INTO keygen VALUES (1, x'00', '{}')")
         db.execute("INSERT INTO requests (request_id, round, row_index, subset) VALUES (x'00', 0, 0, '[]')")
@@ -48,14 +50,14 @@ def test_store_fails_if_schema_version_is_unknown(tmp_path):
     db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
     db.commit()
     db.close()
-    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1} is not supported"):
+    with pytest.raises(StoreError, match=f"has schema version {SCHEMA_VERSION + 1}, this server reads {SCHEMA_VERSION}"):
         Store(path)
 
 
 def test_round_closes_at_deadline_with_min_cohort(tmp_path):
     # Prepare: 5 clients per round but the round may close at its deadline with >= 1.
     spec = make_spec(clients=5, rounds=1)
-    with InProcessServer(str(tmp_path / "s.db"), spec, rounds=1, round_seconds=0.5, toks=tokens(5)) as srv:
+    with InProcessServer(str(tmp_path / "s.db"), spec, round_seconds=0.5, toks=tokens(5)) as srv:
         with member_threads(srv.address, 3) as results:
             # Execute
             run_client(srv.address, lambda t: update_for(0, 0), token="tok-0", round_index=0)
@@ -66,8 +68,8 @@ def test_round_closes_at_deadline_with_min_cohort(tmp_path):
 
 
 def test_open_job_fails_if_store_is_empty_and_no_spec(tmp_path):
-    with pytest.raises(ValueError, match="holds no job and no job spec was given"):
-        Coordinator.open_job(Store(str(tmp_path / "s.db")), spec=None, max_rounds=1, round_seconds=1.0)
+    with pytest.raises(ValueError, match="holds no job and no job was given"):
+        Coordinator.open_job(Store(str(tmp_path / "s.db")), job=None, round_seconds=1.0)
 
 
 def test_cli_status_json_and_certs(tmp_path, capsys):
@@ -79,7 +81,7 @@ def test_cli_status_json_and_certs(tmp_path, capsys):
     assert {str(ip) for ip in sans.get_values_for_type(x509.IPAddress)} == {"127.0.0.1"}
     assert sans.get_values_for_type(x509.DNSName) == ["localhost"]
     spec = make_spec(clients=2, rounds=1)
-    with InProcessServer(str(tmp_path / "s.db"), spec, rounds=1, toks=tokens(2), tls_dir=str(tmp_path / "tls")) as srv:
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(2), tls_dir=str(tmp_path / "tls")) as srv:
         # Execute
         assert main(["server", "status", "--port", str(srv.port), "--tls-dir", str(tmp_path / "tls"), "--json"]) == 0
         out = json.loads(capsys.readouterr().out)
@@ -90,8 +92,8 @@ def test_cli_status_json_and_certs(tmp_path, capsys):
 def test_cli_client_run_trains_digits_and_submits(tmp_path, capsys):
     # Prepare: a job over the digits MLP's parameters (d = 9610).
     spec = make_spec(clients=1, rounds=1, dim=9610)
-    spec = type(spec)(**{**spec.__dict__, "model_name": "digits-mlp"})
-    with InProcessServer(str(tmp_path / "s.db"), spec, rounds=1, toks=tokens(1)) as srv:
+    spec = dataclasses.replace(spec, model_name="digits-mlp")
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(1)) as srv:
         with member_threads(srv.address, 3) as results:
             # Execute
             code = main(["client", "run", "--server", srv.address, "--token", "tok-0", "--key", str(tmp_path / "key.json"),

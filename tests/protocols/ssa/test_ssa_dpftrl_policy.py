@@ -9,7 +9,7 @@ import pytest
 from loyal.protocols.dpftrl import build_mechanism
 from loyal.protocols.dpftrl.policy import MatrixMechanismPolicy
 from loyal.protocols.ssa.errors import PolicyViolationError
-from loyal.protocols.ssa.policy import ReleaseRow
+from loyal.protocols.ssa.policy import QuantizedRow
 from loyal.protocols.ssa.selftest import release_all, run_round
 
 from .conftest import CLIENTS, make_job, updates
@@ -20,7 +20,7 @@ ROUNDS = 3
 @pytest.fixture(name="banded_job")
 def _banded_job():
     policy = MatrixMechanismPolicy(build_mechanism("banded-toeplitz", ROUNDS, bands=2), scale_bits=8)
-    return make_job(seed=5, policy=policy, coefficient_l1=1 << 11)
+    return make_job(seed=5, policy=policy, rounds=1 << 11)
 
 
 def test_matrix_mechanism_rows_release_prefix_sums(banded_job) -> None:
@@ -42,7 +42,7 @@ def test_member_refuses_independent_noise_row_under_banded_policy(banded_job) ->
     run_round(job, updates(job))
     run_round(job, updates(job))
     # A prefix sum with *independent* noise weights is not the mechanism's row.
-    row = ReleaseRow(1, {0: 1.0, 1: 1.0}, {0: 1.0, 1: 1.0})
+    row = QuantizedRow(1, {0: 256, 1: 256}, {0: 256, 1: 256})  # 1.0 at scale_bits 8
     req = job.server.create_release_request(job.server_state, row)
     with pytest.raises(PolicyViolationError, match="is not a row the policy 'banded-toeplitz/prefix/n=3"):
         job.members[3].handle_release_request(job.member_states[3], req, job.server_state.head)

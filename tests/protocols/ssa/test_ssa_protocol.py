@@ -7,6 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from loyal.protocols.ssa.policy import quantized_rows
 from loyal.protocols.ssa.decryptor import MemberState, SsaCommitteeMember
 from loyal.protocols.ssa.errors import ProtocolStateError, ThresholdError
 from loyal.protocols.ssa.policy import ReleaseRow
@@ -47,7 +48,7 @@ def test_noise_shares_add_gaussian_noise_of_configured_scale() -> None:
 
 def test_release_fails_with_fewer_than_threshold_partials(job) -> None:
     run_round(job, updates(job))
-    row = job.policy.release_rows(0)[0]
+    row = quantized_rows(job.policy, 0)[0]
     req = job.server.create_release_request(job.server_state, row)
     for i in req.subset[:2]:
         job.member_states[i], part = job.members[i].handle_release_request(job.member_states[i], req, job.server_state.head)
@@ -76,7 +77,7 @@ def test_committee_handoff_then_release_old_rounds(job) -> None:
         for k, m in new_members.items()
     }
     job.server.config = new_cfg  # the server now asks the new committee
-    req = job.server.create_release_request(job.server_state, job.policy.release_rows(0)[0], subset=(2, 4))
+    req = job.server.create_release_request(job.server_state, quantized_rows(job.policy, 0)[0], subset=(2, 4))
     for k in req.subset:
         new_states[k], part = new_members[k].handle_release_request(new_states[k], req, job.server_state.head)
         job.server.handle_partial_decryption(job.server_state, part)

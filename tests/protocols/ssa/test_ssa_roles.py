@@ -8,6 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from loyal.protocols.ssa.policy import quantized_rows
 from loyal.protocols.ssa.decryptor import MemberState
 from loyal.protocols.ssa.errors import LogIntegrityError, PolicyViolationError, ProtocolStateError, ReplayError
 from loyal.protocols.ssa.messages import Release
@@ -43,11 +44,11 @@ def test_close_round_fails_without_enough_noise_shares() -> None:
 
 def test_member_fails_without_share_and_refuses_second_subset(job) -> None:
     run_round(job, updates(job))
-    req = job.server.create_release_request(job.server_state, job.policy.release_rows(0)[0])
+    req = job.server.create_release_request(job.server_state, quantized_rows(job.policy, 0)[0])
     with pytest.raises(ProtocolStateError, match="member 1 holds no key share"):
         job.members[1].handle_release_request(MemberState(), req, job.server_state.head)
     job.member_states[1], _ = job.members[1].handle_release_request(job.member_states[1], req, job.server_state.head)
-    other = job.server.create_release_request(job.server_state, job.policy.release_rows(0)[0], subset=(1, 4, 5))
+    other = job.server.create_release_request(job.server_state, quantized_rows(job.policy, 0)[0], subset=(1, 4, 5))
     with pytest.raises(PolicyViolationError, match=r"row already answered for subset \(1, 2, 3\), refusing subset \(1, 4, 5\)"):
         job.members[1].handle_release_request(job.member_states[1], other, job.server_state.head)
 
@@ -60,7 +61,7 @@ def test_member_fails_if_keygen_incomplete(job) -> None:
 
 def test_server_rejects_partial_for_unknown_request_and_duplicates(job) -> None:
     run_round(job, updates(job))
-    req = job.server.create_release_request(job.server_state, job.policy.release_rows(0)[0])
+    req = job.server.create_release_request(job.server_state, quantized_rows(job.policy, 0)[0])
     job.member_states[1], part = job.members[1].handle_release_request(job.member_states[1], req, job.server_state.head)
     job.server.handle_partial_decryption(job.server_state, part)
     with pytest.raises(ReplayError, match="member 1 already answered this request"):

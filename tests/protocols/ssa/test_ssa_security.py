@@ -10,6 +10,7 @@ import struct
 import numpy as np
 import pytest
 
+from loyal.protocols.ssa.policy import QuantizedRow, quantized_rows
 from loyal.protocols.ssa.errors import LogIntegrityError, MessageFormatError, PolicyViolationError, ReplayError
 from loyal.protocols.ssa.messages import (
     ClientContribution,
@@ -18,7 +19,6 @@ from loyal.protocols.ssa.messages import (
     serialize_contribution,
     serialize_release_request,
 )
-from loyal.protocols.ssa.policy import ReleaseRow
 from loyal.protocols.ssa.selftest import release_all, run_round
 
 from .conftest import updates
@@ -73,7 +73,7 @@ def test_member_refuses_row_outside_policy(job) -> None:
     run_round(job, updates(job))
     run_round(job, updates(job))
     # Round 1's data alone, without its noise: not a prefix-sum row.
-    bad = ReleaseRow(1, {1: 1.0}, {})
+    bad = QuantizedRow(1, {1: 1}, {})
     req = job.server.create_release_request(job.server_state, bad)
     with pytest.raises(PolicyViolationError, match=r"row data=\{1: 1\} noise=\{\} is not a row the policy 'prefix-sum/v1' allows after round 1"):
         job.members[1].handle_release_request(job.member_states[1], req, job.server_state.head)
@@ -82,7 +82,7 @@ def test_member_refuses_row_outside_policy(job) -> None:
 def test_member_refuses_tampered_log_and_substituted_ciphertext(job) -> None:
     run_round(job, updates(job))
     run_round(job, updates(job))
-    row = job.policy.release_rows(1)[0]
+    row = quantized_rows(job.policy, 1)[0]
     req = job.server.create_release_request(job.server_state, row)
     head = job.server_state.head
     # A malicious server substitutes one client's key ciphertext for the round's aggregate.
@@ -99,7 +99,7 @@ def test_member_refuses_tampered_log_and_substituted_ciphertext(job) -> None:
 
 def test_release_request_roundtrips_through_bytes(job) -> None:
     run_round(job, updates(job))
-    req = job.server.create_release_request(job.server_state, job.policy.release_rows(0)[0])
+    req = job.server.create_release_request(job.server_state, quantized_rows(job.policy, 0)[0])
     back = parse_release_request(serialize_release_request(req, job.config.job_id), job_id=job.config.job_id, ahe_ring=job.config.ahe.ring)
     job.members[2].check_request(back, job.server_state.head)
     assert back.data == req.data and back.subset == req.subset and back.headers == req.headers

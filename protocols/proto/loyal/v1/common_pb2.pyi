@@ -31,46 +31,48 @@ ROUND_STATE_DONE: RoundState
 ROUND_STATE_HANDOFF: RoundState
 
 class JobSpec(_message.Message):
-    __slots__ = ("job_id", "public_seed", "dim", "max_clients", "clip_norm", "scale", "committee_size", "threshold", "noise_multiplier", "min_cohort", "coefficient_l1", "params_name", "policy_id", "clients_per_round", "model_name", "model_seed", "server_learning_rate", "policy_spec", "rotations")
+    __slots__ = ("job_id", "public_seed", "dim", "clip_norm", "scale", "committee_size", "threshold", "noise_multiplier", "min_cohort", "params_name", "cohort_size", "model_name", "model_seed", "server_learning_rate", "policy_spec", "rotations", "rounds", "participations", "min_separation", "honest_members")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_SEED_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
-    MAX_CLIENTS_FIELD_NUMBER: _ClassVar[int]
     CLIP_NORM_FIELD_NUMBER: _ClassVar[int]
     SCALE_FIELD_NUMBER: _ClassVar[int]
     COMMITTEE_SIZE_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     NOISE_MULTIPLIER_FIELD_NUMBER: _ClassVar[int]
     MIN_COHORT_FIELD_NUMBER: _ClassVar[int]
-    COEFFICIENT_L1_FIELD_NUMBER: _ClassVar[int]
     PARAMS_NAME_FIELD_NUMBER: _ClassVar[int]
-    POLICY_ID_FIELD_NUMBER: _ClassVar[int]
-    CLIENTS_PER_ROUND_FIELD_NUMBER: _ClassVar[int]
+    COHORT_SIZE_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_SEED_FIELD_NUMBER: _ClassVar[int]
     SERVER_LEARNING_RATE_FIELD_NUMBER: _ClassVar[int]
     POLICY_SPEC_FIELD_NUMBER: _ClassVar[int]
     ROTATIONS_FIELD_NUMBER: _ClassVar[int]
+    ROUNDS_FIELD_NUMBER: _ClassVar[int]
+    PARTICIPATIONS_FIELD_NUMBER: _ClassVar[int]
+    MIN_SEPARATION_FIELD_NUMBER: _ClassVar[int]
+    HONEST_MEMBERS_FIELD_NUMBER: _ClassVar[int]
     job_id: bytes
     public_seed: bytes
     dim: int
-    max_clients: int
     clip_norm: float
     scale: float
     committee_size: int
     threshold: int
     noise_multiplier: float
     min_cohort: int
-    coefficient_l1: int
     params_name: str
-    policy_id: str
-    clients_per_round: int
+    cohort_size: int
     model_name: str
     model_seed: int
     server_learning_rate: float
     policy_spec: str
     rotations: _containers.RepeatedCompositeFieldContainer[Rotation]
-    def __init__(self, job_id: _Optional[bytes] = ..., public_seed: _Optional[bytes] = ..., dim: _Optional[int] = ..., max_clients: _Optional[int] = ..., clip_norm: _Optional[float] = ..., scale: _Optional[float] = ..., committee_size: _Optional[int] = ..., threshold: _Optional[int] = ..., noise_multiplier: _Optional[float] = ..., min_cohort: _Optional[int] = ..., coefficient_l1: _Optional[int] = ..., params_name: _Optional[str] = ..., policy_id: _Optional[str] = ..., clients_per_round: _Optional[int] = ..., model_name: _Optional[str] = ..., model_seed: _Optional[int] = ..., server_learning_rate: _Optional[float] = ..., policy_spec: _Optional[str] = ..., rotations: _Optional[_Iterable[_Union[Rotation, _Mapping]]] = ...) -> None: ...
+    rounds: int
+    participations: int
+    min_separation: int
+    honest_members: int
+    def __init__(self, job_id: _Optional[bytes] = ..., public_seed: _Optional[bytes] = ..., dim: _Optional[int] = ..., clip_norm: _Optional[float] = ..., scale: _Optional[float] = ..., committee_size: _Optional[int] = ..., threshold: _Optional[int] = ..., noise_multiplier: _Optional[float] = ..., min_cohort: _Optional[int] = ..., params_name: _Optional[str] = ..., cohort_size: _Optional[int] = ..., model_name: _Optional[str] = ..., model_seed: _Optional[int] = ..., server_learning_rate: _Optional[float] = ..., policy_spec: _Optional[str] = ..., rotations: _Optional[_Iterable[_Union[Rotation, _Mapping]]] = ..., rounds: _Optional[int] = ..., participations: _Optional[int] = ..., min_separation: _Optional[int] = ..., honest_members: _Optional[int] = ...) -> None: ...
 
 class Rotation(_message.Message):
     __slots__ = ("after_round", "committee_size", "threshold")
@@ -83,20 +85,20 @@ class Rotation(_message.Message):
     def __init__(self, after_round: _Optional[int] = ..., committee_size: _Optional[int] = ..., threshold: _Optional[int] = ...) -> None: ...
 
 class SubmitHeader(_message.Message):
-    __slots__ = ("round", "public_key", "nonce", "total_bytes", "payload_sha256", "signature")
+    __slots__ = ("round", "public_key", "nonce", "total_bytes", "payload_digest", "signature")
     ROUND_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_KEY_FIELD_NUMBER: _ClassVar[int]
     NONCE_FIELD_NUMBER: _ClassVar[int]
     TOTAL_BYTES_FIELD_NUMBER: _ClassVar[int]
-    PAYLOAD_SHA256_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_DIGEST_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     round: int
     public_key: bytes
     nonce: bytes
     total_bytes: int
-    payload_sha256: bytes
+    payload_digest: bytes
     signature: bytes
-    def __init__(self, round: _Optional[int] = ..., public_key: _Optional[bytes] = ..., nonce: _Optional[bytes] = ..., total_bytes: _Optional[int] = ..., payload_sha256: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, round: _Optional[int] = ..., public_key: _Optional[bytes] = ..., nonce: _Optional[bytes] = ..., total_bytes: _Optional[int] = ..., payload_digest: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class SubmitChunk(_message.Message):
     __slots__ = ("header", "data")

@@ -9,7 +9,7 @@ import itertools
 import pytest
 
 from loyal.protocols.ssa.errors import ProtocolStateError
-from loyal.server.rounds import ACCEPTING, TRANSITIONS, RoundStage, check_accepting, check_transition
+from loyal.protocols.ssa.rounds import ACCEPTING, TRANSITIONS, RoundStage, check_accepting, check_transition
 
 VALID = sorted(TRANSITIONS)
 INVALID = sorted(set(itertools.product(RoundStage, RoundStage)) - TRANSITIONS)
