@@ -12,6 +12,7 @@ a check is refused with a signed `Refuse` (the server then asks other members).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any
 
@@ -33,6 +34,10 @@ from loyal.protocols.ssa.messages import parse_release_request
 
 logger = logging.getLogger(__name__)
 
+#: Answers that settle a noise share or partial without it counting: already stored (a retry), or too
+#: late (the round closed with enough shares, the request was superseded). Anything else is an error.
+_SETTLED = frozenset({grpc.StatusCode.ALREADY_EXISTS, grpc.StatusCode.FAILED_PRECONDITION})
+
 
 class CommitteeRunner:
     """Member `member_id` of the job served at `address`.
@@ -45,11 +50,13 @@ class CommitteeRunner:
         the seed knows this member's share and noise).
       policy_digest: the published policy digest (`policies.policy_digest`) this member serves; a
         job whose policy differs is refused at join (None: trust the job the server sends).
+      stop: set it to make the member vanish (fault injection in simulations; `run` returns at once).
     """
 
     def __init__(self, address: str, member_id: int, *, ca_file: str | None = None, insecure_seed: bytes | None = None,
-                 policy_digest: bytes | None = None) -> None:
+                 policy_digest: bytes | None = None, stop: threading.Event | None = None) -> None:
         self.policy_digest = policy_digest
+        self.stop = stop or threading.Event()
         self.address = address
         self.member_id = member_id
         self.ca_file = ca_file
@@ -89,6 +96,8 @@ class CommitteeRunner:
                 self._receive_handoff(s, end)
             counts = {Key.NOISE_SHARES: 0, Key.PARTIALS: 0, Key.REFUSALS: 0, Key.HANDOFFS: 0}
             while time.monotonic() < end:
+                if self.stop.is_set():
+                    return counts
                 work = s.call(s.committee.GetWork, committee_pb2.MemberRequest(member_id=self.member_id))
                 which = work.WhichOneof("task")
                 if which == "done":
@@ -161,8 +170,9 @@ class CommitteeRunner:
             s.upload(s.committee.SubmitNoise, round_index=task.round, payload=payload, identity=self.identity,
                      kind="noise", job_id=self.config.job_id, nonce=nonce)
         except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.ALREADY_EXISTS:
+            if e.code() not in _SETTLED:
                 raise
+            logger.info("member %d: noise for round %d not needed: %s", self.member_id, task.round, e.details())
 
     def _send_partial(self, s: Session, frame: bytes) -> bool:
         """Answers one request, or refuses it (signed) if a check fails; True if a partial was sent."""
@@ -185,8 +195,9 @@ class CommitteeRunner:
                 member_id=self.member_id, partial=part, signature=self._sign("partial", self.config.job_id, part),
             ))
         except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.ALREADY_EXISTS:
+            if e.code() not in _SETTLED:
                 raise
+            logger.info("member %d: partial for %s not needed: %s", self.member_id, req.request_id.hex()[:16], e.details())
         return True
 
     # ---- hand-off ------------------------------------------------------------------------------------

@@ -52,6 +52,7 @@ class ClientTask:
       seed: batch-order seed.
       truncate_upload: the client drops mid-upload (only half its bytes arrive).
       straggle_s: extra simulated latency (virtual time; nothing sleeps).
+      identity: (raw Ed25519 key, server client id) when the worker uploads to a real server (grpc backend).
     """
 
     client_id: int
@@ -61,6 +62,7 @@ class ClientTask:
     seed: int
     truncate_upload: bool = False
     straggle_s: float = 0.0
+    identity: tuple[bytes, int] | None = dataclasses.field(default=None, repr=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +75,7 @@ class ClientResult:
     loss: float
     latency_s: float
     truncated: bool
+    accepted: bool | None = None
 
 
 class ClientWorker:
@@ -84,24 +87,31 @@ class ClientWorker:
         self.model = spec.build().to(self.device)
 
     def run(
-        self, params: np.ndarray, task: ClientTask, ticket: RoundTicket | None = None, settings: SsaSettings | None = None
+        self, params: np.ndarray, task: ClientTask, ticket=None, settings: SsaSettings | None = None
     ) -> ClientResult:
         t0 = time.perf_counter()
         # A private copy on the model's device (Ray hands out read-only buffers).
         set_flat_params(self.model, torch.tensor(params, device=self.device))
         delta, loss = local_update(self.model, task.x, task.y, task.local, seed=task.seed)
-        update, upload = delta.detach().cpu().numpy().astype(np.float32), None
+        update, upload, accepted = delta.detach().cpu().numpy().astype(np.float32), None, None
         if ticket is not None:
             assert settings is not None
             prng = settings.prng(f"client/{ticket.round_index}/{task.client_id}")
-            upload = create_upload(ticket, update.astype(np.float64), task.client_id, prng)
+            if task.identity is not None:  # the grpc backend: upload to the real server, if on time
+                from loyal.sim.grpc_backend import upload_through_grpc
+
+                late = time.perf_counter() - t0 + task.straggle_s > ticket.deadline_s
+                accepted = not late and upload_through_grpc(
+                    ticket, update.astype(np.float64), task.identity, prng, task.truncate_upload)
+            else:
+                upload = create_upload(ticket, update.astype(np.float64), task.client_id, prng)
+                if task.truncate_upload:
+                    upload = upload[: len(upload) // 2]
             update = None
-            if task.truncate_upload:
-                upload = upload[: len(upload) // 2]
         elif task.truncate_upload:
             update = None  # a plaintext update cut mid-way is unusable: lost
         latency = time.perf_counter() - t0 + task.straggle_s
-        return ClientResult(task.client_id, update, upload, loss, latency, task.truncate_upload)
+        return ClientResult(task.client_id, update, upload, loss, latency, task.truncate_upload, accepted)
 
 
 class MemberHost:

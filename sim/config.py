@@ -27,7 +27,14 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     ),
     "faults": ("server_restart_round", "committee_offline_round", "committee_offline"),
     "compare": ("compare_aggregations", "compare_seeds"),
+    "server": ("kind", "round_seconds"),
 }
+
+#: TOML keys whose field has another name (section, key) -> field.
+RENAMED: dict[tuple[str, str], str] = {("server", "kind"): "server_kind"}
+
+#: Where dpftrl-ssa's persistent server runs.
+SERVER_KINDS = ("inprocess", "grpc")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +59,10 @@ class SimConfig:
         (fractional CPUs per client actor); actors >= 1 (concurrent client actors).
       compare: compare_aggregations and compare_seeds: run every aggregation with every seed (same ε for
         all DP ones: they share the effective noise multiplier) and write a comparison table + PNG.
+      server: kind "inprocess" (default: the SSA server is an object of the driver process) or "grpc" (the
+        real `loyal server` process with TLS, enrollment tokens and its SQLite store; Ray client workers
+        upload through the gRPC client and committee members run the gRPC member role); round_seconds > 0
+        (the grpc server's round deadline, default 2 s: a round that is not full closes then).
       faults: server_restart_round (restart the server after this round; 0 = never); committee_offline_round
         and committee_offline (members offline from that round on; 0 = never).
     """
@@ -101,6 +112,8 @@ class SimConfig:
     committee_offline: tuple[int, ...] = ()
     compare_aggregations: tuple[str, ...] = ()
     compare_seeds: tuple[int, ...] = ()
+    server_kind: str = "inprocess"
+    round_seconds: float = 2.0
 
     def __post_init__(self) -> None:
         def need(ok: bool, name: str, rule: str) -> None:
@@ -129,6 +142,8 @@ class SimConfig:
         need(0 <= self.mid_upload_dropout < 1, "mid_upload_dropout", "in [0, 1)")
         need(self.straggler_mean_s >= 0, "straggler_mean_s", ">= 0")
         need(0 < self.client_cpus <= 2, "client_cpus", "in (0, 2]")
+        need(self.server_kind in SERVER_KINDS, "server_kind", f"one of {', '.join(SERVER_KINDS)} ([server] kind)")
+        need(self.round_seconds > 0, "round_seconds", "> 0")
         need(1 <= self.threshold <= self.committee_size, "threshold", f"in [1, committee_size={self.committee_size}]")
         need(self.rotate_every >= 0, "rotate_every", ">= 0")
         need(0 <= self.server_restart_round <= self.rounds, "server_restart_round", f"in [0, rounds={self.rounds}]")
@@ -173,7 +188,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Si
         for key, value in table.items():
             if key not in SECTIONS[section]:
                 raise ValueError(f"{path}: unknown key {key!r} in [{section}]; allowed: {', '.join(SECTIONS[section])}")
-            flat[key] = value
+            flat[RENAMED.get((section, key), key)] = value
     flat.update(overrides or {})
     return config_from_dict(flat, str(path))
 

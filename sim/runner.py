@@ -86,8 +86,10 @@ def ssa_settings(config: SimConfig) -> SsaSettings:
     )
 
 
-def build_aggregator(config: SimConfig, dim: int, committee_factory: Callable | None = None):
-    """The configured aggregator (`sim.inprocess.Aggregator`); dpftrl-ssa gets Ray committee actors."""
+def build_aggregator(config: SimConfig, dim: int, committee_factory: Callable | None = None, clients: int = 0):
+    """The configured aggregator (`sim.inprocess.Aggregator`). dpftrl-ssa runs against the in-process
+    server with Ray committee actors, or (`[server] kind = "grpc"`) against the real `loyal server`
+    process with `clients` enrollment tokens (`sim.grpc_backend`)."""
     if config.aggregation == "fedavg":
         return FedAvg(config.server_learning_rate)
     privacy = privacy_config(config)
@@ -95,6 +97,11 @@ def build_aggregator(config: SimConfig, dim: int, committee_factory: Callable | 
         return DPFedAvg(privacy, config.server_learning_rate, seed=config.seed)
     if config.aggregation == "dpftrl-plaintext":
         return DPFTRLPlaintext(privacy, config.server_learning_rate, config.momentum, seed=config.seed)
+    if config.server_kind == "grpc":
+        from loyal.sim.grpc_backend import GrpcDPFTRL
+
+        return GrpcDPFTRL(privacy, dim, ssa_settings(config), config.server_learning_rate, config.momentum,
+                          cohort_size=config.clients_per_round, clients=clients, round_seconds=config.round_seconds)
     return DPFTRLSsa(
         privacy, dim, ssa_settings(config), config.server_learning_rate, config.momentum,
         committee_factory=committee_factory or RayCommittee.factory(), max_clients=config.clients_per_round,
@@ -173,8 +180,9 @@ def run_simulation(
         eval_samples_per_client=config.eval_samples_per_client, seed=config.seed,
     )
     x_eval, y_eval = evaluation_set(data, eval_cfg)
-    aggregator = build_aggregator(config, dim)
-    ssa = isinstance(aggregator, DPFTRLSsa)
+    aggregator = build_aggregator(config, dim, clients=len(eligible))
+    grpc = config.aggregation == "dpftrl-ssa" and config.server_kind == "grpc"
+    ssa = grpc or isinstance(aggregator, DPFTRLSsa)
     local = LocalTrainConfig(
         learning_rate=config.learning_rate, batch_size=config.batch_size, max_steps=config.local_steps,
         optimizer=config.optimizer,
@@ -191,7 +199,7 @@ def run_simulation(
             cohort = sampler.sample(rnd)
             params = get_flat_params(model).detach().cpu().numpy()
             params_ref = ray.put(params)
-            ticket_ref = ray.put(aggregator.ticket()) if ssa else None
+            ticket_ref = ray.put(aggregator.ticket(config.deadline_s) if grpc else aggregator.ticket()) if ssa else None
             dropped = rng.random(len(cohort)) < config.dropout
             truncate = rng.random(len(cohort)) < config.mid_upload_dropout
             straggle = rng.exponential(config.straggler_mean_s, len(cohort)) if config.straggler_mean_s else np.zeros(len(cohort))
@@ -200,7 +208,8 @@ def run_simulation(
                 if dropped[pos]:
                     continue
                 x, y = data.train_arrays(eligible[idx])
-                task = ClientTask(int(idx), x, y, local, int(rng.integers(2**31)), bool(truncate[pos]), float(straggle[pos]))
+                task = ClientTask(int(idx), x, y, local, int(rng.integers(2**31)), bool(truncate[pos]), float(straggle[pos]),
+                                  aggregator.identity(int(idx)) if grpc else None)
                 refs.append(workers[len(refs) % len(workers)].run.remote(params_ref, task, ticket_ref, settings_ref))
             results: list[ClientResult] = []
             pending = list(refs)
@@ -211,7 +220,11 @@ def run_simulation(
                     on_client()
             on_time = [r for r in results if r.latency_s <= config.deadline_s]
             arrived = [r for r in on_time if (r.upload if ssa else r.update) is not None]
-            if ssa:
+            if grpc:  # the workers uploaded to the server themselves
+                accepted = sum(bool(r.accepted) for r in on_time)
+                aggregator.rejected += sum(r.accepted is False for r in on_time)
+                new = aggregator.finish_round(get_flat_params(model).double(), accepted)
+            elif ssa:
                 accepted = sum(aggregator.handle_upload(r.upload) for r in sorted(arrived, key=lambda r: r.client_id))
                 new = aggregator.finish_round(get_flat_params(model).double())
             else:
@@ -221,7 +234,9 @@ def run_simulation(
                 updates = [torch.tensor(r.update) for r in arrived]
                 new = aggregator.apply(get_flat_params(model), updates, [1.0] * len(updates))
             set_flat_params(model, new.float())
-            if ssa and config.server_restart_round and rnd + 1 == config.server_restart_round:
+            if grpc and config.server_restart_round and rnd + 1 == config.server_restart_round:
+                aggregator.restart_server()  # SIGKILL, then a restart on the same SQLite store
+            elif ssa and config.server_restart_round and rnd + 1 == config.server_restart_round:
                 blob = ray.get(ray.put(aggregator.save_state()))  # the database travels through Ray
                 aggregator.restore_state(blob)
                 logger.info("server restarted after round %d from %d bytes of state", rnd + 1, len(blob))
@@ -242,7 +257,9 @@ def run_simulation(
             if on_round:
                 on_round(record)
     finally:
-        if ssa and hasattr(aggregator.committee, "shutdown"):
+        if grpc:
+            aggregator.close()
+        elif ssa and hasattr(aggregator.committee, "shutdown"):
             aggregator.committee.shutdown()
     out: dict[str, Any] = {
         "task": config.task,
@@ -262,6 +279,8 @@ def run_simulation(
     if ssa:
         out["rejected_uploads"] = aggregator.rejected
         out["committee_generation"] = aggregator.generation
+        out["release_digests"] = list(aggregator.release_digests)
+        out["server"] = config.server_kind
     return out
 
 

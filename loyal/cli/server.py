@@ -47,9 +47,18 @@ def _rotation(text: str) -> tuple[int, int, int]:
 
 
 def _job(args: argparse.Namespace):
-    """The job of `loyal server start` (random job id and seed; the schema from the mechanism or the flags)."""
+    """The job of `loyal server start`: --job FILE (a pinned job), else from the flags (random job id and
+    seed; the schema from the mechanism or the flags)."""
+    import json
+
     from loyal.protocols.proto import policies
     from loyal.protocols.ssa.job import Job
+
+    if getattr(args, "job", None):
+        try:
+            return Job.from_json(json.loads(pathlib.Path(args.job).read_text()))
+        except (OSError, json.JSONDecodeError) as e:
+            raise ValueError(f"--job {args.job}: {e}") from None
 
     policy_spec = _policy_spec(args)
     k, b = policies.policy_schema(policy_spec) or (args.participations or 1, args.min_separation or 1)
@@ -150,6 +159,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--tls-dir", help="folder with server.crt/server.key (omit only on loopback tests)")
     p.add_argument("--port-file", help="write the bound port here once serving")
     p.add_argument("--tokens-file", help="one-time client enrollment tokens, one per line")
+    p.add_argument("--job", help="a pinned job as JSON (Job.to_json(); replaces the job flags below)")
     p.add_argument("--dim", type=positive_int, default=64, help="vector length d (default 64)")
     p.add_argument("--clients-per-round", type=positive_int, default=10, help="clients that close a round (default 10)")
     p.add_argument("--min-cohort", type=positive_int, default=1, help="clients needed to close at the deadline (default 1)")

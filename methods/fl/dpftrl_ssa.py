@@ -241,6 +241,14 @@ class DPFTRLSsa:
         return self.finish_round(params)
 
     @property
+    def release_digests(self) -> list[str]:
+        """SHA-256 of each release's integers (what a same-seed run of another backend must reproduce)."""
+        import hashlib
+
+        return [hashlib.sha256(np.ascontiguousarray(r.integer_values, dtype="<i8").tobytes()).hexdigest()
+                for r in self.state.releases]
+
+    @property
     def generation(self) -> int:
         """The serving committee epoch."""
         return self.state.epoch
