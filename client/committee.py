@@ -95,6 +95,7 @@ class CommitteeRunner:
                 logger.info("stage %s (epoch %d)", MemberStage.HANDOFF, self.epoch)
                 self._receive_handoff(s, end)
             counts = {Key.NOISE_SHARES: 0, Key.PARTIALS: 0, Key.REFUSALS: 0, Key.HANDOFFS: 0}
+            idle = constants.POLL_S
             while time.monotonic() < end:
                 if self.stop.is_set():
                     return counts
@@ -102,6 +103,7 @@ class CommitteeRunner:
                 which = work.WhichOneof("task")
                 if which == "done":
                     return counts
+                idle = constants.POLL_S if which != "wait" else idle
                 if which == "noise":
                     self._send_noise(s, work.noise)
                     counts[Key.NOISE_SHARES] += 1
@@ -111,7 +113,8 @@ class CommitteeRunner:
                     self._send_handoff(s, work.handoff)
                     counts[Key.HANDOFFS] += 1
                 else:
-                    time.sleep(constants.POLL_S)
+                    time.sleep(idle)
+                    idle = min(2 * idle, constants.MAX_IDLE_POLL_S)
         raise TimeoutError(f"member {self.member_id}: job not done within {timeout_s} s")
 
     def _join(self, s: Session, ex: bytes):
@@ -230,10 +233,12 @@ class CommitteeRunner:
     def _receive_handoff(self, s: Session, end: float) -> None:
         """Waits for the outgoing subset's sealed sub-shares and combines them into this member's share."""
         req = committee_pb2.MemberRequest(member_id=self.member_id)
+        idle = constants.POLL_S
         while not (h := s.call(s.committee.GetHandOff, req)).complete:
-            if time.monotonic() > end:
+            if time.monotonic() > end or self.stop.is_set():
                 raise TimeoutError(f"hand-off into epoch {self.epoch} incomplete")
-            time.sleep(constants.POLL_S)
+            time.sleep(idle)
+            idle = min(2 * idle, constants.MAX_IDLE_POLL_S)
         ctx = b"handoff/" + self.epoch.to_bytes(4, "little")
         subs, pins = [], []
         for d in h.subshares:

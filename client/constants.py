@@ -50,5 +50,7 @@ BACKOFF_MAX_S = 2.0
 MAX_ATTEMPTS = 40
 #: Poll interval while waiting for a round to open or for committee work.
 POLL_S = 0.05
+#: An idle poller backs off from POLL_S to this (a member's liveness deadline is the server's --reissue-seconds >= 1).
+MAX_IDLE_POLL_S = 0.5
 #: Per-call gRPC deadline (seconds).
 CALL_TIMEOUT_S = 30.0

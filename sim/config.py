@@ -62,7 +62,7 @@ class SimConfig:
       server: kind "inprocess" (default: the SSA server is an object of the driver process) or "grpc" (the
         real `loyal server` process with TLS, enrollment tokens and its SQLite store; Ray client workers
         upload through the gRPC client and committee members run the gRPC member role); round_seconds > 0
-        (the grpc server's round deadline, default 2 s: a round that is not full closes then).
+        (the grpc server's round deadline, default 60 s: a full round closes at once, one with dropouts then).
       faults: server_restart_round (restart the server after this round; 0 = never); committee_offline_round
         and committee_offline (members offline from that round on; 0 = never).
     """
@@ -113,7 +113,7 @@ class SimConfig:
     compare_aggregations: tuple[str, ...] = ()
     compare_seeds: tuple[int, ...] = ()
     server_kind: str = "inprocess"
-    round_seconds: float = 2.0
+    round_seconds: float = 60.0
 
     def __post_init__(self) -> None:
         def need(ok: bool, name: str, rule: str) -> None:

@@ -47,6 +47,8 @@ class DemoConfig:
       participations / min_separation: each client joins at most k rounds, at least b apart.
       num_fingerprints: OML fingerprints embedded (0 skips the OML and chain stages).
       ray_address: an existing cluster ("auto" or HOST:PORT); None starts a local one.
+      server: where the persistent SSA server runs: "grpc" (default: the real `loyal server` process with
+        TLS, enrollment tokens and its SQLite store) or "inprocess" (an object of the driver).
       seed: seeds sampling, batches, initialisation and the simulation's PRNGs.
     """
 
@@ -71,6 +73,7 @@ class DemoConfig:
     actors: int = 2
     num_fingerprints: int = 16
     ray_address: str | None = None
+    server: str = "grpc"
     seed: int = 0
 
     def sim_config(self) -> SimConfig:
@@ -86,6 +89,7 @@ class DemoConfig:
             noise_multiplier=self.noise_multiplier, delta=self.delta, mechanism=self.mechanism,
             participations=k, min_separation=b,
             rotate_every=5, deterministic=False, actors=self.actors, client_cpus=1.0 / self.actors,
+            server_kind=self.server,
         )
 
 
@@ -121,6 +125,7 @@ def train_stage(ctx: DemoContext) -> dict[str, Any]:
     privacy = out["privacy"]
     return {
         "aggregation": "dpftrl-ssa",
+        "server": out["server"],
         "model": f"char-transformer(width={cfg.width}, layers={cfg.layers})",
         "parameters": out["parameters"],
         "rounds": cfg.rounds,

@@ -164,7 +164,7 @@ class GrpcDPFTRL:
     name = "dpftrl-ssa"
 
     def __init__(self, privacy: PrivacyConfig, dim: int, settings: SsaSettings, server_learning_rate: float,
-                 momentum: float, cohort_size: int, clients: int, round_seconds: float = 2.0,
+                 momentum: float, cohort_size: int, clients: int, round_seconds: float = 60.0,
                  reissue_seconds: float = 2.0) -> None:
         self.privacy, self.settings = privacy, settings
         self.mechanism = privacy.build()
@@ -185,7 +185,7 @@ class GrpcDPFTRL:
         return self.job.config_for_epoch(0)
 
     @property
-    def generation(self) -> int:
+    def epoch(self) -> int:
         """The committee epoch that served the last released round."""
         return self.job.epoch_of_round(max(len(self.values) - 1, 0))
 

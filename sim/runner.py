@@ -82,7 +82,7 @@ def ssa_settings(config: SimConfig) -> SsaSettings:
     return SsaSettings(
         scale=config.scale, scale_bits=config.scale_bits, committee_size=config.committee_size,
         threshold=config.threshold, rotate_every=config.rotate_every, params=config.params or None,
-        deterministic_seed=config.seed if config.deterministic else None,
+        insecure_seed=config.seed if config.deterministic else None,
     )
 
 
@@ -278,7 +278,7 @@ def run_simulation(
         out["epsilon"], out["delta"] = out["privacy"]["epsilon"], out["privacy"]["delta"]
     if ssa:
         out["rejected_uploads"] = aggregator.rejected
-        out["committee_generation"] = aggregator.generation
+        out["committee_epoch"] = aggregator.epoch
         out["release_digests"] = list(aggregator.release_digests)
         out["server"] = config.server_kind
     return out

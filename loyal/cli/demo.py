@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--fingerprints", type=int, default=d.num_fingerprints,
                    help=f"OML fingerprints to embed; 0 skips the OML and chain stages (default {d.num_fingerprints})")
     p.add_argument("--ray-address", default=None, help="'auto' or HOST:PORT of a running cluster (default: start a local one)")
+    p.add_argument("--server", choices=("grpc", "inprocess"), default=d.server,
+                   help=f"the SSA server: the real gRPC server process or an in-process object (default {d.server})")
     p.add_argument("--seed", type=int, default=d.seed, help="seed (default 0)")
     p.add_argument("--out", default="runs", help="folder for runs/<timestamp>/ (default ./runs)")
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout instead of a table")
@@ -47,6 +49,7 @@ def _run(args: argparse.Namespace) -> int:
         DemoConfig(), rounds=args.rounds, clients_per_round=args.clients_per_round, local_steps=args.local_steps,
         batch_size=args.batch_size, learning_rate=args.learning_rate, noise_multiplier=args.noise_multiplier,
         mechanism=args.mechanism, num_fingerprints=args.fingerprints, ray_address=args.ray_address, seed=args.seed,
+        server=args.server,
     )
     config.sim_config()  # validate before any work
     run_dir = new_run_dir(args.out)
@@ -55,7 +58,7 @@ def _run(args: argparse.Namespace) -> int:
         SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         TextColumn("{task.fields[status]}"), console=console, transient=args.json,
     ) as progress:
-        stages = {"train": progress.add_task("DP-FTRL under SSA on Ray", total=config.rounds, status="")}
+        stages = {"train": progress.add_task(f"DP-FTRL under SSA on Ray ({config.server} server)", total=config.rounds, status="")}
         current: list[str] = []
 
         def on_stage(name: str) -> None:

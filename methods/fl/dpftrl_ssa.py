@@ -57,7 +57,8 @@ class SsaSettings:
       threshold: t in [1, n], members needed for a release; also h, the honest members assumed for noise.
       rotate_every: R >= 0; a new committee takes over through the hand-off every R rounds (0 = never).
       params: an RLWE parameter-set name (default: the cheapest 128-bit set for the workload).
-      deterministic_seed: simulation only. Derives every PRNG from this seed so runs repeat exactly;
+      insecure_seed: SIMULATION AND TESTS ONLY. Derives every PRNG (clients, committee) from this seed so
+        runs repeat exactly, and so anyone who knows it knows every secret;
         None (default) draws fresh seeds from os.urandom, as a real deployment must.
     """
 
@@ -67,7 +68,7 @@ class SsaSettings:
     threshold: int = 3
     rotate_every: int = 0
     params: str | None = None
-    deterministic_seed: int | None = None
+    insecure_seed: int | None = None
 
     def __post_init__(self) -> None:
         if not self.scale > 0:
@@ -84,18 +85,18 @@ class SsaSettings:
             raise ValueError(f"params must be one of {sorted(BY_NAME)}, got params={self.params!r}")
 
     def prng(self, label: str) -> AesCtrPrng:
-        """A CSPRNG stream: from os.urandom, or (simulation) derived from `deterministic_seed` and `label`."""
-        if self.deterministic_seed is None:
+        """A CSPRNG stream: from os.urandom, or (simulation) derived from `insecure_seed` and `label`."""
+        if self.insecure_seed is None:
             return AesCtrPrng.from_os(label.encode())
-        seed = hashlib.sha256(f"loyal/sim/{self.deterministic_seed}/{label}".encode()).digest()
+        seed = hashlib.sha256(f"loyal/sim/{self.insecure_seed}/{label}".encode()).digest()
         return AesCtrPrng(seed, label.encode())
 
     @property
     def committee_seed(self) -> bytes | None:
-        """The committee's insecure seed in simulation (`deterministic_seed`), else None (os.urandom)."""
-        if self.deterministic_seed is None:
+        """The committee's insecure seed in simulation (`insecure_seed`), else None (os.urandom)."""
+        if self.insecure_seed is None:
             return None
-        return hashlib.sha256(f"loyal/sim/{self.deterministic_seed}/committee".encode()).digest()
+        return hashlib.sha256(f"loyal/sim/{self.insecure_seed}/committee".encode()).digest()
 
 
 def ssa_job(privacy: PrivacyConfig, dim: int, settings: SsaSettings, cohort_size: int) -> Job:
@@ -137,7 +138,7 @@ def create_upload(ticket: RoundTicket, update: np.ndarray, client_id: int, prng:
 def noise_from_committee(settings: SsaSettings, config: SsaConfig, round_index: int, members: Sequence[int]) -> np.ndarray:
     """Replays the members' noise draws in clip-norm units (tests: lets `dpftrl-plaintext` use identical noise).
 
-    Only possible with `deterministic_seed`; members draw their discrete Gaussian first from their noise PRNG.
+    Only possible with `insecure_seed`; members draw their discrete Gaussian first from their noise PRNG.
     """
     from loyal.protocols.rlwe.sampling import discrete_gaussian
     from loyal.protocols.ssa.committee import insecure_member_seed
@@ -249,7 +250,7 @@ class DPFTRLSsa:
                 for r in self.state.releases]
 
     @property
-    def generation(self) -> int:
+    def epoch(self) -> int:
         """The serving committee epoch."""
         return self.state.epoch
 

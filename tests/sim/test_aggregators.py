@@ -17,7 +17,7 @@ from loyal.protocols.dpftrl import accounting
 from loyal.protocols.rlwe.ahe import ThresholdError
 
 DIM, CLIENTS, ROUNDS = 300, 4, 3
-SETTINGS = SsaSettings(committee_size=4, threshold=3, params="insecure-test-n1024", deterministic_seed=11)
+SETTINGS = SsaSettings(committee_size=4, threshold=3, params="insecure-test-n1024", insecure_seed=11)
 
 
 def _updates(seed: int, n: int = CLIENTS) -> list[torch.Tensor]:
@@ -146,15 +146,15 @@ def test_dpftrl_ssa_rejects_truncated_upload_and_keeps_the_rest() -> None:
 
 def test_dpftrl_ssa_above_threshold_releases_with_live_subset_and_rotates() -> None:
     # One member offline (4 of 5 > t = 3) and a committee hand-off after every round.
-    settings = SsaSettings(committee_size=5, threshold=3, rotate_every=1, params="insecure-test-n1024", deterministic_seed=3)
+    settings = SsaSettings(committee_size=5, threshold=3, rotate_every=1, params="insecure-test-n1024", insecure_seed=3)
     agg = DPFTRLSsa(_privacy(0.0), DIM, settings)
     params, expect = torch.zeros(DIM, dtype=torch.float64), torch.zeros(DIM, dtype=torch.float64)
     for t in range(ROUNDS):
-        first = agg.job.committee(agg.generation)[0][0]
+        first = agg.job.committee(agg.epoch)[0][0]
         agg.committee.take_offline([first])  # each epoch's first member vanishes (fresh member ids per epoch)
         ups = _updates(t)
         params = agg.apply(params, ups, [1.0] * CLIENTS)
         expect += sum(clip_update(u, 1.0) for u in ups) / CLIENTS
         assert agg.last_release.round_index == t  # released by a live subset without `first`
         assert float((params - expect).abs().max()) <= (t + 1) / settings.scale
-    assert agg.generation == ROUNDS - 1
+    assert agg.epoch == ROUNDS - 1

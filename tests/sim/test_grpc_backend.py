@@ -31,7 +31,7 @@ def test_grpc_backend_releases_the_same_aggregates_as_inprocess(inprocess) -> No
     assert len(out["release_digests"]) == 3
     assert out["release_digests"] == inprocess["release_digests"]
     assert [h["accepted"] for h in out["history"]] == [6, 6, 6]
-    assert out["committee_generation"] == inprocess["committee_generation"] == 1
+    assert out["committee_epoch"] == inprocess["committee_epoch"] == 1
     assert out["privacy"]["server"] == "grpc" and out["epsilon"] == inprocess["epsilon"]
 
 

@@ -52,7 +52,7 @@ def test_server_restart_with_rotating_committee_matches_an_undisturbed_run(ray_c
     base = run_simulation(_cfg(aggregation="dpftrl-ssa", noise_multiplier=0.3, rotate_every=1))
     restarted = run_simulation(_cfg(aggregation="dpftrl-ssa", noise_multiplier=0.3, rotate_every=1, server_restart_round=1))
     assert [h["test_accuracy"] for h in restarted["history"]] == [h["test_accuracy"] for h in base["history"]]
-    assert restarted["committee_generation"] == 2
+    assert restarted["committee_epoch"] == 2
 
 
 def test_committee_above_threshold_keeps_releasing(ray_cluster) -> None:
