@@ -192,32 +192,48 @@ class Coordinator(MemberDesk):
             "max_submission_bytes": self.max_upload_bytes,
         }
 
-    def check_upload_header(self, round_index: int, total_bytes: int) -> None:
-        """Cheap checks before any payload byte is read (size, round)."""
+    def authenticate_upload(self, kind: str, round_index: int, total_bytes: int, public_key: bytes, nonce: bytes,
+                            payload_digest: bytes, signature: bytes) -> int:
+        """Checks an upload's header before any payload byte is read: size, round, nonce, the sender's
+        enrolled (client) or joined (member) key and its signature over the payload digest.
+
+        Returns:
+          The sender's client id or member id.
+
+        Raises:
+          SizeLimitError, WrongRoundError, MessageFormatError, AuthenticationError.
+        """
         if total_bytes > self.max_upload_bytes or total_bytes <= 0:
             raise SizeLimitError(f"upload of {total_bytes} bytes outside (0, {self.max_upload_bytes}] for this job")
         if round_index != self.state.round_index or self.state.stage not in ACCEPTING:
             raise WrongRoundError(f"upload for round {round_index}, but round {self.state.round_index} is {self.state.stage.value!r}")
+        if len(nonce) != NONCE_BYTES:
+            raise MessageFormatError(f"nonce must be {NONCE_BYTES} bytes, got {len(nonce)}")
+        if kind == "client":
+            sender = self.store.client_id(public_key)
+            if sender is None:
+                raise AuthenticationError("public key is not enrolled")
+        else:
+            sender = next((m for m, (sk, _) in self.members.items() if sk == public_key), None)
+            if sender is None:
+                raise AuthenticationError("public key is not a joined committee member's signing key")
+        verify_signature(public_key, signature, submit_message(self.job.job_id, round_index, nonce, payload_digest, kind))
+        return sender
 
     def submit_client(self, up: Upload) -> tuple[bool, int]:
         """Authenticates, checks, stores, then applies one client contribution; (duplicate, clients in round)."""
-        cid = self.store.client_id(up.public_key)
-        if cid is None:
-            raise AuthenticationError("public key is not enrolled")
-        return self._submit(up, "client", cid)
+        return self.submit(up, "client", self._authenticate(up, "client"))
 
     def submit_noise(self, up: Upload) -> tuple[bool, int]:
         """The same for a committee member's noise share."""
-        member = next((m for m, (sk, _) in self.members.items() if sk == up.public_key), None)
-        if member is None:
-            raise AuthenticationError("public key is not a joined committee member's signing key")
-        return self._submit(up, "noise", member)
+        return self.submit(up, "noise", self._authenticate(up, "noise"))
 
-    def _submit(self, up: Upload, kind: str, sender: int) -> tuple[bool, int]:
-        self.check_upload_header(up.round_index, len(up.payload))
-        if len(up.nonce) != NONCE_BYTES:
-            raise MessageFormatError(f"nonce must be {NONCE_BYTES} bytes, got {len(up.nonce)}")
-        verify_signature(up.public_key, up.signature, submit_message(self.job.job_id, up.round_index, up.nonce, up.payload_digest, kind))
+    def _authenticate(self, up: Upload, kind: str) -> int:
+        return self.authenticate_upload(kind, up.round_index, len(up.payload), up.public_key, up.nonce, up.payload_digest,
+                                        up.signature)
+
+    def submit(self, up: Upload, kind: str, sender: int) -> tuple[bool, int]:
+        """Checks, stores, then applies an upload whose header `authenticate_upload` accepted for `sender`."""
         seen = self.store.find_submission(up.round_index, up.public_key, up.nonce)
         if seen is not None:
             if seen != up.payload_digest:
@@ -227,9 +243,8 @@ class Coordinator(MemberDesk):
         c = self.driver.check_upload(self.state, _KINDS[kind], sender, up.payload)
         if c.digest != up.payload_digest:
             raise MessageFormatError("payload does not match its signed payload_digest (truncated or corrupted upload)")
-        digest = c.digest
         with self.store.transaction() as db:  # durable first, then memory
-            self.store.add_submission(db, up.round_index, kind, sender, up.public_key, up.nonce, digest, up.payload)
+            self.store.add_submission(db, up.round_index, kind, sender, up.public_key, up.nonce, c.digest, up.payload)
             if kind == "client":
                 self.store.add_participation(db, sender, up.round_index)
         self._persist(self.driver.include_upload(self.state, c, time.time()))

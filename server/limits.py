@@ -14,6 +14,8 @@ MAX_SEND_BYTES = 256 << 20
 SUBMISSION_SLACK_BYTES = 4096
 #: Largest enrollment token / key / signature field, in bytes.
 MAX_SMALL_FIELD = 256
+#: Bytes of authenticated uploads being received at once; more is refused (RESOURCE_EXHAUSTED, retry).
+MAX_IN_FLIGHT_BYTES = 256 << 20
 
 
 def server_options() -> list[tuple[str, int]]:

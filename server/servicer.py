@@ -8,6 +8,7 @@ nothing here touches ciphertexts beyond passing the SSA frames on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncIterator
@@ -46,33 +47,53 @@ def _guarded(method):
     return wrapper
 
 
-async def _read_upload(coord: Coordinator, request_iterator: AsyncIterator[common_pb2.SubmitChunk]) -> Upload:
-    """Reads a header then data chunks, enforcing the declared and the job's size before buffering."""
-    header = None
+class _InFlight:
+    """The bytes of uploads being received (authenticated, not yet stored), capped at MAX_IN_FLIGHT_BYTES."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    @contextlib.contextmanager
+    def reserve(self, n: int):
+        if self.bytes + n > limits.MAX_IN_FLIGHT_BYTES:
+            raise SizeLimitError(f"server busy: {self.bytes} bytes of uploads in flight, limit {limits.MAX_IN_FLIGHT_BYTES}; retry")
+        self.bytes += n
+        try:
+            yield
+        finally:
+            self.bytes -= n
+
+
+async def _read_upload(coord: Coordinator, request_iterator: AsyncIterator[common_pb2.SubmitChunk], kind: str,
+                       in_flight: _InFlight) -> tuple[Upload, int]:
+    """Reads the header and authenticates it (enrolled key, signature over the payload digest, size, round)
+    before any data chunk is read; then reads at most the declared bytes within the in-flight budget."""
+    stream = request_iterator.__aiter__()
+    try:
+        first = await stream.__anext__()
+    except StopAsyncIteration:
+        raise MessageFormatError("empty upload stream") from None
+    if first.WhichOneof("part") != "header":
+        raise MessageFormatError("the first SubmitChunk must carry the header")
+    h = first.header
+    if len(h.public_key) > limits.MAX_SMALL_FIELD or len(h.signature) > limits.MAX_SMALL_FIELD or len(h.nonce) > limits.MAX_SMALL_FIELD:
+        raise SizeLimitError("public_key, nonce or signature field too long")
+    sender = coord.authenticate_upload(kind, h.round, h.total_bytes, bytes(h.public_key), bytes(h.nonce),
+                                       bytes(h.payload_digest), bytes(h.signature))
     parts: list[bytes] = []
     size = 0
-    async for chunk in request_iterator:
-        which = chunk.WhichOneof("part")
-        if header is None:
-            if which != "header":
-                raise MessageFormatError("the first SubmitChunk must carry the header")
-            header = chunk.header
-            if len(header.public_key) > limits.MAX_SMALL_FIELD or len(header.signature) > limits.MAX_SMALL_FIELD:
-                raise SizeLimitError("public_key or signature field too long")
-            coord.check_upload_header(header.round, header.total_bytes)
-            continue
-        if which != "data":
-            raise MessageFormatError("only the first SubmitChunk may carry a header")
-        size += len(chunk.data)
-        if len(chunk.data) > limits.CHUNK_BYTES or size > header.total_bytes:
-            raise SizeLimitError(f"upload exceeds its declared total_bytes={header.total_bytes} or the chunk limit")
-        parts.append(chunk.data)
-    if header is None:
-        raise MessageFormatError("empty upload stream")
-    if size != header.total_bytes:
-        raise MessageFormatError(f"upload truncated: {size} of {header.total_bytes} bytes")
-    return Upload(header.round, bytes(header.public_key), bytes(header.nonce), bytes(header.payload_digest),
-                  bytes(header.signature), b"".join(parts))
+    with in_flight.reserve(h.total_bytes):
+        async for chunk in stream:
+            if chunk.WhichOneof("part") != "data":
+                raise MessageFormatError("only the first SubmitChunk may carry a header")
+            size += len(chunk.data)
+            if len(chunk.data) > limits.CHUNK_BYTES or size > h.total_bytes:
+                raise SizeLimitError(f"upload exceeds its declared total_bytes={h.total_bytes} or the chunk limit")
+            parts.append(chunk.data)
+        if size != h.total_bytes:
+            raise MessageFormatError(f"upload truncated: {size} of {h.total_bytes} bytes")
+        return Upload(h.round, bytes(h.public_key), bytes(h.nonce), bytes(h.payload_digest), bytes(h.signature),
+                      b"".join(parts)), sender
 
 
 class ClientServicer(client_pb2_grpc.ClientServiceServicer):
@@ -95,13 +116,16 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
         )
 
     async def Submit(self, request_iterator, context):
-        return await _submit(self.coord, self.coord.submit_client, request_iterator, context)
+        return await _submit(self.coord, "client", request_iterator, context)
 
 
-async def _submit(coord, handler, request_iterator, context):
+_IN_FLIGHT = _InFlight()
+
+
+async def _submit(coord: Coordinator, kind: str, request_iterator, context):
     try:
-        up = await _read_upload(coord, request_iterator)
-        duplicate, accepted = handler(up)
+        up, sender = await _read_upload(coord, request_iterator, kind, _IN_FLIGHT)
+        duplicate, accepted = coord.submit(up, kind, sender)
         return common_pb2.SubmitResponse(round=up.round_index, duplicate=duplicate, accepted=accepted)
     except (asyncio.CancelledError, grpc.aio.AbortError):
         raise
@@ -163,7 +187,7 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
         return committee_pb2.Work(done=True) if kind == "done" else committee_pb2.Work(wait=True)
 
     async def SubmitNoise(self, request_iterator, context):
-        return await _submit(self.coord, self.coord.submit_noise, request_iterator, context)
+        return await _submit(self.coord, "noise", request_iterator, context)
 
     @_guarded
     async def SubmitPartial(self, request, context):

@@ -14,8 +14,8 @@ import pytest
 from loyal.client.grpc_client import Session
 from loyal.client.runner import run_client, wait_for_task
 from loyal.client.tls import Identity
-from loyal.protocols.proto.convert import release_from_proto
-from loyal.protocols.proto.loyal.v1 import client_pb2, health_pb2, observer_pb2
+from loyal.protocols.proto.convert import release_from_proto, submit_message
+from loyal.protocols.proto.loyal.v1 import client_pb2, common_pb2, health_pb2, observer_pb2
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa.client import SsaClient
 from loyal.rpc import health_pb2_grpc
@@ -161,3 +161,69 @@ def test_tls_round_trip_and_plaintext_refused(tmp_path):
             with pytest.raises(grpc.RpcError) as info:
                 s.status()
             assert info.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+class _Stream:
+    """An async chunk stream that counts how many messages the server pulled from it."""
+
+    def __init__(self, messages) -> None:
+        self.messages, self.pulled = list(messages), 0
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self.pulled == len(self.messages):
+            raise StopAsyncIteration
+        self.pulled += 1
+        return self.messages[self.pulled - 1]
+
+
+def _chunks(header, payload: bytes) -> list:
+    from loyal.server import limits
+
+    return [common_pb2.SubmitChunk(header=header)] + [
+        common_pb2.SubmitChunk(data=payload[i: i + limits.CHUNK_BYTES]) for i in range(0, len(payload), limits.CHUNK_BYTES)]
+
+
+def test_upload_header_is_authenticated_before_any_body_byte_is_read(served):
+    # Prepare: a stranger's header (not enrolled) and an enrolled client's header with a forged signature.
+    import asyncio
+
+    from loyal.server.errors import AuthenticationError, SizeLimitError
+    from loyal.server.servicer import _InFlight, _read_upload
+
+    srv, _, ident, task = served
+    good = _payload(task, ident.client_id)
+    digest, nonce = good[-32:], os.urandom(16)
+    sig = ident.sign(submit_message(task.job.job_id, 0, nonce, digest, "client"))
+
+    def header(public_key: bytes, signature: bytes):
+        return common_pb2.SubmitHeader(round=0, public_key=public_key, nonce=nonce, total_bytes=len(good),
+                                       payload_digest=digest, signature=signature)
+
+    cases = {"stranger": header(Identity().public_key, sig), "forged": header(ident.public_key, bytes(64))}
+    for name, h in cases.items():
+        stream = _Stream(_chunks(h, good))
+        # Execute
+        with pytest.raises(AuthenticationError):
+            asyncio.run(_read_upload(srv.coord, stream, "client", _InFlight()))
+        # Assert: only the header was read; no payload byte was buffered.
+        assert stream.pulled == 1, name
+    # The in-flight budget: an authenticated upload that does not fit is refused before its body is read.
+    busy = _InFlight()
+    busy.bytes = limits_max() - len(good) + 1
+    stream = _Stream(_chunks(header(ident.public_key, sig), good))
+    with pytest.raises(SizeLimitError, match="server busy"):
+        asyncio.run(_read_upload(srv.coord, stream, "client", busy))
+    assert stream.pulled == 1 and busy.bytes == limits_max() - len(good) + 1
+    # Within budget it is read whole and the reservation is returned.
+    ok = _InFlight()
+    up, sender = asyncio.run(_read_upload(srv.coord, _Stream(_chunks(header(ident.public_key, sig), good)), "client", ok))
+    assert (up.payload, sender, ok.bytes) == (good, ident.client_id, 0)
+
+
+def limits_max() -> int:
+    from loyal.server import limits
+
+    return limits.MAX_IN_FLIGHT_BYTES
