@@ -34,10 +34,15 @@ def _median_time(fn, repeats: int) -> float:
 
 
 def _reframe(data: bytes, client_id: int) -> bytes:
-    """Same ciphertext under a new client id (header field + digest), so each upload is distinct."""
-    b = bytearray(data[:-32])
+    """Same ciphertext under a new client id (header field + digest), so each upload is distinct.
+
+    Two copies of the upload, as a socket read into a fresh buffer would make; the harness should
+    not churn more memory than that between timed calls (it evicts the server's sums from cache).
+    """
+    b = bytearray(data)
     struct.pack_into("<I", b, 28, client_id)
-    return bytes(b) + digest(bytes(b))
+    b[-32:] = digest(memoryview(b)[:-32])
+    return bytes(b)
 
 
 def _ours(args: argparse.Namespace) -> dict:
@@ -62,12 +67,16 @@ def _ours(args: argparse.Namespace) -> dict:
         job.client.create_contribution(update, round_index=0, client_id=i, public_key_hat=pk, prng=prng)
         for i in range(args.pool)
     ]
-    agg = 0.0
+    agg = hash_s = 0.0
     for cid in range(args.clients):
         data = _reframe(pool[cid % args.pool], cid)
         t = time.perf_counter()
         job.server.handle_client_contribution(job.server_state, data)
         agg += time.perf_counter() - t
+        if cid % 8 == 0:  # the digest check alone (BLAKE3 of the same bytes): the floor of `agg`
+            t = time.perf_counter()
+            digest(memoryview(data)[:-32])
+            hash_s += (time.perf_counter() - t) * 8
     # Same uploads behind a transport that guarantees integrity (BLAKE3 trailer not recomputed).
     fast = SsaServer(cfg, job.policy, verify_digests=False)
     fast_state = fast.create_state(pk)
@@ -88,6 +97,7 @@ def _ours(args: argparse.Namespace) -> dict:
         "server_aggregate_per_client_ms": agg / args.clients * 1e3,
         "server_aggregate_total_s": agg,
         "server_aggregate_no_digest_per_client_ms": agg_fast / args.clients * 1e3,
+        "server_blake3_per_client_ms": hash_s / args.clients * 1e3,
         "server_close_round_ms": close_s * 1e3,
         "bytes_per_client": len(pool[0]),
         "expansion": len(pool[0]) / (4 * args.dim),
@@ -138,7 +148,7 @@ def _tenseal(args: argparse.Namespace) -> dict:
 
 def run(args: argparse.Namespace) -> dict:
     """Runs all measurements in one process; returns the JSON results with ratios."""
-    start = time.perf_counter()
+    start, load_start = time.perf_counter(), os.getloadavg()[0]
     # The NTT runs on BLAS dgemm: hold BLAS to one thread so "one core" holds whatever the environment says.
     with threadpool_limits(limits=1, user_api="blas"):
         ours, base, ts_res = _ours(args), _numpy(args), _tenseal(args)
@@ -146,6 +156,8 @@ def run(args: argparse.Namespace) -> dict:
         "dim": args.dim,
         "clients": args.clients,
         "machine": f"{platform.machine()} {platform.processor() or ''} OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, BLAS threads 1",
+        # Other processes share the cores: the 1-minute load average before and after the run.
+        "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "ours": ours,
         "numpy": base,
         "tenseal_bfv_n8192": ts_res,
@@ -153,10 +165,13 @@ def run(args: argparse.Namespace) -> dict:
             "server_aggregate_vs_numpy": ours["server_aggregate_per_client_ms"] / base["aggregate_per_client_ms"],
             "server_aggregate_no_digest_vs_numpy": ours["server_aggregate_no_digest_per_client_ms"]
             / base["aggregate_per_client_ms"],
+            "server_blake3_vs_numpy": ours["server_blake3_per_client_ms"] / base["aggregate_per_client_ms"],
         },
         "targets": {
-            "client_encrypt_full_ms<=50": ours["client_encrypt_full_ms"] <= 50,
-            "server_aggregate_vs_numpy<=20": ours["server_aggregate_per_client_ms"] / base["aggregate_per_client_ms"] <= 20,
+            "client_encrypt_full_ms<=12": ours["client_encrypt_full_ms"] <= 12,
+            "server_aggregate_vs_numpy<=4": ours["server_aggregate_per_client_ms"] / base["aggregate_per_client_ms"] <= 4,
+            "server_aggregate_no_digest_vs_numpy<=4": ours["server_aggregate_no_digest_per_client_ms"]
+            / base["aggregate_per_client_ms"] <= 4,
             "expansion<=4": ours["expansion"] <= 4,
         },
     }
@@ -187,9 +202,10 @@ def markdown(results: dict) -> str:
         *[f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows],
         "",
         f"Aggregation without the BLAKE3 trailer check: {o['server_aggregate_no_digest_per_client_ms']:.2f} ms/client "
-        f"({r['server_aggregate_no_digest_vs_numpy']:.1f}× numpy). "
+        f"({r['server_aggregate_no_digest_vs_numpy']:.1f}× numpy); the BLAKE3 check alone: "
+        f"{o['server_blake3_per_client_ms']:.2f} ms ({r['server_blake3_vs_numpy']:.1f}× numpy). "
         f"KAHE-only encryption: {o['client_encrypt_kahe_ms']:.1f} ms; close round: {o['server_close_round_ms']:.1f} ms; "
-        f"targets: {results['targets']}; wall {results['bench_wall_s']:.0f} s; {results['machine']}",
+        f"targets: {results['targets']}; wall {results['bench_wall_s']:.0f} s; load average {results['load_average']}; {results['machine']}",
         "",
     ]
     return "\n".join(lines)

@@ -32,6 +32,7 @@ import functools
 
 import numpy as np
 
+from loyal.protocols.rlwe import ntt_small
 from loyal.protocols.rlwe.prng import AesCtrPrng, public_prng
 from loyal.protocols.rlwe.ring import RnsRing
 from loyal.protocols.rlwe.sampling import centered_binomial, ternary, uniform_mod, uniform_signed_rns
@@ -43,7 +44,7 @@ class ThresholdError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class AheCiphertext:
-    """(c0, c1) in NTT form, each (L, N) int64 residues."""
+    """(c0, c1) in NTT form, each (L, N) residues: int64, or uint32 in the wire form (`encrypt(dtype=...)`)."""
 
     c0_hat: np.ndarray = dataclasses.field(repr=False)
     c1_hat: np.ndarray = dataclasses.field(repr=False)
@@ -149,25 +150,28 @@ class ThresholdAhe:
         return SecretShare(index, acc)
 
     # ---- encryption and homomorphisms ----------------------------------------------------------
-    def encrypt(self, public_key_hat: np.ndarray, message: np.ndarray, prng: AesCtrPrng) -> AheCiphertext:
-        """Enc(m) for an integer polynomial m (N,) with |m| < 2^(p-1)."""
+    def encrypt(
+        self, public_key_hat: np.ndarray, message: np.ndarray, prng: AesCtrPrng, *, dtype: type = np.int64
+    ) -> AheCiphertext:
+        """Enc(m) for an integer polynomial m (N,) with |m| < 2^(p-1); `dtype` as in `Kahe.encrypt`."""
         r = self.ring
         m = np.asarray(message, dtype=np.int64)
         if m.shape != (r.degree,):
             raise ValueError(f"message must have shape ({r.degree},), got {m.shape}")
-        if np.abs(m).max() >= 1 << (self.plaintext_bits - 1):
-            raise ValueError(f"message must satisfy |m| < 2^{self.plaintext_bits - 1}, got max {np.abs(m).max()}")
+        top = int(np.abs(m).max())
+        if top >= 1 << (self.plaintext_bits - 1):
+            raise ValueError(f"message must satisfy |m| < 2^{self.plaintext_bits - 1}, got max {top}")
         u = ternary(prng, (r.degree,))
-        e = centered_binomial(prng, self.error_eta, (2, r.degree))
-        # One batched transform of (u, Δ·m + e1, e2), signed with |x| < 2q (the NTT is linear).
-        stack = np.empty((3, r.num_moduli, r.degree), dtype=np.int64)
-        stack[0] = u
-        np.add(r.mul_scalar(r.from_int(m), self.delta), e[0], out=stack[1])
-        stack[2] = e[1]
-        u_hat, noisy_hat, e2_hat = r.ntt(stack, input_bound=2)
-        c0 = r.add(noisy_hat, r.mul_ntt(public_key_hat, u_hat))
-        c1 = r.add(e2_hat, r.mul_ntt(self.public_poly(), u_hat))
-        return AheCiphertext(c0, c1)
+        e = centered_binomial(prng, self.error_eta, (2, r.degree), dtype=np.int8)
+        r.check_shape(public_key_hat, "public_key_hat")
+        # û = NTT(u), then (c0, c1) = NTT(Δ·m + e1, e2) + (b, a) ⊙ û: one transform of two rows.
+        u_hat = ntt_small.prepare_multiplier(ntt_small.transform(r, [(u, 1)], bound=1, dtype=np.uint32)[0], r.moduli)
+        messages = np.zeros((2, r.degree), dtype=np.int64)
+        messages[0] = m
+        factors = (ntt_small.reduced(r, public_key_hat), self.public_poly())
+        c = ntt_small.transform(r, [(messages, self.delta), (e, 1)], bound=max(top, self.error_eta),
+                                product=(u_hat, factors), dtype=dtype)
+        return AheCiphertext(c[0], c[1])
 
     def add(self, a: AheCiphertext, b: AheCiphertext) -> AheCiphertext:
         return AheCiphertext(self.ring.add(a.c0_hat, b.c0_hat), self.ring.add(a.c1_hat, b.c1_hat))

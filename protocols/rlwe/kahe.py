@@ -22,7 +22,8 @@ import functools
 
 import numpy as np
 
-from loyal.protocols.rlwe.encoding import pack, unpack
+from loyal.protocols.rlwe import ntt_small
+from loyal.protocols.rlwe.encoding import unpack
 from loyal.protocols.rlwe.prng import AesCtrPrng, public_prng
 from loyal.protocols.rlwe.ring import RnsRing
 from loyal.protocols.rlwe.sampling import centered_binomial, ternary, uniform_mod
@@ -30,7 +31,7 @@ from loyal.protocols.rlwe.sampling import centered_binomial, ternary, uniform_mo
 
 @dataclasses.dataclass(frozen=True)
 class KaheCiphertext:
-    """b (NTT form), int64 (P, L, N) residues."""
+    """b (NTT form), (P, L, N) residues: int64, or uint32 in the wire form (`encrypt(dtype=...)`, parsed uploads)."""
 
     b_hat: np.ndarray = dataclasses.field(repr=False)
 
@@ -91,7 +92,7 @@ class Kahe:
     def create_key(self, prng: AesCtrPrng) -> tuple[np.ndarray, KaheKey]:
         """A fresh ternary key: (integer coefficients (N,), NTT-form key)."""
         k = ternary(prng, (self.ring.degree,))
-        return k, KaheKey(self.ring.ntt(self.ring.from_int(k)))
+        return k, KaheKey(ntt_small.transform(self.ring, [(k, 1)], bound=1)[0])
 
     def key_from_integers(self, coefficients: np.ndarray) -> KaheKey:
         """A key from integer coefficients of any size (e.g. a recovered K* = sum_t c_t K_t)."""
@@ -102,27 +103,30 @@ class Kahe:
         return KaheKey(self.ring.ntt(res))
 
     # ---- KaheEncrypt ---------------------------------------------------------------------------
-    def encrypt(self, key: KaheKey, values: np.ndarray, prng: AesCtrPrng) -> KaheCiphertext:
-        """Encrypts a length-d integer vector (|v| < 2^(p-1)) into ceil(d/N) polynomials."""
-        m = pack(values, self.ring.degree)
-        bound = 1 << (self.plaintext_bits - 1)
-        if np.abs(m).max(initial=0) >= bound:
-            raise ValueError(f"values must satisfy |v| < 2^{self.plaintext_bits - 1}, got max {np.abs(m).max()}")
-        polys = m.shape[0]
-        e = centered_binomial(prng, self.error_eta, m.shape)
-        ring = self.ring
-        delta = np.array([self.delta % q for q in ring.moduli], dtype=np.int64)[:, None]
-        # Δ·m + e per residue, kept signed in (-q - eta, q + eta) for the lazy NTT (fmod is cheap).
-        if np.abs(m).max(initial=0) < 1 << 32:
-            noisy = m[:, None, :] * delta  # |m|·(Δ mod q) < 2^62
-        else:
-            noisy = np.fmod(m[:, None, :], ring.q) * delta
-        np.fmod(noisy, ring.q, out=noisy)
-        noisy += e[:, None, :]
-        b_hat = ring.ntt(noisy, input_bound=2)
-        b_hat += ring.mul_ntt(self.public_polys(polys), key.k_hat[None])
-        b_hat -= ring.q  # in [-q, q): add q back where negative
-        b_hat += (b_hat >> 63) & ring.q
+    def encrypt(
+        self, key: KaheKey, values: np.ndarray, prng: AesCtrPrng, *, dtype: type = np.int64
+    ) -> KaheCiphertext:
+        """Encrypts a length-d integer vector (|v| < 2^(p-1)) into ceil(d/N) polynomials.
+
+        One transform of the small inputs (m, e) with weights (Δ, 1) that also adds a_p ⊙ k
+        (`ntt_small.transform`); m is zero-padded to whole polynomials without a copy.
+
+        Args:
+          dtype: residue type of the ciphertext: int64 (default) or uint32 (the wire form; what a
+            client that only frames the ciphertext wants: half the memory, no conversion).
+        """
+        m = np.asarray(values, dtype=np.int64)
+        if m.ndim != 1 or m.size == 0:
+            raise ValueError(f"values must be a non-empty 1-D vector, got shape {m.shape}")
+        top = max(-int(m.min()), int(m.max()))
+        if top >= 1 << (self.plaintext_bits - 1):
+            raise ValueError(f"values must satisfy |v| < 2^{self.plaintext_bits - 1}, got max {top}")
+        polys = -(-m.size // self.ring.degree)
+        e = centered_binomial(prng, self.error_eta, (polys, self.ring.degree), dtype=np.int8)
+        a = _public_multiplier(self.ring, self.public_seed, polys)
+        b_hat = ntt_small.transform(
+            self.ring, [(m, self.delta), (e, 1)], bound=max(top, self.error_eta), product=(a, key.k_hat), dtype=dtype
+        )
         return KaheCiphertext(b_hat)
 
     # ---- AddInPlace / linear combinations ------------------------------------------------------
@@ -166,3 +170,13 @@ def _expand_public_cached(degree: int, moduli: tuple[int, ...], seed: bytes, num
 
 def _expand_public(ring: RnsRing, seed: bytes, num_polys: int) -> np.ndarray:
     return _expand_public_cached(ring.degree, ring.moduli, bytes(seed), num_polys)
+
+
+@functools.lru_cache(maxsize=4)
+def _public_multiplier_cached(degree: int, moduli: tuple[int, ...], seed: bytes, num_polys: int) -> ntt_small.Multiplier:
+    return ntt_small.prepare_multiplier(_expand_public_cached(degree, moduli, seed, num_polys), moduli)
+
+
+def _public_multiplier(ring: RnsRing, seed: bytes, num_polys: int) -> ntt_small.Multiplier:
+    """a_1..a_P prepared for the exact products a_p ⊙ k of `encrypt` (cached with the polynomials)."""
+    return _public_multiplier_cached(ring.degree, ring.moduli, bytes(seed), num_polys)

@@ -5,11 +5,12 @@ Encryption only transforms polynomials with small integer coefficients: ternary 
 and encoded messages, combined per modulus as sum_k c_k·x_k (Δ·m + e for KAHE). `forward_combination`
 returns NTT(sum_k c_k·x_k) (+ an optional pointwise product U ⊙ V) in [0, q), bit for bit what
 `RnsRing.ntt` of the reduced residues returns, but cheaper than the two-limb four-step transform of
-`ntt_fourstep.py`: the x_k enter the first matrix product as they are (|x| < 2^15, no limb split,
-shared by all moduli, c_k folded into the matrix), and the rest of the transform has three factors.
+`ntt_fourstep.py`: the x_k enter the first matrix product as they are (|x| < 2^15: no reduction,
+no limb split, one conversion shared by all moduli, c_k folded into the matrix), and the transform
+has three factors, 2·(n1 + m1 + m2) = 128 multiply-adds per residue for N = 2^13 instead of 384.
 
-Notation (the README-style symbols of `ntt_fourstep.py`): N = n1·m1·m2, n2 = m1·m2, input index
-i = n2·i1 + m2·a + b, output position k1·n2 + kc·m2 + kd holding the evaluation at ψ^(2j+1) with
+Notation (as in `ntt_fourstep.py`): N = n1·m1·m2, n2 = m1·m2, input index i = n2·i1 + m2·a + b,
+output position k1·n2 + kc·m2 + kd holding the evaluation at ψ^(2j+1) with
 j = brv(k1) + n1·brv(kc) + n1·m1·brv(kd) (Longa–Naehrig bit-reversed order). Expanding
 ψ^(i(2j+1)) (Bailey's four-step, applied twice; Bailey 1990) gives, with j1 = brv(k1), c = brv(kc),
 d = brv(kd):
@@ -20,23 +21,27 @@ d = brv(kd):
     â = W3 · (T2 ⊙ (W2 · (T1 ⊙ (W1 · x))))   (contracting i1, then a, then b)
 
 Exactness: matrices are centred (|w| < 2^29). Step 1 sums K·n1 products with |x| < 2^15, steps 2
-and 3 sum 2·m products of 15-bit limbs; every sum is an integer below 2^50 and float64 BLAS
-computes it exactly. Twiddles and the final reduction never convert int64 <-> float64 (slow without
-AVX-512): with M = 1.5·2^52, fl(v + M) = M + rint(v) for |v| < 2^51, and the low 32 bits of its bit
-pattern are rint(v) mod 2^32 (those of M are zero). So for P < 2^50 and 0 <= T < q, the quotient
-Q = rint(P·(T/q)) is within 0.75 of P·T/q (Shoup's precomputed T/q; Harvey 2014, §2) and
-R = P·T - Q·q, |R| < q < 2^31, is computed exactly in wrapping int32 arithmetic.
+and 3 sum 2·m (m <= 32) products with 15-bit limbs (|limb| <= 2^15): every sum is an integer below
+2^50, so float64 BLAS computes it exactly in any order. Twiddles and the final reduction never
+convert int64 <-> float64 (no AVX2 instruction does): with M = 1.5·2^52, fl(v + M) = M + rint(v)
+for |v| < 2^51, and the low 32 bits of its bit pattern are rint(v) mod 2^32 (those of M are zero).
+For P < 2^50 and 0 <= T < q, Q = rint(P·fl(T/q)) is within 0.75 of P·T/q (Shoup's precomputed
+T/q; Harvey 2014, §2), so R = P·T - Q·q has |R| < q < 2^31 and wrapping int32 arithmetic on the
+low words computes it exactly. The product U ⊙ V enters before the last reduction as
+U·V_lo + (2^15·U mod q)·V_hi, two exact terms below 2^45 (`prepare_multiplier`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 
 from loyal.protocols.rlwe import ntt_fourstep
+from loyal.protocols.rlwe.ring import RnsRing
 
 #: Largest |x_k| the fast path accepts (one signed 16-bit "limb" per input).
 MAX_INPUT = (1 << 15) - 1
@@ -48,9 +53,11 @@ _MAGIC = 1.5 * 2.0**52
 _SUM_BOUND = 1 << 50
 #: Residues (rows × moduli × degree) per chunk: keeps a chunk's buffers near a core's L2 cache.
 _CHUNK_VALUES = 1 << 15
+_LOCAL = threading.local()
 
 
 def _dims(degree: int) -> tuple[int, int, int]:
+    """(n1, m1, m2): n1 = 2^floor(log2(N)/3), m1 <= m2 (2^13 -> 16 × 16 × 32, 2^14 -> 16 × 32 × 32)."""
     bits = degree.bit_length() - 1
     b1 = max(1, bits // 3)
     bm1 = (bits - b1) // 2
@@ -138,7 +145,7 @@ def supports(degree: int, terms: int) -> bool:
 
 
 def _limbs_mod(r32: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
-    """lo, hi <- float64 limbs of int32 r: r = lo + 2^15·hi, lo in [0, 2^15)."""
+    """lo, hi <- float64 limbs of integers r: r = lo + 2^15·hi, lo in [0, 2^15)."""
     np.right_shift(r32, LIMB_BITS, out=hi, casting="unsafe")
     np.bitwise_and(r32, _LIMB_MASK, out=lo, casting="unsafe")
 
@@ -156,89 +163,181 @@ def _mul_mod(p: np.ndarray, t: np.ndarray, t_q: np.ndarray, q32: np.ndarray, f: 
     r32 -= s32
 
 
-def _product_terms(product: tuple[np.ndarray, np.ndarray], t: _Tables) -> tuple[np.ndarray, ...]:
-    """U ⊙ V as float64 terms U·V_lo + (2^15·U mod q)·V_hi (each < 2^45), for adding before reduction."""
-    u, v = product
-    uf = u.astype(np.float64)
-    u2 = uf * float(1 << LIMB_BITS)
-    quot = u2 * t.q_inv + _MAGIC
+@dataclasses.dataclass(frozen=True)
+class Multiplier:
+    """An NTT-form factor U prepared for exact float64 products: U in [0, q) and 2^15·U mod q (centred)."""
+
+    residues: np.ndarray = dataclasses.field(repr=False)
+    value: np.ndarray = dataclasses.field(repr=False)
+    shifted: np.ndarray = dataclasses.field(repr=False)
+
+
+def prepare_multiplier(u: np.ndarray, moduli: tuple[int, ...]) -> Multiplier:
+    """U ⊙ V = U·V_lo + (2^15·U mod q)·V_hi (mod q), each product below 2^45 for V's 15-bit limbs."""
+    q = np.array(moduli, dtype=np.float64)[:, None]
+    value = u.astype(np.float64)
+    shifted = value * float(1 << LIMB_BITS)
+    quot = np.multiply(shifted, 1.0 / q)
+    quot += _MAGIC
     quot -= _MAGIC
-    quot *= t.q
-    u2 -= quot  # centred: |u2| <= q/2 + 1
-    v = np.asarray(v, dtype=np.int64)
-    return uf, u2, (v & _LIMB_MASK).astype(np.float64), (v >> LIMB_BITS).astype(np.float64)
+    quot *= q
+    shifted -= quot  # |shifted| <= q/2 + 1
+    for a in (value, shifted):
+        a.setflags(write=False)
+    return Multiplier(u, value, shifted)
+
+
+def transform(
+    ring: RnsRing, terms: Sequence[tuple[np.ndarray, int]], *, bound: int,
+    product: tuple[Multiplier, np.ndarray | Sequence[np.ndarray]] | None = None, dtype: type = np.int64,
+) -> np.ndarray:
+    """NTT(sum_k c_k·x_k) (+ U ⊙ V) in [0, q): `forward_combination` when it applies, else residues + `ring.ntt`.
+
+    Args:
+      ring: the ring.
+      terms: as in `forward_combination`.
+      bound: an upper bound on every |x_k| (the fast path needs bound <= MAX_INPUT).
+      product: as in `forward_combination` (V in [0, q): `reduced` brings an untrusted V there).
+      dtype: int64 (default) or uint32, as in `forward_combination`.
+    """
+    if bound <= MAX_INPUT and supports(ring.degree, len(terms)):
+        return forward_combination(ring.degree, ring.moduli, ring.psis, terms, product, dtype=dtype)
+    n = ring.degree
+    flat = [np.asarray(x, dtype=np.int64).reshape(-1) for x, _ in terms]
+    polys = max(1, -(-max(f.size for f in flat) // n))
+    res = np.zeros((polys, ring.num_moduli, n), dtype=np.int64)
+    for f, (_, c) in zip(flat, terms):
+        padded = np.zeros(polys * n, dtype=np.int64)
+        padded[: f.size] = f
+        res = ring.add(res, ring.mul_scalar(ring.from_int(padded.reshape(polys, n)), c))
+    out = ring.ntt(res)
+    if product is not None:
+        v = product[1] if isinstance(product[1], np.ndarray) else np.stack(product[1])
+        out = ring.add(out, ring.mul_ntt(product[0].residues, v))
+    return out.astype(dtype, copy=False)
+
+
+def reduced(ring: RnsRing, v: np.ndarray) -> np.ndarray:
+    """`v` if all its residues lie in [0, q) (one pass), else v mod q: for factors from outside."""
+    v = np.asarray(v)
+    return v if v.min() >= 0 and (np.maximum.reduce(v, axis=-1) < ring.q[:, 0]).all() else np.mod(v, ring.q)
+
+
+def _scratch(x_size: int, size: int, v_size: int) -> tuple[np.ndarray, ...]:
+    """This thread's buffers (x; y, limbs, two int32; two V limbs), kept between calls and grown on
+    demand: every encryption needs the same sizes, and fresh pages cost more than the arithmetic."""
+    have = getattr(_LOCAL, "buffers", None)
+    sizes = (x_size, size, v_size)
+    if have is None or any(n > h for n, h in zip(sizes, have[0])):
+        x, y, v = sizes if have is None else tuple(max(n, h) for n, h in zip(sizes, have[0]))
+        have = ((x, y, v), (np.empty(x), np.empty(y), np.empty(2 * y), np.empty(y, dtype=np.int32),
+                            np.empty(y, dtype=np.int32), np.empty(v), np.empty(v)))
+        _LOCAL.buffers = have
+    return have[1]
 
 
 def forward_combination(
     degree: int, moduli: tuple[int, ...], psis: tuple[int, ...], terms: Sequence[tuple[np.ndarray, int]],
-    product: tuple[np.ndarray, np.ndarray] | None = None,
+    product: tuple[Multiplier, np.ndarray | Sequence[np.ndarray]] | None = None, *, dtype: type = np.int64,
 ) -> np.ndarray:
     """NTT(sum_k c_k·x_k) (+ U ⊙ V) per modulus, residues in [0, q), bit-reversed order.
 
     Args:
       degree, moduli, psis: the ring (see `RnsRing`); `supports(degree, len(terms))` must hold.
-      terms: (x_k, c_k): integer arrays (B, N) with |x_k| <= MAX_INPUT (the caller's bound), and
-        integer scalars of any size (reduced per modulus).
-      product: optional (U, V): residues in [0, q) in NTT form, U (B, L, N) or (L, N), V (L, N);
-        U ⊙ V mod q is added to the result.
+      terms: (x_k, c_k): integer arrays with |x_k| <= MAX_INPUT (the caller's bound), read flat as
+        B = ceil(max size / N) polynomials and zero-padded; c_k integers of any size (reduced mod q).
+      product: optional (U, V): U prepared by `prepare_multiplier` ((B, L, N), one per polynomial, or
+        (L, N), shared) and V residues in [0, q) ((L, N), shared, or a sequence of B such arrays),
+        both NTT form; U ⊙ V mod q is added.
+      dtype: the residues' type, int64 (default, for ring arithmetic) or uint32 (the wire form of
+        `messages.py`: half the memory, and the frame uses the array as it is).
 
     Returns:
-      int64 (B, L, N).
+      (B, L, N) residues of type `dtype`.
     """
-    weights = tuple(tuple(int(c) % q for _, c in terms) for q in moduli)
-    t = _tables(degree, moduli, psis, weights)
+    t = _tables(degree, moduli, psis, tuple(tuple(int(c) % q for _, c in terms) for q in moduli))
     n1, m1, m2 = t.dims
-    n2, num, k = m1 * m2, len(moduli), len(terms)
-    batch = terms[0][0].shape[0]
-    out = np.empty((batch, num, degree), dtype=np.int64)
-    extra = None if product is None else _product_terms(product, t)
-    rows = max(1, min(batch, _CHUNK_VALUES // (num * degree)))
-    x = np.empty((rows, k, degree))
-    y = np.empty((rows, num * n1, n2))
-    f = np.empty((rows, num, degree))
-    r32, s32 = np.empty((rows, num, degree), dtype=np.int32), np.empty((rows, num, degree), dtype=np.int32)
-    limbs = np.empty((rows, num, 2 * degree))
+    num, k = len(moduli), len(terms)
+    flat = [np.asarray(xk).reshape(-1) for xk, _ in terms]
+    batch = max(1, -(-max(f.size for f in flat) // degree))
+    if np.dtype(dtype) not in (np.dtype(np.int64), np.dtype(np.uint32)):
+        raise ValueError(f"dtype must be int64 or uint32, got {np.dtype(dtype)}")
+    out = np.empty((batch, num, degree), dtype=dtype)
+    # Chunks of `rows` polynomials × `group` moduli, about _CHUNK_VALUES residues (a polynomial's
+    # moduli stay together up to 1.5 chunks: fewer, larger calls).
+    group = num if 2 * num * degree <= 3 * _CHUNK_VALUES else max(1, _CHUNK_VALUES // degree)
+    rows = max(1, min(batch, _CHUNK_VALUES // (group * degree)))
+    shared = product is not None and isinstance(product[1], np.ndarray) and product[1].ndim == 2
+    size = rows * group * degree
+    x_buf, y_buf, limbs_buf, r32_buf, s32_buf, vlo_buf, vhi_buf = _scratch(
+        rows * k * degree, size, num * degree if shared else size)
+    x = x_buf[: rows * k * degree].reshape(rows, k, degree)
+    if shared:  # V's limbs once for every chunk
+        v_lo, v_hi = vlo_buf[: num * degree].reshape(num, degree), vhi_buf[: num * degree].reshape(num, degree)
+        _limbs_mod(product[1], v_lo, v_hi)
     for b0 in range(0, batch, rows):
         r = min(rows, batch - b0)
-        for j, (xk, _) in enumerate(terms):
-            np.copyto(x[:r, j], xk[b0 : b0 + r], casting="unsafe")
-        # Step 1: contract i1 for all moduli at once (the inputs are shared).
-        np.matmul(t.left, x[:r].reshape(r, k * n1, n2), out=y[:r])
-        p, fr = y[:r].reshape(r, num, n1, m1, m2), f[:r].reshape(r, num, n1, m1, m2)
-        rr, sr = r32[:r].reshape(r, num, n1, m1, m2), s32[:r].reshape(r, num, n1, m1, m2)
-        _mul_mod(p, t.tw1, t.tw1_q, t.q32[:, :, None, None], fr, rr, sr)
-        mid_in = limbs[:r].reshape(r, num, n1, 2 * m1, m2)
-        _limbs_mod(rr, mid_in[:, :, :, :m1], mid_in[:, :, :, m1:])
-        # Step 2: contract a (batched over rows, moduli, k1).
-        np.matmul(t.mid, mid_in, out=p)
-        _mul_mod(p, t.tw2, t.tw2_q, t.q32[:, :, None, None], fr, rr, sr)
-        right_in = limbs[:r].reshape(r, num, n1, m1, 2 * m2)
-        _limbs_mod(rr, right_in[..., :m2], right_in[..., m2:])
-        # Step 3: contract b; the result is in output order.
-        res = y[:r].reshape(r, num, n1 * m1, m2)
-        np.matmul(right_in.reshape(r, num, n1 * m1, 2 * m2), t.right, out=res)
-        res = y[:r].reshape(r, num, degree)
-        if extra is not None:
-            uf, u2, v_lo, v_hi = extra
-            ufr, u2r = (uf, u2) if uf.ndim == 2 else (uf[b0 : b0 + r], u2[b0 : b0 + r])
-            np.multiply(ufr, v_lo, out=f[:r])
-            res += f[:r]
-            np.multiply(u2r, v_hi, out=f[:r])
-            res += f[:r]
-        _finish(res, t, f[:r], r32[:r], s32[:r], out[b0 : b0 + r])
+        for j, src in enumerate(flat):
+            part = src[b0 * degree : (b0 + r) * degree]
+            full = part.size // degree
+            np.copyto(x[:full, j], part[: full * degree].reshape(full, degree), casting="unsafe")
+            if full < r:  # zero-padded tail
+                np.copyto(x[full, j, : part.size - full * degree], part[full * degree :], casting="unsafe")
+                x[full, j, part.size - full * degree :] = 0
+                x[full + 1 : r, j] = 0
+        for l0 in range(0, num, group):
+            g = min(group, num - l0)
+            ls = slice(l0, l0 + g)
+            shape5, used = (r, g, n1, m1, m2), r * g * degree
+            p, rr, sr, fr = (buf[:used].reshape(shape5) for buf in (y_buf, r32_buf, s32_buf, limbs_buf))
+            limbs = limbs_buf[: 2 * used]
+            q32 = t.q32[ls, :, None, None]
+            # Step 1: contract i1 (the inputs are shared by all moduli).
+            np.matmul(t.left[l0 * n1 : (l0 + g) * n1], x[:r].reshape(r, k * n1, m1 * m2), out=p.reshape(r, g * n1, -1))
+            _mul_mod(p, t.tw1[ls], t.tw1_q[ls], q32, fr, rr, sr)
+            mid_in = limbs.reshape(r, g, n1, 2 * m1, m2)
+            _limbs_mod(rr, mid_in[:, :, :, :m1], mid_in[:, :, :, m1:])
+            # Step 2: contract a (batched over rows, moduli, k1).
+            np.matmul(t.mid[ls], mid_in, out=p)
+            _mul_mod(p, t.tw2[ls], t.tw2_q[ls], q32, fr, rr, sr)
+            right_in = limbs.reshape(r, g, n1 * m1, 2 * m2)
+            _limbs_mod(rr.reshape(r, g, n1 * m1, m2), right_in[..., :m2], right_in[..., m2:])
+            # Step 3: contract b; the result is in output order.
+            np.matmul(right_in, t.right[ls], out=p.reshape(r, g, n1 * m1, m2))
+            res, fr = p.reshape(r, g, degree), fr.reshape(r, g, degree)
+            if product is not None:
+                if shared:
+                    lo, hi = v_lo[ls], v_hi[ls]
+                else:
+                    lo, hi = vlo_buf[:used].reshape(r, g, degree), vhi_buf[:used].reshape(r, g, degree)
+                    for i in range(r):
+                        _limbs_mod(product[1][b0 + i][ls], lo[i], hi[i])
+                _add_product(res, product[0], b0, ls, fr, lo, hi)
+            _finish(res, t.q_inv[ls], t.q32[ls], fr, rr.reshape(r, g, degree), sr.reshape(r, g, degree), out[b0 : b0 + r, ls])
     return out
 
 
-def _finish(p: np.ndarray, t: _Tables, f: np.ndarray, r32: np.ndarray, s32: np.ndarray, out: np.ndarray) -> None:
+def _add_product(res: np.ndarray, u: Multiplier, b0: int, ls: slice, f: np.ndarray, v_lo: np.ndarray,
+                 v_hi: np.ndarray) -> None:
+    """res += U ⊙ V as exact float64 terms U·V_lo + (2^15·U mod q)·V_hi for the chunk's rows and moduli."""
+    r = res.shape[0]
+    uv, us = (u.value[ls], u.shifted[ls]) if u.value.ndim == 2 else (u.value[b0 : b0 + r, ls], u.shifted[b0 : b0 + r, ls])
+    np.multiply(uv, v_lo, out=f)
+    res += f
+    np.multiply(us, v_hi, out=f)
+    res += f
+
+
+def _finish(p: np.ndarray, q_inv: np.ndarray, q32: np.ndarray, f: np.ndarray, r32: np.ndarray, s32: np.ndarray,
+            out: np.ndarray) -> None:
     """out <- p mod q in [0, q) for integers |p| < 2^51 in float64 (rint quotient: |p - Q·q| < q/2 + 2)."""
-    np.multiply(p, t.q_inv, out=f)
+    np.multiply(p, q_inv, out=f)
     f += _MAGIC
     p += _MAGIC
     np.copyto(r32, p.view(np.int64), casting="unsafe")
     np.copyto(s32, f.view(np.int64), casting="unsafe")
-    s32 *= t.q32
+    s32 *= q32
     r32 -= s32
     np.right_shift(r32, 31, out=s32)  # -1 where negative
-    s32 &= t.q32
-    r32 += s32
-    np.copyto(out, r32)
+    s32 &= q32
+    np.add(r32, s32, out=out, casting="unsafe")  # values in [0, q): exact as int64 or uint32

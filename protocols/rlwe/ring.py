@@ -189,6 +189,11 @@ class RnsRing:
         return float(np.log2(float(self.modulus)))
 
     @property
+    def psis(self) -> tuple[int, ...]:
+        """The canonical primitive 2N-th root of unity of each modulus (every NTT path uses them)."""
+        return _psis(self.degree, self.moduli)
+
+    @property
     def q(self) -> np.ndarray:
         """Moduli as an (L, 1) int64 array, broadcastable against (..., L, N)."""
         return _tables(self.degree, self.moduli).q
@@ -263,7 +268,7 @@ class RnsRing:
         if ntt_fourstep.supports(self.degree):
             if input_bound > 2:  # the four-step path needs |a| < 2^31
                 a = np.fmod(a, self.q)
-            return ntt_fourstep.forward(a, self.moduli, _psis(self.degree, self.moduli))
+            return ntt_fourstep.forward(a, self.moduli, self.psis)
         return self._ntt_radix2(a, input_bound)
 
     def _ntt_radix2(self, a: np.ndarray, input_bound: int = 1) -> np.ndarray:
@@ -300,7 +305,7 @@ class RnsRing:
         """Inverse negacyclic NTT (Longa–Naehrig Alg. 2) of residues in [0, q); returns a new array."""
         self.check_shape(a_hat, "a_hat")
         if ntt_fourstep.supports(self.degree):
-            return ntt_fourstep.inverse(a_hat, self.moduli, _psis(self.degree, self.moduli))
+            return ntt_fourstep.inverse(a_hat, self.moduli, self.psis)
         return self._intt_radix2(a_hat)
 
     def _intt_radix2(self, a_hat: np.ndarray) -> np.ndarray:
