@@ -237,9 +237,9 @@ def run_simulation(
             if grpc and config.server_restart_round and rnd + 1 == config.server_restart_round:
                 aggregator.restart_server()  # SIGKILL, then a restart on the same SQLite store
             elif ssa and config.server_restart_round and rnd + 1 == config.server_restart_round:
-                blob = ray.get(ray.put(aggregator.save_state()))  # the database travels through Ray
-                aggregator.restore_state(blob)
-                logger.info("server restarted after round %d from %d bytes of state", rnd + 1, len(blob))
+                saved = ray.get(ray.put(aggregator.save_state()))  # the server's own state travels through Ray
+                aggregator.restore_state(saved)
+                logger.info("server restarted after round %d", rnd + 1)
             test_loss, test_acc = evaluate(model, x_eval, y_eval)
             record = {
                 "round": rnd + 1,

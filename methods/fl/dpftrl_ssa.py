@@ -18,9 +18,9 @@ Committees rotate every `rotate_every` rounds through the proactive hand-off.
 from __future__ import annotations
 
 import dataclasses
+import copy
 import hashlib
 import logging
-import pickle
 import time
 from collections.abc import Callable, Sequence
 
@@ -255,13 +255,14 @@ class DPFTRLSsa:
         return self.state.epoch
 
     # ---- restart -----------------------------------------------------------------------------
-    def save_state(self) -> bytes:
-        """The server's own state and learner as bytes (what survives a server restart; never another party's bytes)."""
-        return pickle.dumps({"server": self.state, "learner": self.learner.state_dict(), "rejected": self.rejected})
+    def save_state(self) -> dict:
+        """A deep copy of the server's own state and learner (what survives a server restart). It crosses
+        no trust boundary: the simulation hands it to Ray's object store, never to another party."""
+        return copy.deepcopy({"server": self.state, "learner": self.learner.state_dict(), "rejected": self.rejected})
 
-    def restore_state(self, blob: bytes) -> None:
+    def restore_state(self, saved: dict) -> None:
         """Restores `save_state` output into a freshly constructed server (same job and committee)."""
-        saved = pickle.loads(blob)  # noqa: S301 - the server's own state file, never client input
+        saved = copy.deepcopy(saved)
         self.driver = RoundDriver(self.job)
         self.state = saved["server"]
         self.learner.load_state_dict(saved["learner"])
