@@ -144,7 +144,7 @@ def supports(degree: int, terms: int) -> bool:
     return terms * n1 * (1 << 29) * MAX_INPUT < _SUM_BOUND and max(m1, m2) * (1 << 45) <= _SUM_BOUND
 
 
-def _limbs_mod(r32: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
+def _split_limbs(r32: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
     """lo, hi <- float64 limbs of integers r: r = lo + 2^15·hi, lo in [0, 2^15)."""
     np.right_shift(r32, LIMB_BITS, out=hi, casting="unsafe")
     np.bitwise_and(r32, _LIMB_MASK, out=lo, casting="unsafe")
@@ -274,7 +274,7 @@ def forward_combination(
     x = x_buf[: rows * k * degree].reshape(rows, k, degree)
     if shared:  # V's limbs once for every chunk
         v_lo, v_hi = vlo_buf[: num * degree].reshape(num, degree), vhi_buf[: num * degree].reshape(num, degree)
-        _limbs_mod(product[1], v_lo, v_hi)
+        _split_limbs(product[1], v_lo, v_hi)
     for b0 in range(0, batch, rows):
         r = min(rows, batch - b0)
         for j, src in enumerate(flat):
@@ -296,12 +296,12 @@ def forward_combination(
             np.matmul(t.left[l0 * n1 : (l0 + g) * n1], x[:r].reshape(r, k * n1, m1 * m2), out=p.reshape(r, g * n1, -1))
             _mul_mod(p, t.tw1[ls], t.tw1_q[ls], q32, fr, rr, sr)
             mid_in = limbs.reshape(r, g, n1, 2 * m1, m2)
-            _limbs_mod(rr, mid_in[:, :, :, :m1], mid_in[:, :, :, m1:])
+            _split_limbs(rr, mid_in[:, :, :, :m1], mid_in[:, :, :, m1:])
             # Step 2: contract a (batched over rows, moduli, k1).
             np.matmul(t.mid[ls], mid_in, out=p)
             _mul_mod(p, t.tw2[ls], t.tw2_q[ls], q32, fr, rr, sr)
             right_in = limbs.reshape(r, g, n1 * m1, 2 * m2)
-            _limbs_mod(rr.reshape(r, g, n1 * m1, m2), right_in[..., :m2], right_in[..., m2:])
+            _split_limbs(rr.reshape(r, g, n1 * m1, m2), right_in[..., :m2], right_in[..., m2:])
             # Step 3: contract b; the result is in output order.
             np.matmul(right_in, t.right[ls], out=p.reshape(r, g, n1 * m1, m2))
             res, fr = p.reshape(r, g, degree), fr.reshape(r, g, degree)
@@ -311,7 +311,7 @@ def forward_combination(
                 else:
                     lo, hi = vlo_buf[:used].reshape(r, g, degree), vhi_buf[:used].reshape(r, g, degree)
                     for i in range(r):
-                        _limbs_mod(product[1][b0 + i][ls], lo[i], hi[i])
+                        _split_limbs(product[1][b0 + i][ls], lo[i], hi[i])
                 _add_product(res, product[0], b0, ls, fr, lo, hi)
             _finish(res, t.q_inv[ls], t.q32[ls], fr, rr.reshape(r, g, degree), sr.reshape(r, g, degree), out[b0 : b0 + r, ls])
     return out
