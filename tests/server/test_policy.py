@@ -115,11 +115,13 @@ def test_members_refuse_rows_outside_the_policy_over_grpc(tmp_path):
             releases = list(srv.coord.releases)
             stage = srv.coord.state.stage
             srv.coord.state.stage = RoundStage.DONE  # end the job so the members exit
-    # Assert: both named members refused with the policy reason; nothing was released.
-    assert {m for _, m, _ in refusals} == {1, 2}
+    # Assert: every member asked refused with the policy reason (a refusal reissues the row at once to
+    # the members that have not refused it, so which two refused first depends on timing); nothing was released.
+    refusers = {m for _, m, _ in refusals}
+    assert len(refusers) >= 2 and refusers <= {1, 2, 3}
     assert all("is not a row the policy 'prefix-sum/v1' allows" in reason for _, _, reason in refusals)
     assert releases == [] and stage == RoundStage.RELEASE_REQUESTED
-    assert {m: results[m][Key.REFUSALS] for m in (1, 2)} == {1: 1, 2: 1}
+    assert all(results[m][Key.REFUSALS] >= 1 and results[m][Key.PARTIALS] == 0 for m in refusers)
 
 
 def test_member_fails_if_job_policy_differs_from_pinned_digest(tmp_path):
