@@ -11,7 +11,6 @@ corrupted or swapped row is refused (`LogIntegrityError`), never decrypted.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 
 import numpy as np
@@ -109,4 +108,4 @@ def release_from_store(row: tuple[bytes, str, bytes, bytes], digests: dict[bytes
 
 
 def release_digest(rel: Release) -> bytes:
-    return hashlib.sha256(np.ascontiguousarray(rel.integer_values, dtype="<i8").tobytes()).digest()
+    return ssalog.release_digest(rel.integer_values)

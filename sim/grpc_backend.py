@@ -10,7 +10,6 @@ same-seed runs of the two backends release identical aggregates (tested).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ from loyal.protocols.proto.convert import release_from_proto
 from loyal.protocols.proto.loyal.v1 import client_pb2, observer_pb2
 from loyal.protocols.ssa.committee import insecure_member_seed
 from loyal.protocols.ssa.job import Job
+from loyal.protocols.ssa.log import release_digest
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ class GrpcDPFTRL:
             time.sleep(0.05)
         rel = release_from_proto(rels[0])
         self.values.append(rel.values)
-        self.release_digests.append(hashlib.sha256(np.ascontiguousarray(rel.integer_values, dtype="<i8").tobytes()).hexdigest())
+        self.release_digests.append(release_digest(rel.integer_values).hex())
         return self.learner.step(params, self.job.policy.prefix_sum(self.values), self.privacy.expected_clients)
 
     def restart_server(self) -> None:

@@ -244,10 +244,9 @@ class DPFTRLSsa:
     @property
     def release_digests(self) -> list[str]:
         """SHA-256 of each release's integers (what a same-seed run of another backend must reproduce)."""
-        import hashlib
+        from loyal.protocols.ssa.log import release_digest
 
-        return [hashlib.sha256(np.ascontiguousarray(r.integer_values, dtype="<i8").tobytes()).hexdigest()
-                for r in self.state.releases]
+        return [release_digest(r.integer_values).hex() for r in self.state.releases]
 
     @property
     def epoch(self) -> int:

@@ -27,6 +27,11 @@ def digest_array(*arrays: np.ndarray) -> bytes:
     return h.digest()
 
 
+def release_digest(integer_values: np.ndarray) -> bytes:
+    """SHA-256 of a release's integers (little-endian int64): what stores and same-seed runs compare."""
+    return hashlib.sha256(np.ascontiguousarray(integer_values, dtype="<i8").tobytes()).digest()
+
+
 def digest_kahe(ct: KaheCiphertext) -> bytes:
     return digest_array(ct.b_hat)
 
