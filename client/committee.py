@@ -25,11 +25,11 @@ from loyal.client.constants import Key, MemberStage
 from loyal.client.grpc_client import Session
 from loyal.client.tls import Identity, decrypt_share, encrypt_share, raw_public
 from loyal.protocols.proto import convert
-from loyal.protocols.proto.loyal.v1 import committee_pb2
-from loyal.protocols.proto import policies
+from loyal.protocols.proto.loyal.v1 import committee_pb2, common_pb2
 from loyal.protocols.rlwe.ahe import KeyGenContribution, ThresholdError
 from loyal.protocols.ssa.committee import CommitteeMember
-from loyal.protocols.ssa.errors import LogIntegrityError, PolicyViolationError
+from loyal.protocols.ssa import enrollment
+from loyal.protocols.ssa.errors import AuthenticationError, LogIntegrityError, PolicyViolationError
 from loyal.protocols.ssa.messages import parse_release_request
 
 logger = logging.getLogger(__name__)
@@ -48,20 +48,26 @@ class CommitteeRunner:
       ca_file: CA certificate for TLS (None: plaintext on loopback).
       insecure_seed: 32 bytes seeding key generation, noise and smudging (TESTS ONLY: anyone with
         the seed knows this member's share and noise).
-      policy_digest: the published policy digest (`policies.policy_digest`) this member serves; a
-        job whose policy differs is refused at join (None: trust the job the server sends).
+      identity: this seat's Ed25519 key (the one the job pins; default a fresh key, for unpinned jobs).
+      genesis: the published genesis of the job this member serves (`Job.genesis`, which binds the whole
+        pinned configuration); a server offering any other job is refused at join.
+      insecure: serve without a pinned genesis and accept a job with `Job.security_issues` (TESTS ONLY).
       stop: set it to make the member vanish (fault injection in simulations; `run` returns at once).
     """
 
     def __init__(self, address: str, member_id: int, *, ca_file: str | None = None, insecure_seed: bytes | None = None,
-                 policy_digest: bytes | None = None, stop: threading.Event | None = None) -> None:
-        self.policy_digest = policy_digest
+                 identity: Identity | None = None, genesis: bytes | None = None, insecure: bool = False,
+                 stop: threading.Event | None = None) -> None:
+        if genesis is None and not insecure:
+            raise ValueError("a committee member needs the job's published genesis (--genesis), or --insecure")
+        self.genesis, self.insecure = genesis, insecure
         self.stop = stop or threading.Event()
         self.address = address
         self.member_id = member_id
         self.ca_file = ca_file
         self.seed = insecure_seed
-        self.identity = Identity()
+        self.identity = identity or Identity()
+        self._relayed: dict[int, bytes] = {}  # joined members' keys as the server relays them (unpinned jobs only)
         self.exchange = X25519PrivateKey.generate()
         self._noise: dict[int, tuple[bytes, bytes]] = {}
         self._partials: dict[bytes, bytes] = {}
@@ -82,10 +88,16 @@ class CommitteeRunner:
             ex = raw_public(self.exchange)
             job = self._join(s, ex)
             self.job = job = convert.job_from_proto(job)
-            if self.policy_digest is not None and policies.policy_digest(job.policy_spec) != self.policy_digest:
+            if self.genesis is not None and job.genesis != self.genesis:
                 raise PolicyViolationError(
-                    f"the job's policy {job.policy_id!r} does not have the published digest {self.policy_digest.hex()[:16]}…"
+                    f"the server's job has genesis {job.genesis.hex()[:16]}…, not the published {self.genesis.hex()[:16]}…: "
+                    "another configuration (noise, clip norm, committee, policy, …) than the one this member serves"
                 )
+            job.check_secure(self.insecure)
+            pinned = job.member_key(self.member_id)
+            if pinned is not None and pinned != self.identity.public_key:
+                raise AuthenticationError(f"this member's key is not the one the job pins for seat {self.member_id}")
+
             self.member = CommitteeMember(job, self.member_id, self.seed)
             self.epoch, self.config = self.member.epoch, self.member.config
             if self.epoch == 0:
@@ -117,6 +129,14 @@ class CommitteeRunner:
                     idle = min(2 * idle, constants.MAX_IDLE_POLL_S)
         raise TimeoutError(f"member {self.member_id}: job not done within {timeout_s} s")
 
+    def _refresh_relayed(self, s: Session) -> None:
+        """Joined members' keys as the server relays them: all an unpinned (insecure) job has to check."""
+        from loyal.protocols.proto.loyal.v1 import client_pb2
+
+        if not self.job.member_keys:
+            task = s.call(s.client.GetTask, client_pb2.GetTaskRequest())
+            self._relayed = {k.member_id: bytes(k.signing_key) for k in task.member_keys}
+
     def _join(self, s: Session, ex: bytes):
         # The join signature binds the (public) job id, read from GetTask, and the exchange key.
         from loyal.protocols.proto.loyal.v1 import client_pb2
@@ -127,41 +147,75 @@ class CommitteeRunner:
             member_id=self.member_id, signing_key=self.identity.public_key, exchange_key=ex, signature=sig,
         )).job
 
+    def _wait(self, what: str, end: float, fetch, ready):
+        idle = constants.POLL_S
+        while not ready(value := fetch()):
+            if time.monotonic() > end or self.stop.is_set():
+                raise TimeoutError(f"member {self.member_id}: {what} incomplete")
+            time.sleep(idle)
+            idle = min(2 * idle, constants.MAX_IDLE_POLL_S)
+        return value
+
     def _keygen(self, s: Session, end: float) -> None:
+        """Distributed key generation (`loyal.protocols.ssa.enrollment`): authenticated exchange keys, a
+        signed commitment to b_j, the reveal only once every dealer committed, then a signature of the key."""
         req = committee_pb2.MemberRequest(member_id=self.member_id)
-        while not (roster := s.call(s.committee.GetRoster, req)).complete:
-            if time.monotonic() > end:
-                raise TimeoutError("committee roster incomplete")
-            time.sleep(constants.POLL_S)
-        peers = {m.member_id: bytes(m.exchange_key) for m in roster.members}
+        job, job_id, first = self.job, self.config.job_id, self.job.committee(0)[0]
+        roster = self._wait("committee roster", end, lambda: s.call(s.committee.GetRoster, req), lambda r: r.complete)
+        self._refresh_relayed(s)
+        peers = {}
+        for m in roster.members:
+            enrollment.verify_join(job, m.member_id, self._relayed.get(m.member_id), bytes(m.exchange_key), bytes(m.join_signature))
+            peers[m.member_id] = bytes(m.exchange_key)
         contrib = self.member.create_keygen_contribution()
-        job_id = self.config.job_id
+        public = convert.residues_to_bytes(contrib.public_part_hat)
+        digest = enrollment.commitment(job, self.member_id, public)
+        self._settle(lambda: s.call(s.committee.SubmitKeyGen, committee_pb2.KeyGenSubmission(
+            member_id=self.member_id, commitment=digest, signature=self._sign("keygen-commit", job_id, digest))))
+        # Reveal only once every dealer's signed commitment is in: nobody chooses b_j after seeing ours.
+        roster = self._wait("key-generation commitments", end, lambda: s.call(s.committee.GetRoster, req),
+                            lambda r: {c.dealer for c in r.commitments} >= set(first))
+        committed = {}
+        for c in roster.commitments:
+            key = enrollment.member_key(job, c.dealer, self._relayed.get(c.dealer))
+            enrollment.verify_signature(key, bytes(c.signature), enrollment.commitment_message(job, c.dealer, bytes(c.commitment)))
+            committed[c.dealer] = bytes(c.commitment)
         shares = {
             r: encrypt_share(self.exchange, peers[r], job_id, self.member_id, r, convert.residues_to_bytes(sh))
             for r, sh in contrib.shares.items()
         }
-        public = convert.residues_to_bytes(contrib.public_part_hat)
         body = b"".join(r.to_bytes(4, "little") + c for r, c in sorted(shares.items()))
+        self._settle(lambda: s.call(s.committee.SubmitKeyGen, committee_pb2.KeyGenSubmission(
+            member_id=self.member_id, public_part=public, signature=self._sign("keygen", job_id, public, body),
+            shares=[committee_pb2.EncryptedShare(recipient=r, ciphertext=c) for r, c in sorted(shares.items())],
+        )))
+        ks = self._wait("key generation", end, lambda: s.call(s.committee.GetKeyShares, req), lambda k: k.complete)
+        ring = self.config.ahe.ring
+        received, parts = [], []
+        for d in ks.shares:
+            enrollment.verify_join(job, d.dealer, self._relayed.get(d.dealer), bytes(d.dealer_exchange_key),
+                                   bytes(d.dealer_join_signature))
+            enrollment.verify_reveal(job, d.dealer, bytes(d.public_part), committed[d.dealer])
+            parts.append(KeyGenContribution(d.dealer, convert.residues_from_bytes(bytes(d.public_part), ring, "public_part"), {}))
+            received.append(KeyGenContribution(d.dealer, np.zeros(0), {self.member_id: convert.residues_from_bytes(
+                decrypt_share(self.exchange, bytes(d.dealer_exchange_key), job_id, d.dealer, self.member_id, bytes(d.ciphertext)),
+                ring, "share")}))
+        if {p.dealer for p in parts} != set(first):
+            raise LogIntegrityError(f"key generation shows dealers {sorted(p.dealer for p in parts)}, the committee is {first}")
+        public_key = self.config.ahe.combine_public_key(parts)
+        if not np.array_equal(public_key, convert.residues_from_bytes(bytes(ks.public_key_hat), ring, "public_key_hat")):
+            raise LogIntegrityError("the server's committee public key is not the sum of the committed dealers' parts")
+        self.member.handle_keygen(received)
+        s.call(s.committee.SignKey, common_pb2.KeySignature(member_id=self.member_id, signature=self.identity.sign(
+            enrollment.key_message(job, self.member_id, public_key))))
+
+    @staticmethod
+    def _settle(call) -> None:
         try:
-            s.call(s.committee.SubmitKeyGen, committee_pb2.KeyGenSubmission(
-                member_id=self.member_id, public_part=public, signature=self._sign("keygen", job_id, public, body),
-                shares=[committee_pb2.EncryptedShare(recipient=r, ciphertext=c) for r, c in sorted(shares.items())],
-            ))
+            call()
         except grpc.RpcError as e:
             if e.code() != grpc.StatusCode.ALREADY_EXISTS:
                 raise
-        while not (ks := s.call(s.committee.GetKeyShares, req)).complete:
-            if time.monotonic() > end:
-                raise TimeoutError("key generation incomplete")
-            time.sleep(constants.POLL_S)
-        ring = self.config.ahe.ring
-        received = [
-            KeyGenContribution(d.dealer, np.zeros(0), {self.member_id: convert.residues_from_bytes(
-                decrypt_share(self.exchange, bytes(d.dealer_exchange_key), job_id, d.dealer, self.member_id, bytes(d.ciphertext)),
-                ring, "share")})
-            for d in ks.shares
-        ]
-        self.member.handle_keygen(received)
 
     def _send_noise(self, s: Session, task: committee_pb2.NoiseTask) -> None:
         if task.round not in self._noise:  # same bytes and nonce on every retry (idempotent)
@@ -207,7 +261,12 @@ class CommitteeRunner:
     def _send_handoff(self, s: Session, task: committee_pb2.HandOffTask) -> None:
         """Re-shares λ_i^S·s(i) to the incoming committee (sealed to each new member), then forgets it."""
         if self._handoff is None:
-            new = {e.member_id: bytes(e.exchange_key) for e in task.new_members}
+            self._refresh_relayed(s)
+            new = {}
+            for e in task.new_members:
+                enrollment.verify_join(self.job, e.member_id, self._relayed.get(e.member_id), bytes(e.exchange_key),
+                                       bytes(e.join_signature))
+                new[e.member_id] = bytes(e.exchange_key)
             (rounds, head), subs = self.member.create_handoff(task.epoch, tuple(task.subset), task.new_threshold)
             if set(subs) != set(new):
                 raise PolicyViolationError(f"hand-off task names members {sorted(new)}, the job's epoch {task.epoch} has {sorted(subs)}")
@@ -240,8 +299,11 @@ class CommitteeRunner:
             time.sleep(idle)
             idle = min(2 * idle, constants.MAX_IDLE_POLL_S)
         ctx = b"handoff/" + self.epoch.to_bytes(4, "little")
+        self._refresh_relayed(s)
         subs, pins = [], []
         for d in h.subshares:
+            enrollment.verify_join(self.job, d.dealer, self._relayed.get(d.dealer), bytes(d.dealer_exchange_key),
+                                   bytes(d.dealer_join_signature))
             plain = decrypt_share(self.exchange, bytes(d.dealer_exchange_key), self.config.job_id, d.dealer,
                                   self.member_id, bytes(d.ciphertext), ctx)
             pins.append((int.from_bytes(plain[:4], "little"), plain[4:36]))

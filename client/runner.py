@@ -26,7 +26,9 @@ from loyal.protocols.proto import convert
 from loyal.protocols.ssa.job import Job
 from loyal.protocols.proto.loyal.v1 import client_pb2, common_pb2
 from loyal.protocols.rlwe.prng import AesCtrPrng
+from loyal.protocols.ssa import enrollment
 from loyal.protocols.ssa.client import SsaClient
+from loyal.protocols.ssa.errors import AuthenticationError, PolicyViolationError
 
 logger = logging.getLogger(__name__)
 
@@ -44,21 +46,46 @@ class TaskView:
     model_delta: np.ndarray | None = dataclasses.field(repr=False)
 
 
-def wait_for_task(session: Session, timeout_s: float, round_index: int | None = None) -> TaskView:
-    """Polls GetTask until a round (or `round_index`) accepts uploads.
+def check_task(t: client_pb2.Task, genesis: bytes | None, insecure: bool) -> TaskView:
+    """Decodes a task a client may encrypt for: the pinned job (`genesis`), no unacknowledged
+    `Job.security_issues`, and a committee key signed by t pinned members (`enrollment.verify_committee_key`).
+
+    Raises:
+      PolicyViolationError: the server runs another job than the published genesis.
+      InsecureJobError: an unsafe job without `insecure`.
+      AuthenticationError: the committee key lacks t valid member signatures.
+    """
+    job = convert.job_from_proto(t.job)
+    if genesis is not None and job.genesis != genesis:
+        raise PolicyViolationError(
+            f"the server's job has genesis {job.genesis.hex()[:16]}…, not the published {genesis.hex()[:16]}…")
+    job.check_secure(insecure)
+    config = job.config_for_epoch(0)  # encryption does not depend on who decrypts
+    pk = convert.residues_from_bytes(t.public_key_hat, config.ahe.ring, "public_key_hat")
+    relayed = {k.member_id: bytes(k.signing_key) for k in t.member_keys}
+    enrollment.verify_committee_key(job, pk, {g.member_id: bytes(g.signature) for g in t.key_signatures}, relayed)
+    delta = convert.floats_from_bytes(t.model_delta, job.dim) if t.model_delta else None
+    return TaskView(job, t.round, t.model_version, pk, delta)
+
+
+def wait_for_task(session: Session, timeout_s: float, round_index: int | None = None, *, genesis: bytes | None = None,
+                  insecure: bool = False) -> TaskView:
+    """Polls GetTask until a round (or `round_index`) accepts uploads under a key t members signed
+    (`check_task`); in-process callers of a known job pass `insecure=True` to skip the pin.
 
     Raises:
       TimeoutError: if none does within `timeout_s`.
+      AuthenticationError: the committee key still lacks t valid signatures at the deadline.
     """
     end = time.monotonic() + timeout_s
     while True:
         t: client_pb2.Task = session.task()
         if t.state in _ACCEPTING and (round_index is None or t.round == round_index):
-            job = convert.job_from_proto(t.job)
-            config = job.config_for_epoch(0)  # encryption does not depend on who decrypts
-            pk = convert.residues_from_bytes(t.public_key_hat, config.ahe.ring, "public_key_hat")
-            delta = convert.floats_from_bytes(t.model_delta, job.dim) if t.model_delta else None
-            return TaskView(job, t.round, t.model_version, pk, delta)
+            try:
+                return check_task(t, genesis, insecure)
+            except AuthenticationError:
+                if time.monotonic() > end:  # signatures arrive just after key generation: wait for them
+                    raise
         if t.state == common_pb2.ROUND_STATE_DONE:
             raise TimeoutError("the job is done; no round accepts uploads")
         if time.monotonic() > end:
@@ -105,6 +132,8 @@ def run_client(
     round_index: int | None = None,
     timeout_s: float = 60.0,
     insecure_seed: bytes | None = None,
+    genesis: bytes | None = None,
+    insecure: bool = False,
 ) -> dict[str, Any]:
     """One client's whole life: (enroll), fetch task, train, encrypt, submit once.
 
@@ -117,12 +146,16 @@ def run_client(
       round_index: wait for this round (default: whichever round accepts uploads).
       insecure_seed: 32 bytes seeding encoding and encryption randomness (TESTS ONLY: makes the
         ciphertext reproducible and therefore not secret).
+      genesis: the published genesis of the job (`Job.genesis`); the client refuses any other job.
+      insecure: run without `genesis` and accept `Job.security_issues` (TESTS ONLY).
 
     Returns:
       {client_id, round, duplicate, bytes, attempts}.
     """
     if identity is None and token is None:
         raise ValueError("either identity (an enrolled key) or token (one-time enrollment) is required")
+    if genesis is None and not insecure:
+        raise ValueError("a client needs the job's published genesis (--genesis), or --insecure")
     with Session(address, ca_file) as s:
         if identity is None or identity.client_id is None:
             identity = identity or Identity()
@@ -130,7 +163,7 @@ def run_client(
             resp = s.call(s.client.Enroll, client_pb2.EnrollRequest(token=token, public_key=identity.public_key))
             identity.client_id = resp.client_id
         logger.info("stage %s", ClientStage.FETCH_TASK)
-        task = wait_for_task(s, timeout_s, round_index)
+        task = wait_for_task(s, timeout_s, round_index, genesis=genesis, insecure=insecure)
         logger.info("stage %s", ClientStage.TRAIN)
         update = np.asarray(train(task), dtype=np.float64)
         logger.info("stage %s", ClientStage.ENCRYPT)

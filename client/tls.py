@@ -57,9 +57,9 @@ class Identity:
         return self.key.sign(message)
 
     def save(self, path: str | os.PathLike) -> None:
-        p = pathlib.Path(path)
-        p.write_text(json.dumps({"ed25519": raw_private(self.key).hex(), "client_id": self.client_id}))
-        p.chmod(0o600)
+        from loyal.server.certs import write_private
+
+        write_private(path, json.dumps({"ed25519": raw_private(self.key).hex(), "client_id": self.client_id}).encode())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Identity:

@@ -56,13 +56,16 @@ def server_credentials(tls_dir: str | pathlib.Path) -> grpc.ServerCredentials:
 async def serve(
     coord: Coordinator, *, host: str = "127.0.0.1", port: int = 0, tls_dir: str | None = None,
     ready: asyncio.Event | None = None, stop: asyncio.Event | None = None, port_file: str | None = None,
+    insecure: bool = False,
 ) -> None:
     """Serves `coord` until `stop` is set (or SIGTERM/SIGINT in the main thread).
 
     Args:
       port: TCP port on `host` (0 picks a free one; it is written to `port_file` if given).
-      tls_dir: folder with server.crt/server.key from `loyal server certs` (None: plaintext, tests only).
+      tls_dir: folder with server.crt/server.key from `loyal server certs` (None: plaintext, loopback only).
+      insecure: allow plaintext on a non-loopback `host` (`limits.check_transport`).
     """
+    limits.check_transport(host, tls_dir is not None, insecure)
     server = grpc.aio.server(options=limits.server_options())
     client_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(coord), server)
     committee_pb2_grpc.add_CommitteeServiceServicer_to_server(CommitteeServicer(coord), server)

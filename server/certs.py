@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import ipaddress
 import pathlib
 
@@ -59,8 +60,18 @@ def create_certificates(out: str | pathlib.Path, hosts: tuple[str, ...] = ("127.
         "server.crt": cert.public_bytes(serialization.Encoding.PEM), "server.key": _pem_key(key),
     }
     for name, data in files.items():
-        p = d / name
-        p.write_bytes(data)
         if name.endswith(".key"):
-            p.chmod(0o600)
+            write_private(d / name, data)
+        else:
+            (d / name).write_bytes(data)
     return {name: str(d / name) for name in files}
+
+
+def write_private(path: str | os.PathLike, data: bytes) -> None:
+    """Writes a secret file that is 0600 from its creation on (never readable by others, not even briefly)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_CREAT: force it
+        os.write(fd, data)
+    finally:
+        os.close(fd)

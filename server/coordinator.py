@@ -31,7 +31,8 @@ from loyal.protocols.ssa.rounds import (
     ACCEPTING, Compacted, Effect, HandOffSubset, Released, RequestIssued, RoundStored, RoundStage, StageSet, StoredRound,
 )
 from loyal.server import limits, snapshots
-from loyal.server.members import MemberDesk, verify_signature
+from loyal.protocols.ssa.enrollment import verify_signature
+from loyal.server.members import MemberDesk
 from loyal.server.errors import AuthenticationError, DuplicateError, SizeLimitError, WrongRoundError
 from loyal.server.store import Store
 
@@ -68,6 +69,9 @@ class Coordinator(MemberDesk):
         self.driver = RoundDriver(job, round_seconds=round_seconds, reissue_seconds=reissue_seconds)
         self.state = self.driver.create_state()
         self.members: dict[int, tuple[bytes, bytes]] = {}
+        self.join_signatures: dict[int, bytes] = {}
+        self.commitments: dict[int, tuple[bytes, bytes]] = {}
+        self.key_signatures: dict[int, bytes] = {}
         self.keygen: dict[int, tuple[bytes, dict[int, bytes]]] = {}
         self.max_upload_bytes = job.config_for_epoch(0).bytes_per_client() + limits.SUBMISSION_SLACK_BYTES
 
@@ -130,6 +134,8 @@ class Coordinator(MemberDesk):
     def restore(self) -> None:
         """Rebuilds the driver from the store (module doc)."""
         self.members, self.keygen = self.store.members(), self.store.keygen()
+        self.join_signatures, self.commitments = self.store.join_signatures(), self.store.commitments()
+        self.key_signatures = self.store.key_signatures()
         if len(self.keygen) < len(self.job.committee(0)[0]):
             return
         now, st, drv = time.time(), self.state, self.driver
@@ -189,7 +195,8 @@ class Coordinator(MemberDesk):
         return {
             "round": st.round_index, "stage": st.stage, "model_version": len(st.releases),
             "public_key_hat": None if st.core is None else st.core.public_key_hat, "model_delta": delta,
-            "max_submission_bytes": self.max_upload_bytes,
+            "max_submission_bytes": self.max_upload_bytes, "key_signatures": dict(self.key_signatures),
+            "member_keys": {m: k for m, (k, _) in self.members.items()},
         }
 
     def authenticate_upload(self, kind: str, round_index: int, total_bytes: int, public_key: bytes, nonce: bytes,

@@ -18,6 +18,24 @@ MAX_SMALL_FIELD = 256
 MAX_IN_FLIGHT_BYTES = 256 << 20
 
 
+def check_transport(address: str, tls: bool, insecure: bool = False) -> None:
+    """Refuses plaintext gRPC off loopback unless `insecure` (the security stance: no TLS only on loopback).
+
+    Raises:
+      ValueError: `address` (HOST or HOST:PORT) is not a loopback host and `tls` is False.
+    """
+    import ipaddress
+
+    host = address.rsplit(":", 1)[0] if address.count(":") == 1 or address.startswith("[") else address
+    host = host.strip("[]")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not tls and not loopback and not insecure:
+        raise ValueError(f"plaintext gRPC to {address} (not loopback): give TLS (--tls-dir / --ca), or --insecure")
+
+
 def server_options() -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES),

@@ -1,7 +1,9 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""The committee side of the coordinator: joins, key generation (sealed shares stored for their
-recipients), work for members, partial decryptions, refusals and hand-offs; each authenticated by
-the member's joined Ed25519 key and handed to the round driver like every other input."""
+"""The committee side of the coordinator: joins (pinned seats), key generation (signed commitments,
+then reveals with sealed shares stored for their recipients; `loyal.protocols.ssa.enrollment`),
+members' signatures of the committee key, work for members, partial decryptions, refusals and
+hand-offs; each authenticated by the member's seat key and handed to the round driver like every
+other input."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from loyal.protocols.proto.convert import member_message, residues_from_bytes
+from loyal.protocols.ssa import enrollment
+from loyal.protocols.ssa.enrollment import verify_signature
 from loyal.protocols.ssa.driver import Work
 from loyal.protocols.ssa.rounds import RoundStage
 from loyal.server import limits
@@ -20,58 +24,75 @@ from loyal.server.errors import AuthenticationError, DuplicateError, WrongRoundE
 logger = logging.getLogger(__name__)
 
 
-def verify_signature(public_key: bytes, signature: bytes, message: bytes) -> None:
-    """Raises AuthenticationError unless `signature` is an Ed25519 signature of `message` under `public_key`."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    try:
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (InvalidSignature, ValueError):
-        raise AuthenticationError("signature does not verify under the sender's enrolled Ed25519 key") from None
-
-
 class MemberDesk:
     """Committee-facing methods of `server.coordinator.Coordinator` (uses its job, store, driver, state)."""
 
     # ---- committee ---------------------------------------------------------------------------------
     def join(self, member_id: int, signing_key: bytes, exchange_key: bytes, signature: bytes) -> None:
+        """Seats `member_id` under `signing_key` (which must be the pinned key of a pinned job)."""
         try:
             self.job.epoch_of_member(member_id)
         except ValueError as e:
             raise PermissionError(str(e)) from None
         if len(signing_key) != 32 or len(exchange_key) != 32:
             raise ValueError(f"signing_key and exchange_key must be 32 bytes, got {len(signing_key)}, {len(exchange_key)}")
-        verify_signature(signing_key, signature, member_message("join", member_id, self.job.job_id, exchange_key))
+        pinned = self.job.member_key(member_id)
+        if pinned is not None and pinned != signing_key:
+            raise PermissionError(f"member {member_id}'s seat is pinned to another key: this job's committee is fixed")
+        enrollment.verify_join(self.job, member_id, signing_key, exchange_key, signature)
         if member_id in self.members:
             if self.members[member_id] != (signing_key, exchange_key):
                 raise AuthenticationError(f"member {member_id} already joined with other keys")
             return
-        self.store.add_member(member_id, signing_key, exchange_key)
+        self.store.add_member(member_id, signing_key, exchange_key, signature)
         self.members[member_id] = (signing_key, exchange_key)
+        self.join_signatures[member_id] = signature
         logger.info("member %d joined", member_id, extra={"event": "join", "member": member_id})
 
-    def roster(self) -> tuple[bool, dict[int, bytes]]:
-        """(complete, exchange keys) of the key-generation committee (epoch 0)."""
+    def roster(self) -> tuple[bool, dict[int, tuple[bytes, bytes]], dict[int, tuple[bytes, bytes]]]:
+        """(complete, {member: (exchange key, join signature)}, {dealer: (commitment, signature)}) of the
+        key-generation committee (epoch 0)."""
         first = self.job.committee(0)[0]
-        return all(m in self.members for m in first), {m: self.members[m][1] for m in first if m in self.members}
+        joined = {m: (self.members[m][1], self.join_signatures[m]) for m in first if m in self.members}
+        return len(joined) == len(first), joined, dict(self.commitments)
 
     def _signed_member(self, member_id: int, signature: bytes, kind: str, *parts: bytes) -> None:
         if member_id not in self.members:
             raise AuthenticationError(f"member {member_id} has not joined")
         verify_signature(self.members[member_id][0], signature, member_message(kind, member_id, self.job.job_id, *parts))
 
-    def submit_keygen(self, member_id: int, public_part: bytes, shares: dict[int, bytes], signature: bytes) -> None:
-        """Stores dealer `member_id`'s public key part and its end-to-end encrypted Shamir shares."""
-        body = b"".join(r.to_bytes(4, "little") + c for r, c in sorted(shares.items()))
-        self._signed_member(member_id, signature, "keygen", public_part, body)
+    def _dealer(self, member_id: int) -> tuple[int, ...]:
         if self.state.stage != RoundStage.KEYGEN:
             raise WrongRoundError("key generation is over")
         first = self.job.committee(0)[0]
         if member_id not in first:
             raise PermissionError(f"member {member_id} is not in the key-generation committee {first}")
+        return first
+
+    def commit_keygen(self, member_id: int, digest: bytes, signature: bytes) -> None:
+        """Stores dealer `member_id`'s signed commitment to its public-key part (before any part is revealed)."""
+        if len(digest) != 32:
+            raise ValueError(f"a key-generation commitment is 32 bytes, got {len(digest)}")
+        self._signed_member(member_id, signature, "keygen-commit", digest)
+        self._dealer(member_id)
+        if member_id in self.commitments:
+            if self.commitments[member_id][0] != digest:
+                raise DuplicateError(f"member {member_id} already committed to another public-key part")
+            return
+        self.store.add_commitment(member_id, digest, signature)
+        self.commitments[member_id] = (digest, signature)
+
+    def submit_keygen(self, member_id: int, public_part: bytes, shares: dict[int, bytes], signature: bytes) -> None:
+        """Stores dealer `member_id`'s revealed public key part and its end-to-end encrypted Shamir shares;
+        refused until every dealer has committed, and unless the part opens this dealer's commitment."""
+        body = b"".join(r.to_bytes(4, "little") + c for r, c in sorted(shares.items()))
+        self._signed_member(member_id, signature, "keygen", public_part, body)
+        first = self._dealer(member_id)
         if member_id in self.keygen:
             raise DuplicateError(f"member {member_id} already sent its key-generation contribution")
+        if set(self.commitments) != set(first):
+            raise WrongRoundError(f"reveals wait for every dealer's commitment ({len(self.commitments)}/{len(first)} in)")
+        enrollment.verify_reveal(self.job, member_id, public_part, self.commitments[member_id][0])
         residues_from_bytes(public_part, self.config.ahe.ring, "public_part")
         if set(shares) != set(first) or any(len(c) > 1 << 20 for c in shares.values()):
             raise ValueError(f"shares must be addressed to every member {first}, got {sorted(shares)}")
@@ -80,14 +101,28 @@ class MemberDesk:
         if len(self.keygen) == len(first):
             self._persist(self.driver.start(self.state, self._public_key(), time.time()))
 
-    def key_shares(self, member_id: int) -> tuple[bool, list[tuple[int, bytes, bytes]], np.ndarray | None]:
-        """(complete, [(dealer, dealer exchange key, ciphertext for member_id)], public key)."""
+    def key_shares(self, member_id: int) -> tuple[bool, list[tuple[int, bytes, bytes, bytes, bytes]], np.ndarray | None]:
+        """(complete, [(dealer, dealer exchange key, dealer join signature, dealer public part, ciphertext for
+        member_id)], public key)."""
         if member_id not in self.job.committee(0)[0]:
             raise PermissionError(f"member {member_id} joined a later committee: it gets its share by hand-off")
         if self.state.core is None:
             return False, [], None
-        out = [(d, self.members[d][1], shares[member_id]) for d, (_, shares) in sorted(self.keygen.items())]
+        out = [(d, self.members[d][1], self.join_signatures[d], public, shares[member_id])
+               for d, (public, shares) in sorted(self.keygen.items())]
         return True, out, self.state.core.public_key_hat
+
+    def sign_key(self, member_id: int, signature: bytes) -> None:
+        """Stores member `member_id`'s signature of the committee public key (clients check t of them)."""
+        if self.state.core is None:
+            raise WrongRoundError("the committee key does not exist yet")
+        if member_id not in self.job.committee(0)[0] or member_id not in self.members:
+            raise PermissionError(f"member {member_id} is not a joined member of the key-generation committee")
+        verify_signature(self.members[member_id][0], signature,
+                         enrollment.key_message(self.job, member_id, self.state.core.public_key_hat))
+        if member_id not in self.key_signatures:
+            self.store.add_key_signature(member_id, signature)
+            self.key_signatures[member_id] = signature
 
     def work(self, member_id: int, now: float | None = None) -> tuple[str, Any]:
         """("noise", round) | ("decrypt", frame) | ("handoff", task) | ("wait", None) | ("done", None)."""
@@ -98,7 +133,7 @@ class MemberDesk:
         if w.kind == "handoff":
             epoch, subset, new_members, new_t = w.payload
             return "handoff", {"epoch": epoch, "subset": subset, "new_threshold": new_t,
-                               "new_members": {k: self.members[k][1] for k in new_members}}
+                               "new_members": {k: (self.members[k][1], self.join_signatures[k]) for k in new_members}}
         return w.kind, w.payload
 
     def submit_partial(self, member_id: int, payload: bytes, signature: bytes) -> None:
@@ -133,8 +168,8 @@ class MemberDesk:
             self.store.add_handoff(db, epoch, member_id, subshares)
         self._persist(self.driver.include_handoff(self.state, member_id, time.time()))
 
-    def handoff(self, member_id: int) -> tuple[bool, int, list[tuple[int, bytes, bytes]]]:
-        """(complete, epoch, [(dealer, dealer exchange key, sealed sub-share for member_id)])."""
+    def handoff(self, member_id: int) -> tuple[bool, int, list[tuple[int, bytes, bytes, bytes]]]:
+        """(complete, epoch, [(dealer, dealer exchange key, dealer join signature, sealed sub-share for member_id)])."""
         epoch = self.job.epoch_of_member(member_id)
         if member_id not in self.members:
             raise AuthenticationError(f"member {member_id} has not joined")
@@ -143,5 +178,5 @@ class MemberDesk:
         subset, subs = self.store.handoff_subset(epoch), self.store.handoffs(epoch)
         if subset is None or not set(subset) <= set(subs):
             return False, epoch, []
-        return True, epoch, [(d, self.members[d][1], subs[d][member_id]) for d in sorted(subs)]
+        return True, epoch, [(d, self.members[d][1], self.join_signatures[d], subs[d][member_id]) for d in sorted(subs)]
 

@@ -113,6 +113,8 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
             public_key_hat=b"" if t["public_key_hat"] is None else convert.residues_to_bytes(t["public_key_hat"]),
             model_delta=b"" if t["model_delta"] is None else convert.floats_to_bytes(t["model_delta"]),
             max_submission_bytes=t["max_submission_bytes"], chunk_bytes=limits.CHUNK_BYTES,
+            key_signatures=[common_pb2.KeySignature(member_id=m, signature=g) for m, g in sorted(t["key_signatures"].items())],
+            member_keys=[client_pb2.MemberKey(member_id=m, signing_key=k) for m, k in sorted(t["member_keys"].items())],
         )
 
     async def Submit(self, request_iterator, context):
@@ -148,14 +150,22 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
 
     @_guarded
     async def GetRoster(self, request, context):
-        complete, members = self.coord.roster()
+        complete, members, commitments = self.coord.roster()
         return committee_pb2.Roster(
             complete=complete,
-            members=[committee_pb2.RosterEntry(member_id=m, exchange_key=x) for m, x in sorted(members.items())],
+            members=[committee_pb2.RosterEntry(member_id=m, exchange_key=x, join_signature=g)
+                     for m, (x, g) in sorted(members.items())],
+            commitments=[committee_pb2.DealerCommitment(dealer=d, commitment=c, signature=g)
+                         for d, (c, g) in sorted(commitments.items())],
         )
 
     @_guarded
     async def SubmitKeyGen(self, request, context):
+        if request.commitment:
+            if request.public_part or request.shares:
+                raise ValueError("a key-generation commitment carries no public part and no shares")
+            self.coord.commit_keygen(request.member_id, bytes(request.commitment), bytes(request.signature))
+            return common_pb2.Ack()
         shares = {s.recipient: bytes(s.ciphertext) for s in request.shares}
         if len(shares) != len(request.shares):
             raise ValueError("duplicate share recipients")
@@ -163,11 +173,17 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
         return common_pb2.Ack()
 
     @_guarded
+    async def SignKey(self, request, context):
+        self.coord.sign_key(request.member_id, bytes(request.signature))
+        return common_pb2.Ack()
+
+    @_guarded
     async def GetKeyShares(self, request, context):
         complete, shares, pk = self.coord.key_shares(request.member_id)
         return committee_pb2.KeyShares(
             complete=complete,
-            shares=[committee_pb2.DealtShare(dealer=d, dealer_exchange_key=x, ciphertext=c) for d, x, c in shares],
+            shares=[committee_pb2.DealtShare(dealer=d, dealer_exchange_key=x, dealer_join_signature=g, public_part=b,
+                                             ciphertext=c) for d, x, g, b, c in shares],
             public_key_hat=b"" if pk is None else convert.residues_to_bytes(pk),
         )
 
@@ -182,7 +198,8 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
         if kind == "handoff":
             return committee_pb2.Work(handoff=committee_pb2.HandOffTask(
                 epoch=value["epoch"], subset=value["subset"], new_threshold=value["new_threshold"],
-                new_members=[committee_pb2.RosterEntry(member_id=m, exchange_key=x) for m, x in sorted(value["new_members"].items())],
+                new_members=[committee_pb2.RosterEntry(member_id=m, exchange_key=x, join_signature=g)
+                             for m, (x, g) in sorted(value["new_members"].items())],
             ))
         return committee_pb2.Work(done=True) if kind == "done" else committee_pb2.Work(wait=True)
 
@@ -207,7 +224,8 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
         complete, epoch, subs = self.coord.handoff(request.member_id)
         return committee_pb2.HandOff(
             complete=complete, epoch=epoch,
-            subshares=[committee_pb2.DealtShare(dealer=d, dealer_exchange_key=x, ciphertext=c) for d, x, c in subs],
+            subshares=[committee_pb2.DealtShare(dealer=d, dealer_exchange_key=x, dealer_join_signature=g, ciphertext=c)
+                       for d, x, g, c in subs],
         )
 
     @_guarded

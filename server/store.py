@@ -24,12 +24,12 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _APPEND_ONLY = (
     "submissions", "keygen", "requests", "partials", "releases", "events",
     "handoff_subsets", "handoffs", "refusals", "log_entries", "kahe_snapshots", "compactions", "release_values",
-    "participations",
+    "participations", "keygen_commitments", "key_signatures",
 )
 #: Tables whose rows of compacted rounds may be deleted (see module doc).
 _COMPACTABLE = ("submissions", "kahe_snapshots")
@@ -41,7 +41,9 @@ CREATE TABLE IF NOT EXISTS tokens (token_hash BLOB PRIMARY KEY, used INTEGER NOT
 CREATE TABLE IF NOT EXISTS clients (client_id INTEGER PRIMARY KEY, public_key BLOB NOT NULL UNIQUE,
     enrolled_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS members (member_id INTEGER PRIMARY KEY, signing_key BLOB NOT NULL,
-    exchange_key BLOB NOT NULL, joined_at REAL NOT NULL);
+    exchange_key BLOB NOT NULL, joined_at REAL NOT NULL, join_signature BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS keygen_commitments (dealer INTEGER PRIMARY KEY, commitment BLOB NOT NULL, signature BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS key_signatures (member_id INTEGER PRIMARY KEY, signature BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS keygen (dealer INTEGER PRIMARY KEY, public_part BLOB NOT NULL, shares TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, stage TEXT NOT NULL, opened_at REAL NOT NULL,
     updated_at REAL NOT NULL);
@@ -181,9 +183,28 @@ class Store:
     def members(self) -> dict[int, tuple[bytes, bytes]]:
         return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT member_id, signing_key, exchange_key FROM members")}
 
-    def add_member(self, member_id: int, signing_key: bytes, exchange_key: bytes) -> None:
+    def join_signatures(self) -> dict[int, bytes]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT member_id, join_signature FROM members")}
+
+    def add_member(self, member_id: int, signing_key: bytes, exchange_key: bytes, join_signature: bytes) -> None:
         with self.transaction() as db:
-            db.execute("INSERT INTO members VALUES (?, ?, ?, ?)", (member_id, signing_key, exchange_key, time.time()))
+            db.execute("INSERT INTO members VALUES (?, ?, ?, ?, ?)",
+                       (member_id, signing_key, exchange_key, time.time(), join_signature))
+
+    def commitments(self) -> dict[int, tuple[bytes, bytes]]:
+        """Dealer -> (commitment to its public-key part, its signature)."""
+        return {r[0]: (r[1], r[2]) for r in self.db.execute("SELECT dealer, commitment, signature FROM keygen_commitments")}
+
+    def add_commitment(self, dealer: int, digest: bytes, signature: bytes) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO keygen_commitments VALUES (?, ?, ?)", (dealer, digest, signature))
+
+    def key_signatures(self) -> dict[int, bytes]:
+        return {r[0]: r[1] for r in self.db.execute("SELECT member_id, signature FROM key_signatures")}
+
+    def add_key_signature(self, member_id: int, signature: bytes) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT INTO key_signatures VALUES (?, ?)", (member_id, signature))
 
     def keygen(self) -> dict[int, tuple[bytes, dict[int, bytes]]]:
         out = {}

@@ -82,7 +82,8 @@ class ServerProcess:
     def start(self) -> None:
         port_file = self.folder / "port"
         port_file.unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "loyal", "server", "start", "--port", str(self.port), "--port-file", str(port_file), *self.args]
+        cmd = [sys.executable, "-m", "loyal", "server", "start", "--port", str(self.port), "--port-file", str(port_file),
+               "--insecure", *self.args]  # simulation jobs: unpinned seats, seeded members
         with open(self.folder / "server.log", "ab") as log:  # a file, not a pipe: a full pipe would block the server
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ, OMP_NUM_THREADS="1"))
         end = time.monotonic() + 60
@@ -107,7 +108,7 @@ class CommitteeHost:
         self.stops: dict[int, threading.Event] = {}
         self.results: dict[int, object] = {}
 
-    def start(self, address: str, ca_pem: bytes, members: list[int], seeds: dict[int, bytes | None]) -> bool:
+    def start(self, address: str, ca_pem: bytes, members: list[int], seeds: dict[int, bytes | None], genesis: bytes) -> bool:
         from loyal.client.committee import CommitteeRunner
 
         ca = pathlib.Path(tempfile.mkdtemp(prefix="loyal-member-")) / "ca.crt"
@@ -115,7 +116,8 @@ class CommitteeHost:
 
         def run(m: int) -> None:
             try:
-                self.results[m] = CommitteeRunner(address, m, ca_file=str(ca), insecure_seed=seeds[m], stop=self.stops[m]).run(3600)
+                self.results[m] = CommitteeRunner(address, m, ca_file=str(ca), insecure_seed=seeds[m], stop=self.stops[m],
+                                                 genesis=genesis, insecure=True).run(3600)
             except Exception as e:  # noqa: BLE001 - reported through results
                 self.results[m] = repr(e)
 
@@ -140,7 +142,7 @@ class GrpcCommittee:
         self.members = [m for e in range(len(job.rotations) + 1) for m in job.committee(e)[0]]
         self.actor = ray.remote(num_cpus=0)(CommitteeHost).remote()
         seeds = {m: None if seed is None else insecure_member_seed(seed, m) for m in self.members}
-        ray.get(self.actor.start.remote(server.address, server.ca_pem, self.members, seeds))
+        ray.get(self.actor.start.remote(server.address, server.ca_pem, self.members, seeds, job.genesis))
 
     def take_offline(self, members) -> None:
         """Fault injection: these members vanish (the server reissues their requests after its deadline)."""
@@ -197,7 +199,7 @@ class GrpcDPFTRL:
         """Waits until the server accepts uploads for the next round; its public data for the workers."""
         from loyal.client.runner import wait_for_task
 
-        task = wait_for_task(self.session, 120.0, len(self.values))
+        task = wait_for_task(self.session, 120.0, len(self.values), genesis=self.job.genesis, insecure=True)
         return GrpcTicket(self.server.address, self.server.ca_pem, self.job, task.round_index, task.public_key_hat, deadline_s)
 
     def identity(self, client: int) -> tuple[bytes, int]:

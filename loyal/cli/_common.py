@@ -56,3 +56,16 @@ def positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
     return value
+
+
+def parse_genesis(text: str | None) -> bytes | None:
+    """--genesis HEX (32 bytes) or None."""
+    if text is None:
+        return None
+    try:
+        value = bytes.fromhex(text)
+    except ValueError:
+        value = b""
+    if len(value) != 32:
+        raise ValueError(f"--genesis must be 64 hex characters (`loyal server job` prints it), got {text!r}")
+    return value

@@ -5,20 +5,31 @@ from __future__ import annotations
 
 import argparse
 
-from loyal.cli._common import emit_json, positive_float, positive_int
+from loyal.cli._common import emit_json, parse_genesis, positive_float, positive_int
 
 
 def _run(args: argparse.Namespace) -> int:
     from loyal.client.committee import CommitteeRunner
+    from loyal.client.tls import Identity
     from loyal.protocols.ssa.committee import insecure_member_seed
+    from loyal.server.limits import check_transport
+
+    check_transport(args.server, args.ca is not None, args.insecure)
     seed = insecure_member_seed(args.insecure_seed) if args.insecure_seed is not None else None
-    try:
-        digest = bytes.fromhex(args.policy_digest) if args.policy_digest else None
-    except ValueError:
-        raise ValueError(f"--policy-digest must be hex (from `loyal server policy`), got {args.policy_digest!r}") from None
-    result = CommitteeRunner(args.server, args.member_id, ca_file=args.ca, insecure_seed=seed,
-                             policy_digest=digest).run(args.timeout)
+    identity = Identity.load(args.key) if args.key else None
+    result = CommitteeRunner(args.server, args.member_id, ca_file=args.ca, insecure_seed=seed, identity=identity,
+                             genesis=parse_genesis(args.genesis), insecure=args.insecure).run(args.timeout)
     emit_json({str(k): v for k, v in result.items()}) if args.json else print(result)
+    return 0
+
+
+def _key(args: argparse.Namespace) -> int:
+    from loyal.client.tls import Identity
+
+    identity = Identity()
+    identity.save(args.out)
+    out = {"public_key": identity.public_key.hex(), "key_file": args.out}
+    emit_json(out) if args.json else print(out["public_key"])
     return 0
 
 
@@ -32,9 +43,17 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--ca", help="CA certificate (ca.crt) for TLS")
     p.add_argument("--timeout", type=positive_float, default=3600.0, help="give up after this many seconds")
     p.add_argument("--insecure-seed", type=int, help="TESTS ONLY: seed key shares, noise and smudging")
-    p.add_argument("--policy-digest", help="published policy digest (hex, `loyal server policy`); refuse other jobs")
+    p.add_argument("--key", help="this seat's key file (`loyal committee key`; its public key is pinned in the job)")
+    p.add_argument("--genesis", help="the job's published genesis (hex, `loyal server job`): refuse any other job")
+    p.add_argument("--insecure", action="store_true",
+                   help="TESTS ONLY: run without --genesis, accept an unsafe job and plaintext gRPC off loopback")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("key", help="create this seat's Ed25519 key (file 0600); prints the public key to pin in the job")
+    p.add_argument("--out", required=True, help="key file to write")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_key)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,5 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""`loyal server start|status|certs|tokens`: the persistent SSA server."""
+"""`loyal server start|job|policy|status|certs|tokens`: the persistent SSA server."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ def _policy_spec(args: argparse.Namespace) -> str:
             except tomllib.TOMLDecodeError as e:
                 raise ValueError(f"--policy {args.policy} is not valid TOML: {e}") from None
         d = dict(data.get("policy", data))
+        d.pop("noise_multiplier", None)  # a job field the policy file may carry (`_noise_multiplier`)
     for k in _POLICY_FLAGS:
         if getattr(args, k, None) is not None:
             d[k] = getattr(args, k)
@@ -36,6 +37,24 @@ def _policy_spec(args: argparse.Namespace) -> str:
     if "mechanism" in d and "steps" not in d and getattr(args, "rounds", None):
         d["steps"] = args.rounds
     return canonical_policy_spec(d)
+
+
+def _noise_multiplier(args: argparse.Namespace) -> float:
+    """--noise-multiplier, else `noise_multiplier` of the --policy file; neither: 0 only with --insecure."""
+    import tomllib
+
+    if args.noise_multiplier is not None:
+        return args.noise_multiplier
+    if getattr(args, "policy", None):
+        with open(args.policy, "rb") as f:
+            data = tomllib.load(f)
+        value = dict(data.get("policy", data)).get("noise_multiplier")
+        if value is not None:
+            return float(value)
+    if getattr(args, "insecure", False):
+        return 0.0
+    raise ValueError("give --noise-multiplier (or noise_multiplier in --policy): no default noise; "
+                     "--insecure runs without noise")
 
 
 def _rotation(text: str) -> tuple[int, int, int]:
@@ -65,9 +84,10 @@ def _job(args: argparse.Namespace):
     return Job(
         job_id=os.urandom(16), public_seed=os.urandom(32), dim=args.dim, cohort_size=args.clients_per_round,
         clip_norm=args.clip_norm, scale=args.scale, committee_size=args.committee_size, threshold=args.threshold,
-        noise_multiplier=args.noise_multiplier, params_name=args.params, rounds=args.rounds, policy_spec=policy_spec,
+        noise_multiplier=_noise_multiplier(args), params_name=args.params, rounds=args.rounds, policy_spec=policy_spec,
         participations=k, min_separation=b, min_cohort=args.min_cohort, model_name=args.model_name,
         model_seed=args.model_seed, server_learning_rate=args.server_learning_rate, rotations=tuple(args.rotate or ()),
+        member_keys=tuple(args.member_key or ()),
     )
 
 
@@ -104,12 +124,29 @@ def _start(args: argparse.Namespace) -> int:
     tokens = []
     if args.tokens_file:
         tokens = [t.strip() for t in pathlib.Path(args.tokens_file).read_text().splitlines() if t.strip()]
+    from loyal.server.limits import check_transport
+
+    check_transport(args.host, args.tls_dir is not None, args.insecure)
     configure_json_logs()
     coord = open_coordinator(
         args.db, job=_job(args), round_seconds=args.round_seconds, tokens=tokens,
         synchronous=args.synchronous, reissue_seconds=args.reissue_seconds,
     )
-    asyncio.run(serve(coord, host=args.host, port=args.port, tls_dir=args.tls_dir, port_file=args.port_file))
+    coord.job.check_secure(args.insecure)  # the stored job on a restart, too
+    asyncio.run(serve(coord, host=args.host, port=args.port, tls_dir=args.tls_dir, port_file=args.port_file,
+                      insecure=args.insecure))
+    return 0
+
+
+def _write_job(args: argparse.Namespace) -> int:
+    """`loyal server job`: a pinned job file to publish (its genesis is what clients and members pin)."""
+    import json
+
+    job = _job(args)
+    job.check_secure(args.insecure)
+    pathlib.Path(args.out).write_text(json.dumps(job.to_json(), indent=1, sort_keys=True) + "\n")
+    out = {"job": args.out, "genesis": job.genesis.hex()}
+    emit_json(out) if args.json else print(out["genesis"])
     return 0
 
 
@@ -141,10 +178,38 @@ def _certs(args: argparse.Namespace) -> int:
 
 def _tokens(args: argparse.Namespace) -> int:
     tokens = [secrets.token_urlsafe(24) for _ in range(args.count)]
-    pathlib.Path(args.out).write_text("\n".join(tokens) + "\n")
-    os.chmod(args.out, 0o600)
+    from loyal.server.certs import write_private
+
+    write_private(args.out, ("\n".join(tokens) + "\n").encode())
     print(args.out)
     return 0
+
+
+def _add_job_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--job", help="a pinned job as JSON (Job.to_json(); replaces the job flags below)")
+    p.add_argument("--dim", type=positive_int, default=64, help="vector length d (default 64)")
+    p.add_argument("--clients-per-round", type=positive_int, default=10, help="clients that close a round (default 10)")
+    p.add_argument("--min-cohort", type=positive_int, default=2,
+                   help="clients needed to close at the deadline (default 2; 1 releases a lone client's exact update: --insecure)")
+    p.add_argument("--committee-size", type=positive_int, default=3, help="committee members n (default 3)")
+    p.add_argument("--threshold", type=positive_int, default=2, help="members t needed to decrypt (default 2)")
+    p.add_argument("--noise-multiplier", type=float, default=None,
+                   help="DP noise multiplier z > 0 (no default: also noise_multiplier in --policy; 0 needs --insecure)")
+    p.add_argument("--clip-norm", type=positive_float, default=1.0, help="clip norm C (default 1)")
+    p.add_argument("--scale", type=positive_float, default=1024.0, help="fixed-point scale s (default 1024)")
+    p.add_argument("--params", default="rlwe-n4096", help="RLWE parameter set (default rlwe-n4096)")
+    p.add_argument("--rounds", type=positive_int, default=3, help="rounds before the job is done (default 3)")
+    p.add_argument("--model-name", default="", help="model clients train (e.g. digits-mlp; default none)")
+    p.add_argument("--model-seed", type=int, default=0, help="torch seed of the initial model (default 0)")
+    p.add_argument("--server-learning-rate", type=float, default=1.0, help="model step per release (default 1)")
+    p.add_argument("--rotate", type=_rotation, action="append",
+                   help="AFTER_ROUND:SIZE:THRESHOLD: hand the committee off after that round's release (repeatable)")
+    p.add_argument("--member-key", action="append",
+                   help="pinned Ed25519 public key (hex, `loyal committee key`) of seat 1, 2, ... in order (repeatable)")
+    p.add_argument("--insecure", action="store_true",
+                   help="TESTS ONLY: accept an unsafe job (no noise, min cohort 1, unpinned seats, test parameters) "
+                        "and plaintext gRPC off loopback")
+    _add_policy_flags(p)
 
 
 def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
@@ -159,28 +224,18 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--tls-dir", help="folder with server.crt/server.key (omit only on loopback tests)")
     p.add_argument("--port-file", help="write the bound port here once serving")
     p.add_argument("--tokens-file", help="one-time client enrollment tokens, one per line")
-    p.add_argument("--job", help="a pinned job as JSON (Job.to_json(); replaces the job flags below)")
-    p.add_argument("--dim", type=positive_int, default=64, help="vector length d (default 64)")
-    p.add_argument("--clients-per-round", type=positive_int, default=10, help="clients that close a round (default 10)")
-    p.add_argument("--min-cohort", type=positive_int, default=1, help="clients needed to close at the deadline (default 1)")
-    p.add_argument("--committee-size", type=positive_int, default=3, help="committee members n (default 3)")
-    p.add_argument("--threshold", type=positive_int, default=2, help="members t needed to decrypt (default 2)")
-    p.add_argument("--noise-multiplier", type=float, default=0.0, help="DP noise multiplier z >= 0 (default 0)")
-    p.add_argument("--clip-norm", type=positive_float, default=1.0, help="clip norm C (default 1)")
-    p.add_argument("--scale", type=positive_float, default=1024.0, help="fixed-point scale s (default 1024)")
-    p.add_argument("--params", default="rlwe-n4096", help="RLWE parameter set (default rlwe-n4096)")
-    p.add_argument("--rounds", type=positive_int, default=3, help="rounds before the job is done (default 3)")
+    _add_job_flags(p)
     p.add_argument("--round-seconds", type=positive_float, default=300.0, help="round deadline (default 300 s)")
-    p.add_argument("--model-name", default="", help="model clients train (e.g. digits-mlp; default none)")
-    p.add_argument("--model-seed", type=int, default=0, help="torch seed of the initial model (default 0)")
-    p.add_argument("--server-learning-rate", type=float, default=1.0, help="model step per release (default 1)")
     p.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL", help="SQLite durability (default FULL)")
-    p.add_argument("--rotate", type=_rotation, action="append",
-                   help="AFTER_ROUND:SIZE:THRESHOLD: hand the committee off after that round's release (repeatable)")
     p.add_argument("--reissue-seconds", type=positive_float, default=60.0,
                    help="reissue a release whose named members stay silent this long (default 60 s)")
-    _add_policy_flags(p)
     p.set_defaults(func=_start)
+
+    p = sub.add_parser("job", help="write a pinned job file to publish; prints its genesis (what clients and members pin)")
+    p.add_argument("--out", required=True, help="job JSON to write (then `server start --job FILE`)")
+    _add_job_flags(p)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_write_job)
 
     p = sub.add_parser("policy", help="print a release policy's id, canonical spec and digest (to publish and pin)")
     p.add_argument("--rounds", type=positive_int, default=None, help="default --steps")

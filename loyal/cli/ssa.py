@@ -23,7 +23,7 @@ def _params(args: argparse.Namespace) -> int:
 
     work = Workload(
         dim=args.dim, clients=args.clients, value_bound=(1 << (args.value_bits - 1)),
-        coefficient_l1=args.coefficient_l1, committee_size=args.committee,
+        coefficient_l1=args.coefficient_l1, committee_size=args.committee, releases=args.releases,
     )
     sel = select_parameters(work)
     p = sel.params
@@ -70,6 +70,8 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--dim", type=positive_int, required=True, help="vector length d (<= 1e8)")
     p.add_argument("--clients", type=positive_int, required=True, help="clients per round (<= 1e7)")
     p.add_argument("--committee", type=positive_int, default=5, help="committee size (default 5)")
+    p.add_argument("--releases", type=positive_int, default=1000,
+                   help="release rows the job decrypts; sizes the smudging for the whole job (default 1000)")
     p.add_argument("--value-bits", type=positive_int, default=16, help="bits of one encoded coordinate incl. sign (default 16)")
     p.add_argument("--coefficient-l1", type=positive_int, default=1 << 10, help="max ||c||_1 of a release row (default 1024)")
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -50,6 +50,11 @@ class CommitteeServiceStub:
                 request_serializer=loyal_dot_v1_dot_committee__pb2.KeyGenSubmission.SerializeToString,
                 response_deserializer=loyal_dot_v1_dot_common__pb2.Ack.FromString,
                 _registered_method=True)
+        self.SignKey = channel.unary_unary(
+                '/loyal.v1.CommitteeService/SignKey',
+                request_serializer=loyal_dot_v1_dot_common__pb2.KeySignature.SerializeToString,
+                response_deserializer=loyal_dot_v1_dot_common__pb2.Ack.FromString,
+                _registered_method=True)
         self.GetKeyShares = channel.unary_unary(
                 '/loyal.v1.CommitteeService/GetKeyShares',
                 request_serializer=loyal_dot_v1_dot_committee__pb2.MemberRequest.SerializeToString,
@@ -103,7 +108,15 @@ class CommitteeServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SubmitKeyGen(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Commitment first (public_part empty, commitment set), then the reveal once every dealer committed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SignKey(self, request, context):
+        """A member's signature of the committee public key (clients encrypt only under t of them).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -169,6 +182,11 @@ def add_CommitteeServiceServicer_to_server(servicer, server):
             'SubmitKeyGen': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitKeyGen,
                     request_deserializer=loyal_dot_v1_dot_committee__pb2.KeyGenSubmission.FromString,
+                    response_serializer=loyal_dot_v1_dot_common__pb2.Ack.SerializeToString,
+            ),
+            'SignKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignKey,
+                    request_deserializer=loyal_dot_v1_dot_common__pb2.KeySignature.FromString,
                     response_serializer=loyal_dot_v1_dot_common__pb2.Ack.SerializeToString,
             ),
             'GetKeyShares': grpc.unary_unary_rpc_method_handler(
@@ -287,6 +305,33 @@ class CommitteeService:
             target,
             '/loyal.v1.CommitteeService/SubmitKeyGen',
             loyal_dot_v1_dot_committee__pb2.KeyGenSubmission.SerializeToString,
+            loyal_dot_v1_dot_common__pb2.Ack.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyal.v1.CommitteeService/SignKey',
+            loyal_dot_v1_dot_common__pb2.KeySignature.SerializeToString,
             loyal_dot_v1_dot_common__pb2.Ack.FromString,
             options,
             channel_credentials,

@@ -29,6 +29,7 @@ def job_to_proto(job: Job) -> common_pb2.JobSpec:
     return common_pb2.JobSpec(
         job_id=job.job_id, public_seed=job.public_seed, **{f: getattr(job, f) for f in _JOB_FIELDS},
         rotations=[common_pb2.Rotation(after_round=a, committee_size=n, threshold=t) for a, n, t in job.rotations],
+        member_keys=[bytes.fromhex(k) for k in job.member_keys],
     )
 
 
@@ -37,6 +38,7 @@ def job_from_proto(msg: common_pb2.JobSpec) -> Job:
     return Job(
         job_id=bytes(msg.job_id), public_seed=bytes(msg.public_seed), **{f: getattr(msg, f) for f in _JOB_FIELDS},
         rotations=tuple((r.after_round, r.committee_size, r.threshold) for r in msg.rotations),
+        member_keys=tuple(bytes(k).hex() for k in msg.member_keys),
     )
 
 

@@ -119,6 +119,6 @@ RLWE_N16384 = RlweParameterSet("rlwe-n16384", 1 << 14, kahe_num_moduli=4, ahe_nu
 SECURE_SETS: tuple[RlweParameterSet, ...] = (RLWE_N4096, RLWE_N8192, RLWE_N8192_WIDE, RLWE_N16384)
 
 #: INSECURE (log2 Q > 27 for N = 2^10): fast unit tests only. Never selected by `selection.py`.
-INSECURE_TEST_N1024 = RlweParameterSet("insecure-test-n1024", 1 << 10, 2, 3, insecure=True)
+INSECURE_TEST_N1024 = RlweParameterSet("insecure-test-n1024", 1 << 10, 2, 4, insecure=True)
 
 BY_NAME: dict[str, RlweParameterSet] = {p.name: p for p in (*SECURE_SETS, INSECURE_TEST_N1024)}

@@ -12,7 +12,8 @@ AHE (key K* = sum_t c_t·K_t, ternary keys):
   plaintext  |K*| <= l1·(clients + committee)                                 -> plaintext bits p_a
   fresh noise variance  var(e·u + e1 + s·e2) = sigma_e^2·(1 + (4/3)·N·m) for a committee of m dealers
   (s and e are sums of m ternary / CBD terms), aggregate  B = TAIL·sigma_fresh·l2·sqrt(clients + committee)
-  smudging bits b = ceil(log2 B) + 40; need |S|·2^b + B < Δ_a/2.
+  smudging bits b = ceil(log2 B) + 40 + ceil(log2(N·releases)); need |S|·2^b + B < Δ_a/2. The 40 bits are
+  per job, not per coefficient: a union bound over N coefficients of every release the job makes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Workload:
       coefficient_l2: max ||c||_2 of a release row (defaults to coefficient_l1, a safe upper bound).
       committee_size: committee members (noise contributors and decryptors), 1 .. 1000.
       noise_sigma: standard deviation of one round's total DP noise in encoded units (0 = no noise).
+      releases: release rows the job decrypts (sizes the smudging for the whole job, default 1).
     """
 
     dim: int
@@ -45,6 +47,7 @@ class Workload:
     coefficient_l2: int | None = None
     committee_size: int = 5
     noise_sigma: float = 0.0
+    releases: int = 1
 
     def __post_init__(self) -> None:
         checks = (
@@ -53,6 +56,7 @@ class Workload:
             ("value_bound", self.value_bound, 1, 1 << 40),
             ("coefficient_l1", self.coefficient_l1, 1, 1 << 50),
             ("committee_size", self.committee_size, 1, 1000),
+            ("releases", self.releases, 1, 1 << 30),
         )
         for name, val, lo, hi in checks:
             if not lo <= val <= hi:
@@ -108,7 +112,8 @@ def evaluate(params: RlweParameterSet, work: Workload) -> Selection:
     p_a = (work.coefficient_l1 * n).bit_length() + 2
     sigma_fresh = sigma_e * math.sqrt(1 + (4 / 3) * params.ring_degree * m)
     b_noise = TAIL_SIGMAS * sigma_fresh * work.l2 * math.sqrt(n)
-    smudging = math.ceil(math.log2(b_noise)) + STATISTICAL_SECURITY_BITS
+    smudging = (math.ceil(math.log2(b_noise)) + STATISTICAL_SECURITY_BITS
+                + math.ceil(math.log2(params.ring_degree * work.releases)))
     need = p_a + smudging + math.ceil(math.log2(m)) + 3
     a_bits = params.ahe_ring.modulus_bits
     if need > a_bits:

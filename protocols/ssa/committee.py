@@ -116,8 +116,7 @@ class CommitteeMember:
         headers = tuple(request.headers)
         self._check_extends(headers)
         head = headers[-1].entry_hash if headers else self.config.genesis
-        self.state, part = self.role.handle_release_request(
-            self.state, request, head, self.prng(f"smudge/{request.request_id.hex()}"))
+        self.state, part = self.role.handle_release_request(self.state, request, head)
         self.known_headers = headers
         return part
 

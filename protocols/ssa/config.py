@@ -26,7 +26,9 @@ class SsaConfig:
       encoder: clip norm C and scale s.
       committee: member indices (distinct, >= 1).
       threshold: t, members needed to decrypt (1 <= t <= |committee|).
-      honest_members: h, members assumed honest for the noise; each adds variance sigma^2/h (default t).
+      honest_members: h, honest noise shares a round must hold; each share has variance sigma^2/h (default t).
+        Fewer than t members may be malicious, so a round closes only with `min_noise_shares` = h + t - 1
+        shares: at least h of them are honest whoever the malicious members are.
       noise_multiplier: z >= 0; each round's DP noise has standard deviation z·C (real units).
       min_cohort: minimum clients per round before the round may be stored (default 1).
       coefficient_l1: max ||c||_1 of a release row after fixed-point scaling (sizes the parameters).
@@ -62,6 +64,11 @@ class SsaConfig:
             raise ValueError(f"threshold must be in [1, {len(self.committee)}], got {self.threshold}")
         if not 1 <= self.honest_members <= len(self.committee):
             raise ValueError(f"honest_members must be in [1, {len(self.committee)}], got {self.honest_members}")
+        if self.noise_multiplier > 0 and self.min_noise_shares > len(self.committee):
+            raise ValueError(
+                f"honest_members h={self.honest_members} needs h + t - 1 = {self.min_noise_shares} noise shares per round "
+                f"(fewer than t={self.threshold} members may be malicious), more than the committee's {len(self.committee)}"
+            )
         if not 1 <= self.min_cohort <= self.max_clients:
             raise ValueError(f"min_cohort must be in [1, max_clients={self.max_clients}], got {self.min_cohort}")
         if not (self.noise_multiplier >= 0 and math.isfinite(self.noise_multiplier)):
@@ -93,6 +100,7 @@ class SsaConfig:
         noise_multiplier: float = 0.0,
         min_cohort: int = 1,
         coefficient_l1: int = 1 << 10,
+        releases: int = 1,
         params: RlweParameterSet | None = None,
         genesis: bytes,
     ) -> SsaConfig:
@@ -109,6 +117,7 @@ class SsaConfig:
             coefficient_l1=coefficient_l1,
             committee_size=committee_size,
             noise_sigma=noise_multiplier * clip_norm * scale * math.sqrt(committee_size / h),
+            releases=releases,
         )
         selection = select_parameters(work) if params is None else evaluate(params, work)
         return cls(
@@ -131,6 +140,11 @@ class SsaConfig:
     def member_noise_sigma(self) -> float:
         """Per-member discrete-Gaussian sigma in encoded units: z·C·s / sqrt(h) (design note)."""
         return self.noise_multiplier * self.encoder.clip_norm * self.encoder.scale / math.sqrt(self.honest_members)
+
+    @property
+    def min_noise_shares(self) -> int:
+        """h + t - 1: noise shares a round needs so that >= h honest ones are in it (< t malicious members)."""
+        return self.honest_members + self.threshold - 1
 
     @property
     def round_noise_sigma(self) -> float:

@@ -10,6 +10,7 @@ published policy, and recomputes K* = sum_t c_t·K_t itself (design note ssa.md,
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import numpy as np
 
@@ -30,6 +31,18 @@ class MemberState:
 
     share: SecretShare | None = dataclasses.field(default=None, repr=False)
     answered: dict[tuple, tuple[int, ...]] = dataclasses.field(default_factory=dict)
+
+
+def smudging_prng(share: SecretShare, row: tuple) -> AesCtrPrng:
+    """The smudging stream of one row: AES-CTR keyed by SHA-256(share | row), secret because the share is.
+
+    Deterministic per (member, row, subset), so no number of repeated requests gives the server more
+    than one smudged view (issue: "a repeated request under a new head draws fresh smudging").
+    """
+    h = hashlib.sha256(b"loyal/ssa/smudging/v1")
+    h.update(np.ascontiguousarray(share.share_hat, dtype="<i8").tobytes())
+    h.update(repr(row).encode())
+    return AesCtrPrng(h.digest(), b"loyal/ssa/smudging")
 
 
 class SsaCommitteeMember:
@@ -109,6 +122,8 @@ class SsaCommitteeMember:
             )
         if self.index not in request.subset or len(set(request.subset)) < cfg.threshold:
             raise PolicyViolationError(f"subset {request.subset} must include member {self.index} and >= t members")
+        if not set(request.subset) <= set(cfg.committee):
+            raise PolicyViolationError(f"subset {request.subset} names members outside the committee {cfg.committee}")
         touched = set(request.data) | set(request.noise)
         if set(request.ahe_entries) != touched:
             raise LogIntegrityError(f"request carries AHE sums for rounds {sorted(request.ahe_entries)}, row touches {sorted(touched)}")
@@ -118,10 +133,11 @@ class SsaCommitteeMember:
             if ssalog.digest_ahe(d) != h.data_ahe_digest or ssalog.digest_ahe(z) != h.noise_ahe_digest:
                 raise LogIntegrityError(f"AHE sums for round {r} do not match the log")
 
-    def handle_release_request(
-        self, state: MemberState, request: ReleaseRequest, trusted_head: bytes, prng: AesCtrPrng | None = None
-    ) -> tuple[MemberState, bytes]:
+    def handle_release_request(self, state: MemberState, request: ReleaseRequest, trusted_head: bytes) -> tuple[MemberState, bytes]:
         """Checks the request, recomputes K*, and returns the framed smudged partial decryption.
+
+        The smudging is derived from this member's share and the row (`smudging_prng`): a row asked again
+        (a reissue, or the same row under a later head) gets the identical partial, never a fresh view.
 
         Raises:
           LogIntegrityError: the log or the AHE sums do not match the trusted head.
@@ -135,9 +151,8 @@ class SsaCommitteeMember:
             # Two partials of the same K* for different subsets would give the server two
             # independently smudged views of this member's share; refuse (reissues keep the subset).
             raise PolicyViolationError(f"row already answered for subset {previous}, refusing subset {request.subset}")
-        prng = prng or AesCtrPrng.from_os(b"loyal/ssa/member")
         k_ct = key_combination(self.config, request)
-        d = self.config.ahe.partial_decrypt(share, k_ct, request.subset, prng)
+        d = self.config.ahe.partial_decrypt(share, k_ct, request.subset, smudging_prng(share, (*row_key, request.subset)))
         state.answered[row_key] = request.subset
         part = PartialDecryption(request.request_id, self.index, d)
         return state, serialize_partial(part, self.config.job_id, request.round_index)

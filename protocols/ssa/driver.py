@@ -2,7 +2,7 @@
 """The SSA round driver: the one owner of the round sequence, pure (events in, effects out, no I/O).
 
 A round (stages in `loyal.protocols.ssa.rounds`) closes once `cohort_size` clients (and, with noise,
-every member's noise share) are in, or at its deadline with at least `min_cohort` clients and h noise
+every member's noise share) are in, or at its deadline with at least `min_cohort` clients and h + t - 1 noise
 shares. Closing stores the round in the core's hash-chained log and issues one release request per
 policy row to t live members; a request whose named members stay silent past `reissue_seconds`, or
 refuse, is replaced by a fresh request (new id) to t live members that have not answered its row (a
@@ -145,13 +145,13 @@ class RoundDriver:
         if state.clients >= self.job.cohort_size and (not self._noise_on(state) or state.noise_shares >= len(cfg.committee)):
             return True
         return now - state.opened_at >= self.round_seconds and state.clients >= self.job.min_cohort and (
-            not self._noise_on(state) or state.noise_shares >= cfg.honest_members)
+            not self._noise_on(state) or state.noise_shares >= cfg.min_noise_shares)
 
     def close(self, state: DriverState, now: float) -> list[Effect]:
         """Closes the round now (the shell's deadline): stores it and issues its release requests.
 
         Raises:
-          ProtocolStateError: not collecting, fewer than min_cohort clients or (with noise) h shares.
+          ProtocolStateError: not collecting, fewer than min_cohort clients or (with noise) h + t - 1 shares.
         """
         if state.stage != RoundStage.COLLECTING:
             raise ProtocolStateError(f"round {state.round_index} is {state.stage.value!r}; only a collecting round closes")

@@ -28,6 +28,10 @@ from loyal.protocols.ssa.config import SsaConfig
 GENESIS_DOMAIN = b"loyal/ssa/genesis/v2"
 
 
+class InsecureJobError(ValueError):
+    """A job with an unsafe choice (`Job.security_issues`) served without `--insecure`."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Job:
     """A served SSA job for DP-FTRL.
@@ -47,14 +51,16 @@ class Job:
       policy_spec: canonical policy JSON (`loyal.protocols.proto.policies`; "" = prefix sum).
       participations: k >= 1, rounds one client may join (enforced by the participation ledger).
       min_separation: b >= 1, rounds between two participations of one client.
-      honest_members: h in [1, n], members of the first committee assumed honest for the noise (None: t);
-        a later committee assumes its threshold.
+      honest_members: h, honest noise shares each round must hold (h + t - 1 <= n shares close a round, since
+        fewer than t members may be malicious); None: `default_honest_members`, which later committees use.
       min_cohort: clients a round needs before it may close at its deadline, in [1, cohort_size].
       model_name: the model clients train ("" : the caller supplies updates).
       model_seed: torch seed of the initial model.
       server_learning_rate: model step size applied to releases.
       rotations: committee hand-offs ((after_round, committee_size, threshold), ...), after_round strictly
         increasing; epoch e's member ids continue the numbering of epoch e-1.
+      member_keys: the pinned Ed25519 public keys (hex) of members 1..M of every epoch, or () for an
+        unpinned committee (whoever joins first holds a seat: tests and simulations only, `security_issues`).
     """
 
     job_id: bytes
@@ -77,11 +83,13 @@ class Job:
     model_seed: int = 0
     server_learning_rate: float = 1.0
     rotations: tuple[tuple[int, int, int], ...] = ()
+    member_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.honest_members is None:
-            object.__setattr__(self, "honest_members", self.threshold)
+            object.__setattr__(self, "honest_members", default_honest_members(self.committee_size, self.threshold))
         object.__setattr__(self, "rotations", tuple(tuple(int(x) for x in r) for r in self.rotations))
+        object.__setattr__(self, "member_keys", tuple(str(k).lower() for k in self.member_keys))
         self._check_init_params()
 
     def _check_init_params(self) -> None:
@@ -137,7 +145,16 @@ class Job:
             raise ValueError(
                 f"rotation after round {self.rotations[-1][0]} leaves no round for the new committee (rounds={self.rounds})"
             )
-        self.config_for_epoch(0)  # the no-wrap-around check of the parameters (raises ValueError)
+        total = self.committee(len(self.rotations))[0][-1]
+        if self.member_keys and len(self.member_keys) != total:
+            raise ValueError(f"member_keys must pin all {total} members of every epoch, got {len(self.member_keys)}")
+        for k in self.member_keys:
+            if len(k) != 64 or any(c not in "0123456789abcdef" for c in k):
+                raise ValueError(f"member_keys must be 32-byte Ed25519 public keys in hex, got {k!r}")
+        if len(set(self.member_keys)) != len(self.member_keys):
+            raise ValueError("member_keys must be distinct (one key per seat)")
+        for epoch in range(len(self.rotations) + 1):
+            self.config_for_epoch(epoch)  # the no-wrap-around and noise-share checks (raise ValueError)
 
     # ---- derived ------------------------------------------------------------------------------------
     @property
@@ -155,11 +172,17 @@ class Job:
         """Largest quantized row of the job's rounds (`policy.coefficient_l1`): sizes the plaintext space."""
         return policy_lib.coefficient_l1(self.policy, self.rounds)
 
+    @functools.cached_property
+    def releases(self) -> int:
+        """Rows the job releases (`policy.release_count`): sizes the smudging for the whole job."""
+        return policy_lib.release_count(self.policy, self.rounds)
+
     def to_json(self) -> dict:
         """The pinned configuration as JSON data (what stores keep and the genesis hashes)."""
         d = dataclasses.asdict(self)
         d["job_id"], d["public_seed"] = self.job_id.hex(), self.public_seed.hex()
         d["rotations"] = [list(r) for r in self.rotations]
+        d["member_keys"] = list(self.member_keys)
         return d
 
     @classmethod
@@ -174,7 +197,7 @@ class Job:
             got = set(d) if isinstance(d, dict) else set()
             raise ValueError(f"a job needs exactly the fields {sorted(expect)}; differs in {sorted(got ^ expect)}")
         return cls(**dict(d, job_id=bytes.fromhex(d["job_id"]), public_seed=bytes.fromhex(d["public_seed"]),
-                          rotations=tuple(tuple(r) for r in d["rotations"])))
+                          rotations=tuple(tuple(r) for r in d["rotations"]), member_keys=tuple(d["member_keys"])))
 
     @functools.cached_property
     def genesis(self) -> bytes:
@@ -184,6 +207,30 @@ class Job:
         blob = json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(GENESIS_DOMAIN + len(blob).to_bytes(8, "little") + blob
                               + policies.policy_digest(self.policy_spec)).digest()
+
+    def member_key(self, member_id: int) -> bytes | None:
+        """The pinned Ed25519 key of `member_id`, or None in an unpinned job."""
+        self.epoch_of_member(member_id)
+        return bytes.fromhex(self.member_keys[member_id - 1]) if self.member_keys else None
+
+    def security_issues(self) -> tuple[str, ...]:
+        """Why this job is unsafe to serve (empty when none): what `--insecure` must acknowledge."""
+        issues = []
+        if BY_NAME[self.params_name].insecure:
+            issues.append(f"parameter set {self.params_name!r} is below 128-bit security (tests only)")
+        if self.noise_multiplier == 0:
+            issues.append("noise_multiplier is 0: releases carry no DP noise")
+        if self.min_cohort < 2:
+            issues.append(f"min_cohort={self.min_cohort}: a one-client round releases that client's exact update")
+        if not self.member_keys:
+            issues.append("member_keys are not pinned: whoever joins first holds a committee seat")
+        return tuple(issues)
+
+    def check_secure(self, insecure: bool = False) -> None:
+        """Raises InsecureJobError listing `security_issues` unless `insecure` acknowledges them."""
+        issues = self.security_issues()
+        if issues and not insecure:
+            raise InsecureJobError("refusing an insecure job (pass --insecure to run it anyway): " + "; ".join(issues))
 
     # ---- committee epochs ----------------------------------------------------------------------------
     def committee(self, epoch: int) -> tuple[tuple[int, ...], int]:
@@ -220,12 +267,18 @@ def cheapest_params_name(*, dim: int, cohort_size: int, clip_norm: float, scale:
     """The cheapest 128-bit parameter set that fits a job of these fields (`rlwe.selection`)."""
     from loyal.protocols.proto import policies
 
-    l1 = policy_lib.coefficient_l1(policies.build_policy(policy_spec), rounds)
+    policy = policies.build_policy(policy_spec)
+    l1 = policy_lib.coefficient_l1(policy, rounds)
     return SsaConfig.create(
         job_id=bytes(16), public_seed=bytes(32), dim=dim, max_clients=cohort_size, clip_norm=clip_norm, scale=scale,
         committee_size=committee_size, threshold=threshold, noise_multiplier=noise_multiplier, coefficient_l1=l1,
-        genesis=bytes(32),
+        releases=policy_lib.release_count(policy, rounds), genesis=bytes(32),
     ).selection.params.name
+
+
+def default_honest_members(committee_size: int, threshold: int) -> int:
+    """min(t, n - t + 1): the most honest members n seats with fewer than t malicious guarantee, capped at t."""
+    return min(threshold, committee_size - threshold + 1)
 
 
 @functools.lru_cache(maxsize=64)
@@ -235,11 +288,11 @@ def _config(job: Job, epoch: int) -> SsaConfig:
         job_id=job.job_id, public_seed=job.public_seed, dim=job.dim, max_clients=job.cohort_size,
         clip_norm=job.clip_norm, scale=job.scale, committee_size=job.committee_size, threshold=job.threshold,
         honest_members=job.honest_members, noise_multiplier=job.noise_multiplier, min_cohort=job.min_cohort,
-        coefficient_l1=job.coefficient_l1, params=BY_NAME[job.params_name], genesis=job.genesis,
+        coefficient_l1=job.coefficient_l1, releases=job.releases, params=BY_NAME[job.params_name], genesis=job.genesis,
     )
     if epoch == 0:
         return base
-    return dataclasses.replace(base, committee=members, threshold=t, honest_members=t)
+    return dataclasses.replace(base, committee=members, threshold=t, honest_members=default_honest_members(len(members), t))
 
 
-__all__ = ["GENESIS_DOMAIN", "Job", "cheapest_params_name"]
+__all__ = ["GENESIS_DOMAIN", "InsecureJobError", "Job", "cheapest_params_name"]

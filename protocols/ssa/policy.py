@@ -100,6 +100,11 @@ def coefficient_l1(policy: ReleasePolicy, rounds: int) -> int:
     return max(1, max(row.l1 for t in range(rounds) for row in quantized_rows(policy, t)))
 
 
+def release_count(policy: ReleasePolicy, rounds: int) -> int:
+    """Rows released over rounds 0..rounds-1: how many decryptions the job's smudging must cover."""
+    return sum(len(quantized_rows(policy, t)) for t in range(rounds))
+
+
 @runtime_checkable
 class ReleasePolicy(Protocol):
     """What a DP-FTRL mechanism publishes to the server, the committee and auditors.

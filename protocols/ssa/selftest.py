@@ -103,9 +103,7 @@ def release_all(job: JobRoles, round_index: int) -> list:
     for row in quantized_rows(job.policy, round_index):
         req = job.server.create_release_request(job.server_state, row)
         for i in req.subset:
-            job.member_states[i], part = job.members[i].handle_release_request(
-                job.member_states[i], req, job.server_state.head, job.prng
-            )
+            job.member_states[i], part = job.members[i].handle_release_request(job.member_states[i], req, job.server_state.head)
             job.server.handle_partial_decryption(job.server_state, part)
         job.server_state, rel = job.server.recover_release(job.server_state, req.request_id)
         out.append(rel)

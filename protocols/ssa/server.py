@@ -258,9 +258,9 @@ class SsaServer:
             raise ProtocolStateError(
                 f"round {rnd.round_index} has {rnd.data.count} clients, fewer than min_cohort={cfg.min_cohort}"
             )
-        if cfg.noise_multiplier > 0 and rnd.noise.count < cfg.honest_members:
+        if cfg.noise_multiplier > 0 and rnd.noise.count < cfg.min_noise_shares:
             raise ProtocolStateError(
-                f"round {rnd.round_index} has {rnd.noise.count} noise shares, needs >= {cfg.honest_members}"
+                f"round {rnd.round_index} has {rnd.noise.count} noise shares, needs >= h + t - 1 = {cfg.min_noise_shares}"
             )
         rnd.data.reduce()
         rnd.noise.reduce()

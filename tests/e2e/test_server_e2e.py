@@ -51,7 +51,7 @@ def test_server_three_committee_processes_fifty_clients_three_rounds(tmp_path):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     members = [
         subprocess.Popen([sys.executable, "-m", "loyal.cli.committee", "run", "--server", address, "--member-id", str(m),
-                          "--insecure-seed", str(m), "--timeout", "120", "--json"],
+                          "--insecure-seed", str(m), "--insecure", "--timeout", "120", "--json"],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         for m in range(1, COMMITTEE + 1)
     ]
@@ -59,7 +59,7 @@ def test_server_three_committee_processes_fifty_clients_three_rounds(tmp_path):
         # Execute: 50 ephemeral clients per round.
         for r in range(ROUNDS):
             for c in range(CLIENTS):
-                run_client(address, lambda t, r=r, c=c: update_for(r, c), token=f"tok-{r * CLIENTS + c}",
+                run_client(address, lambda t, r=r, c=c: update_for(r, c), insecure=True, token=f"tok-{r * CLIENTS + c}",
                            round_index=r, insecure_seed=client_seed(r, c))
         outs = [p.communicate(timeout=60)[0] for p in members]
         with Session(address) as s:
@@ -118,7 +118,7 @@ def test_two_thousand_malformed_requests_leave_server_serving_and_store_unchange
     spec = make_spec(clients=5, rounds=1)
     with InProcessServer(db, spec, toks=tokens(5)) as srv, member_threads(srv.address, 3):
         for c in range(2):
-            run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0)
+            run_client(srv.address, lambda t, c=c: update_for(0, c), insecure=True, token=f"tok-{c}", round_index=0)
         with Session(srv.address) as s:
             s.status()
         srv.coord.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -159,7 +159,7 @@ def test_two_thousand_malformed_requests_leave_server_serving_and_store_unchange
         status = srv.coord.status()
         # finish the round so the members stop
         for c in range(2, 5):
-            run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0)
+            run_client(srv.address, lambda t, c=c: update_for(0, c), insecure=True, token=f"tok-{c}", round_index=0)
     # Assert
     assert sum(codes.values()) == COUNT and elapsed < 60, (codes, elapsed)
     assert health.status == health_pb2.HealthCheckResponse.SERVING

@@ -100,7 +100,7 @@ def member_threads(address: str, committee: int | list[int], *, ca: str | None =
     def run(m: int) -> None:
         try:
             seed = insecure_member_seed(m) if seeded else None
-            results[m] = runner(address, m, ca_file=ca, insecure_seed=seed, **kwargs).run(timeout_s=120)
+            results[m] = runner(address, m, ca_file=ca, insecure_seed=seed, **{"insecure": True, **kwargs}).run(timeout_s=120)
         except BaseException as e:  # noqa: BLE001 - reported to the test
             results[m] = e
 
@@ -122,7 +122,7 @@ def start_server_process(db: str, port_file: str, *, spec_args: list[str], tls_d
         os.remove(port_file)
     port = [] if "--port" in spec_args else ["--port", "0"]
     cmd = [sys.executable, "-m", "loyal", "server", "start", "--db", db, *port, "--port-file", port_file,
-           "--synchronous", "NORMAL", *spec_args]
+           "--synchronous", "NORMAL", "--insecure", *spec_args]
     if tls_dir:
         cmd += ["--tls-dir", tls_dir]
     if tokens_file:

@@ -44,7 +44,7 @@ def test_kill_between_store_write_and_memory_loses_nothing_and_double_counts_not
         with Session(srv.address) as s:
             ident = Identity()
             ident.client_id = s.call(s.client.Enroll, client_pb2.EnrollRequest(token="tok-0", public_key=ident.public_key)).client_id
-            task = wait_for_task(s, 30)
+            task = wait_for_task(s, 30, insecure=True)
         srv._loop.call_soon_threadsafe(setattr, srv.coord.state, "stage", srv.coord.state.stage.DONE)
     up = _signed_upload(job, task, ident)
     coord = Coordinator.open_job(Store(db), job=None, round_seconds=60.0)
@@ -75,7 +75,7 @@ def test_server_refuses_upload_that_breaks_the_participation_schema(tmp_path):
     ident = Identity()
     with InProcessServer(db, job, toks=tokens(1)) as srv, member_threads(srv.address, 3):
         def submit(r: int) -> dict:
-            return run_client(srv.address, lambda t: update_for(r, 0), token="tok-0", round_index=r, identity=ident)
+            return run_client(srv.address, lambda t: update_for(r, 0), insecure=True, token="tok-0", round_index=r, identity=ident)
 
         submit(0)
         # Execute: round 1 is closer than b = 2 to round 0.

@@ -36,7 +36,7 @@ CLIENTS = 3
 def _run_rounds(address: str, rounds: int, clients: int = CLIENTS, ca: str | None = None) -> None:
     for r in range(rounds):
         for c in range(clients):
-            run_client(address, lambda task, r=r, c=c: update_for(r, c), token=f"tok-{r * clients + c}",
+            run_client(address, lambda task, r=r, c=c: update_for(r, c), insecure=True, token=f"tok-{r * clients + c}",
                        round_index=r, insecure_seed=client_seed(r, c), ca_file=ca)
 
 
@@ -73,11 +73,11 @@ def _served(tmp_path):
             with Session(srv.address, max_attempts=3) as s:
                 ident = Identity()
                 ident.client_id = s.call(s.client.Enroll, client_pb2.EnrollRequest(token="tok-9", public_key=ident.public_key)).client_id
-                task = wait_for_task(s, 30)
+                task = wait_for_task(s, 30, insecure=True)
                 yield srv, s, ident, task
             # let the members finish: fill the round
             for c in range(CLIENTS - srv.coord.state.clients):
-                run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0)
+                run_client(srv.address, lambda t, c=c: update_for(0, c), insecure=True, token=f"tok-{c}", round_index=0)
 
 
 def _payload(task, client_id: int, round_index: int = 0) -> bytes:

@@ -65,9 +65,9 @@ def test_handoff_rpcs_fail_if_out_of_turn(tmp_path):
     # Prepare: a job still in key generation; member 1 joins (signing key bound), member 4 not.
     spec = make_spec(clients=CLIENTS, rounds=2, rotations=ROTATIONS)
     with InProcessServer(str(tmp_path / "s.db"), spec) as srv, Session(srv.address, max_attempts=1) as s:
-        member = CommitteeRunner(srv.address, 1)
+        member = CommitteeRunner(srv.address, 1, insecure=True)
         member._join(s, b"\x00" * 32)
-        stranger = CommitteeRunner(srv.address, 8)
+        stranger = CommitteeRunner(srv.address, 8, insecure=True)
         signed = committee_pb2.HandOffSubmission(member_id=1, epoch=1, signature=member._sign(
             "handoff", spec.job_id, (1).to_bytes(4, "little"), b""))
         cases = [

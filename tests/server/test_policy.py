@@ -65,7 +65,7 @@ def test_banded_policy_releases_equal_pure_protocol_across_compaction_and_restar
                 stored_rounds = srv2.coord.status()["stored_rounds"]
                 compacted = [e.compacted for e in srv2.coord.state.core.log]
                 for c in range(CLIENTS):
-                    run_client(srv2.address, lambda t, c=c: update_for(3, c), token=f"tok-{3 * CLIENTS + c}",
+                    run_client(srv2.address, lambda t, c=c: update_for(3, c), insecure=True, token=f"tok-{3 * CLIENTS + c}",
                                round_index=3, insecure_seed=client_seed(3, c))
                 while len(results) < 3:
                     time.sleep(0.05)
@@ -124,13 +124,15 @@ def test_members_refuse_rows_outside_the_policy_over_grpc(tmp_path):
     assert all(results[m][Key.REFUSALS] >= 1 and results[m][Key.PARTIALS] == 0 for m in refusers)
 
 
-def test_member_fails_if_job_policy_differs_from_pinned_digest(tmp_path):
+def test_member_fails_if_the_served_job_differs_from_the_pinned_genesis(tmp_path):
+    """The genesis binds every pinned field: a server that changes only the noise (or the policy) is refused."""
     spec = make_spec(clients=CLIENTS, rounds=1)
+    published = dataclasses.replace(spec, noise_multiplier=spec.noise_multiplier + 1.0).genesis
     with InProcessServer(str(tmp_path / "s.db"), spec) as srv:
-        with member_threads(srv.address, [1], policy_digest=policies.policy_digest(BANDED)) as results:
+        with member_threads(srv.address, [1], genesis=published) as results:
             pass
     assert isinstance(results[1], PolicyViolationError)
-    assert "does not have the published digest" in str(results[1])
+    assert "not the published" in str(results[1])
 
 
 def _args(**kw) -> argparse.Namespace:

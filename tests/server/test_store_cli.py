@@ -60,7 +60,7 @@ def test_round_closes_at_deadline_with_min_cohort(tmp_path):
     with InProcessServer(str(tmp_path / "s.db"), spec, round_seconds=0.5, toks=tokens(5)) as srv:
         with member_threads(srv.address, 3) as results:
             # Execute
-            run_client(srv.address, lambda t: update_for(0, 0), token="tok-0", round_index=0)
+            run_client(srv.address, lambda t: update_for(0, 0), insecure=True, token="tok-0", round_index=0)
         status = srv.coord.status()
     # Assert
     assert all(isinstance(v, dict) for v in results.values()), results
@@ -97,7 +97,7 @@ def test_cli_client_run_trains_digits_and_submits(tmp_path, capsys):
         with member_threads(srv.address, 3) as results:
             # Execute
             code = main(["client", "run", "--server", srv.address, "--token", "tok-0", "--key", str(tmp_path / "key.json"),
-                         "--local-steps", "2", "--json"])
+                         "--local-steps", "2", "--insecure", "--json"])
         out = json.loads(capsys.readouterr().out)
         rel = srv.coord.releases
     # Assert

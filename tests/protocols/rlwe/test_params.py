@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -66,10 +67,18 @@ def test_select_fails_if_no_set_fits() -> None:
 def test_evaluate_fails_if_moduli_too_small() -> None:
     with pytest.raises(ValueError, match=r"rlwe-n4096: KAHE modulus 60 bits cannot hold plaintext 47 bits"):
         evaluate(SECURE_SETS[0], Workload(dim=10, clients=10**6))
-    with pytest.raises(ValueError, match=r"rlwe-n4096: AHE modulus 90 bits < needed 91 \(plaintext 19 \+ smudging 66"):
+    with pytest.raises(ValueError, match=r"rlwe-n4096: AHE modulus 90 bits < needed 103 \(plaintext 19 \+ smudging 78"):
         evaluate(SECURE_SETS[0], Workload(dim=10, clients=100))
 
 
 def test_workload_fails_if_dim_out_of_range() -> None:
     with pytest.raises(ValueError, match=r"dim must be in \[1, 100000000\], got 0"):
         Workload(dim=0, clients=1)
+
+
+def test_smudging_covers_every_coefficient_of_every_release() -> None:
+    """40 statistical bits per job: the smudging grows by log2(N·releases) (issue 14, attack 6)."""
+    one = evaluate(SECURE_SETS[1], Workload(dim=10, clients=100, releases=1))
+    many = evaluate(SECURE_SETS[1], Workload(dim=10, clients=100, releases=1024))
+    assert many.smudging_bits - one.smudging_bits == 10
+    assert one.smudging_bits == math.ceil(one.ahe_noise_bits) + 40 + 13  # N = 2^13

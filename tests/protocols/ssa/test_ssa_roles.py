@@ -31,12 +31,17 @@ def test_close_round_fails_below_min_cohort() -> None:
 
 
 def test_close_round_fails_without_enough_noise_shares() -> None:
+    """n=5, t=3, h=3: exactly h shares may hold t-1 = 2 malicious ones, so a round needs h + t - 1 = 5."""
     job = make_job(seed=4, noise_multiplier=1.0)
     st = job.server_state
     data = job.client.create_contribution(updates(job, 1)[0], round_index=0, client_id=0, public_key_hat=st.public_key_hat, prng=job.prng)
     job.server.handle_client_contribution(st, data)
     job.server.handle_noise_contribution(st, job.members[1].create_noise_contribution(0, st.public_key_hat, job.prng))
-    with pytest.raises(ProtocolStateError, match="round 0 has 1 noise shares, needs >= 3"):
+    with pytest.raises(ProtocolStateError, match="round 0 has 1 noise shares, needs >= h \\+ t - 1 = 5"):
+        job.server.close_round(st)
+    for m in (2, 3):
+        job.server.handle_noise_contribution(st, job.members[m].create_noise_contribution(0, st.public_key_hat, job.prng))
+    with pytest.raises(ProtocolStateError, match="round 0 has 3 noise shares, needs >= h \\+ t - 1 = 5"):
         job.server.close_round(st)
     with pytest.raises(ReplayError, match="member 1 already sent noise for round 0"):
         job.server.handle_noise_contribution(st, job.members[1].create_noise_contribution(0, st.public_key_hat, job.prng))

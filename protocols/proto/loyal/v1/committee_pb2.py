@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from loyal.protocols.proto.loyal.v1 import common_pb2 as loyal_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18loyal/v1/committee.proto\x12\x08loyal.v1\x1a\x15loyal/v1/common.proto\"^\n\x0bJoinRequest\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x13\n\x0bsigning_key\x18\x02 \x01(\x0c\x12\x14\n\x0c\x65xchange_key\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\".\n\x0cJoinResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.loyal.v1.JobSpec\"\"\n\rMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\r\"6\n\x0bRosterEntry\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x14\n\x0c\x65xchange_key\x18\x02 \x01(\x0c\"B\n\x06Roster\x12\x10\n\x08\x63omplete\x18\x01 \x01(\x08\x12&\n\x07members\x18\x02 \x03(\x0b\x32\x15.loyal.v1.RosterEntry\"7\n\x0e\x45ncryptedShare\x12\x11\n\trecipient\x18\x01 \x01(\r\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\"w\n\x10KeyGenSubmission\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x13\n\x0bpublic_part\x18\x02 \x01(\x0c\x12(\n\x06shares\x18\x03 \x03(\x0b\x32\x18.loyal.v1.EncryptedShare\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"M\n\nDealtShare\x12\x0e\n\x06\x64\x65\x61ler\x18\x01 \x01(\r\x12\x1b\n\x13\x64\x65\x61ler_exchange_key\x18\x02 \x01(\x0c\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\"[\n\tKeyShares\x12\x10\n\x08\x63omplete\x18\x01 \x01(\x08\x12$\n\x06shares\x18\x02 \x03(\x0b\x32\x14.loyal.v1.DealtShare\x12\x16\n\x0epublic_key_hat\x18\x03 \x01(\x0c\"2\n\tNoiseTask\x12\r\n\x05round\x18\x01 \x01(\r\x12\x16\n\x0epublic_key_hat\x18\x02 \x01(\x0c\"!\n\x0e\x44\x65\x63ryptionTask\x12\x0f\n\x07request\x18\x01 \x01(\x0c\"o\n\x0bHandOffTask\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x0e\n\x06subset\x18\x02 \x03(\r\x12*\n\x0bnew_members\x18\x03 \x03(\x0b\x32\x15.loyal.v1.RosterEntry\x12\x15\n\rnew_threshold\x18\x04 \x01(\r\"\xab\x01\n\x04Work\x12$\n\x05noise\x18\x01 \x01(\x0b\x32\x13.loyal.v1.NoiseTaskH\x00\x12+\n\x07\x64\x65\x63rypt\x18\x02 \x01(\x0b\x32\x18.loyal.v1.DecryptionTaskH\x00\x12\x0e\n\x04wait\x18\x03 \x01(\x08H\x00\x12\x0e\n\x04\x64one\x18\x04 \x01(\x08H\x00\x12(\n\x07handoff\x18\x05 \x01(\x0b\x32\x15.loyal.v1.HandOffTaskH\x00\x42\x06\n\x04task\"J\n\x11PartialSubmission\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x0f\n\x07partial\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"u\n\x11HandOffSubmission\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12+\n\tsubshares\x18\x03 \x03(\x0b\x32\x18.loyal.v1.EncryptedShare\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"S\n\x07HandOff\x12\'\n\tsubshares\x18\x01 \x03(\x0b\x32\x14.loyal.v1.DealtShare\x12\x10\n\x08\x63omplete\x18\x02 \x01(\x08\x12\r\n\x05\x65poch\x18\x03 \x01(\r\"S\n\x07Refusal\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x12\n\nrequest_id\x18\x02 \x01(\x0c\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x32\xd0\x04\n\x10\x43ommitteeService\x12\x35\n\x04Join\x12\x15.loyal.v1.JoinRequest\x1a\x16.loyal.v1.JoinResponse\x12\x36\n\tGetRoster\x12\x17.loyal.v1.MemberRequest\x1a\x10.loyal.v1.Roster\x12\x39\n\x0cSubmitKeyGen\x12\x1a.loyal.v1.KeyGenSubmission\x1a\r.loyal.v1.Ack\x12<\n\x0cGetKeyShares\x12\x17.loyal.v1.MemberRequest\x1a\x13.loyal.v1.KeyShares\x12\x32\n\x07GetWork\x12\x17.loyal.v1.MemberRequest\x1a\x0e.loyal.v1.Work\x12@\n\x0bSubmitNoise\x12\x15.loyal.v1.SubmitChunk\x1a\x18.loyal.v1.SubmitResponse(\x01\x12;\n\rSubmitPartial\x12\x1b.loyal.v1.PartialSubmission\x1a\r.loyal.v1.Ack\x12;\n\rSubmitHandOff\x12\x1b.loyal.v1.HandOffSubmission\x1a\r.loyal.v1.Ack\x12\x38\n\nGetHandOff\x12\x17.loyal.v1.MemberRequest\x1a\x11.loyal.v1.HandOff\x12*\n\x06Refuse\x12\x11.loyal.v1.Refusal\x1a\r.loyal.v1.Ackb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18loyal/v1/committee.proto\x12\x08loyal.v1\x1a\x15loyal/v1/common.proto\"^\n\x0bJoinRequest\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x13\n\x0bsigning_key\x18\x02 \x01(\x0c\x12\x14\n\x0c\x65xchange_key\x18\x03 \x01(\x0c\x12\x11\n\tsignature\x18\x04 \x01(\x0c\".\n\x0cJoinResponse\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.loyal.v1.JobSpec\"\"\n\rMemberRequest\x12\x11\n\tmember_id\x18\x01 \x01(\r\"N\n\x0bRosterEntry\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x14\n\x0c\x65xchange_key\x18\x02 \x01(\x0c\x12\x16\n\x0ejoin_signature\x18\x03 \x01(\x0c\"I\n\x10\x44\x65\x61lerCommitment\x12\x0e\n\x06\x64\x65\x61ler\x18\x01 \x01(\r\x12\x12\n\ncommitment\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"s\n\x06Roster\x12\x10\n\x08\x63omplete\x18\x01 \x01(\x08\x12&\n\x07members\x18\x02 \x03(\x0b\x32\x15.loyal.v1.RosterEntry\x12/\n\x0b\x63ommitments\x18\x03 \x03(\x0b\x32\x1a.loyal.v1.DealerCommitment\"7\n\x0e\x45ncryptedShare\x12\x11\n\trecipient\x18\x01 \x01(\r\x12\x12\n\nciphertext\x18\x02 \x01(\x0c\"\x8b\x01\n\x10KeyGenSubmission\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x13\n\x0bpublic_part\x18\x02 \x01(\x0c\x12(\n\x06shares\x18\x03 \x03(\x0b\x32\x18.loyal.v1.EncryptedShare\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x12\x12\n\ncommitment\x18\x05 \x01(\x0c\"\x81\x01\n\nDealtShare\x12\x0e\n\x06\x64\x65\x61ler\x18\x01 \x01(\r\x12\x1b\n\x13\x64\x65\x61ler_exchange_key\x18\x02 \x01(\x0c\x12\x12\n\nciphertext\x18\x03 \x01(\x0c\x12\x1d\n\x15\x64\x65\x61ler_join_signature\x18\x04 \x01(\x0c\x12\x13\n\x0bpublic_part\x18\x05 \x01(\x0c\"[\n\tKeyShares\x12\x10\n\x08\x63omplete\x18\x01 \x01(\x08\x12$\n\x06shares\x18\x02 \x03(\x0b\x32\x14.loyal.v1.DealtShare\x12\x16\n\x0epublic_key_hat\x18\x03 \x01(\x0c\"2\n\tNoiseTask\x12\r\n\x05round\x18\x01 \x01(\r\x12\x16\n\x0epublic_key_hat\x18\x02 \x01(\x0c\"!\n\x0e\x44\x65\x63ryptionTask\x12\x0f\n\x07request\x18\x01 \x01(\x0c\"o\n\x0bHandOffTask\x12\r\n\x05\x65poch\x18\x01 \x01(\r\x12\x0e\n\x06subset\x18\x02 \x03(\r\x12*\n\x0bnew_members\x18\x03 \x03(\x0b\x32\x15.loyal.v1.RosterEntry\x12\x15\n\rnew_threshold\x18\x04 \x01(\r\"\xab\x01\n\x04Work\x12$\n\x05noise\x18\x01 \x01(\x0b\x32\x13.loyal.v1.NoiseTaskH\x00\x12+\n\x07\x64\x65\x63rypt\x18\x02 \x01(\x0b\x32\x18.loyal.v1.DecryptionTaskH\x00\x12\x0e\n\x04wait\x18\x03 \x01(\x08H\x00\x12\x0e\n\x04\x64one\x18\x04 \x01(\x08H\x00\x12(\n\x07handoff\x18\x05 \x01(\x0b\x32\x15.loyal.v1.HandOffTaskH\x00\x42\x06\n\x04task\"J\n\x11PartialSubmission\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x0f\n\x07partial\x18\x02 \x01(\x0c\x12\x11\n\tsignature\x18\x03 \x01(\x0c\"u\n\x11HandOffSubmission\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\r\n\x05\x65poch\x18\x02 \x01(\r\x12+\n\tsubshares\x18\x03 \x03(\x0b\x32\x18.loyal.v1.EncryptedShare\x12\x11\n\tsignature\x18\x04 \x01(\x0c\"S\n\x07HandOff\x12\'\n\tsubshares\x18\x01 \x03(\x0b\x32\x14.loyal.v1.DealtShare\x12\x10\n\x08\x63omplete\x18\x02 \x01(\x08\x12\r\n\x05\x65poch\x18\x03 \x01(\r\"S\n\x07Refusal\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x12\n\nrequest_id\x18\x02 \x01(\x0c\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tsignature\x18\x04 \x01(\x0c\x32\x82\x05\n\x10\x43ommitteeService\x12\x35\n\x04Join\x12\x15.loyal.v1.JoinRequest\x1a\x16.loyal.v1.JoinResponse\x12\x36\n\tGetRoster\x12\x17.loyal.v1.MemberRequest\x1a\x10.loyal.v1.Roster\x12\x39\n\x0cSubmitKeyGen\x12\x1a.loyal.v1.KeyGenSubmission\x1a\r.loyal.v1.Ack\x12\x30\n\x07SignKey\x12\x16.loyal.v1.KeySignature\x1a\r.loyal.v1.Ack\x12<\n\x0cGetKeyShares\x12\x17.loyal.v1.MemberRequest\x1a\x13.loyal.v1.KeyShares\x12\x32\n\x07GetWork\x12\x17.loyal.v1.MemberRequest\x1a\x0e.loyal.v1.Work\x12@\n\x0bSubmitNoise\x12\x15.loyal.v1.SubmitChunk\x1a\x18.loyal.v1.SubmitResponse(\x01\x12;\n\rSubmitPartial\x12\x1b.loyal.v1.PartialSubmission\x1a\r.loyal.v1.Ack\x12;\n\rSubmitHandOff\x12\x1b.loyal.v1.HandOffSubmission\x1a\r.loyal.v1.Ack\x12\x38\n\nGetHandOff\x12\x17.loyal.v1.MemberRequest\x1a\x11.loyal.v1.HandOff\x12*\n\x06Refuse\x12\x11.loyal.v1.Refusal\x1a\r.loyal.v1.Ackb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,33 +39,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBERREQUEST']._serialized_start=205
   _globals['_MEMBERREQUEST']._serialized_end=239
   _globals['_ROSTERENTRY']._serialized_start=241
-  _globals['_ROSTERENTRY']._serialized_end=295
-  _globals['_ROSTER']._serialized_start=297
-  _globals['_ROSTER']._serialized_end=363
-  _globals['_ENCRYPTEDSHARE']._serialized_start=365
-  _globals['_ENCRYPTEDSHARE']._serialized_end=420
-  _globals['_KEYGENSUBMISSION']._serialized_start=422
-  _globals['_KEYGENSUBMISSION']._serialized_end=541
-  _globals['_DEALTSHARE']._serialized_start=543
-  _globals['_DEALTSHARE']._serialized_end=620
-  _globals['_KEYSHARES']._serialized_start=622
-  _globals['_KEYSHARES']._serialized_end=713
-  _globals['_NOISETASK']._serialized_start=715
-  _globals['_NOISETASK']._serialized_end=765
-  _globals['_DECRYPTIONTASK']._serialized_start=767
-  _globals['_DECRYPTIONTASK']._serialized_end=800
-  _globals['_HANDOFFTASK']._serialized_start=802
-  _globals['_HANDOFFTASK']._serialized_end=913
-  _globals['_WORK']._serialized_start=916
-  _globals['_WORK']._serialized_end=1087
-  _globals['_PARTIALSUBMISSION']._serialized_start=1089
-  _globals['_PARTIALSUBMISSION']._serialized_end=1163
-  _globals['_HANDOFFSUBMISSION']._serialized_start=1165
-  _globals['_HANDOFFSUBMISSION']._serialized_end=1282
-  _globals['_HANDOFF']._serialized_start=1284
-  _globals['_HANDOFF']._serialized_end=1367
-  _globals['_REFUSAL']._serialized_start=1369
-  _globals['_REFUSAL']._serialized_end=1452
-  _globals['_COMMITTEESERVICE']._serialized_start=1455
-  _globals['_COMMITTEESERVICE']._serialized_end=2047
+  _globals['_ROSTERENTRY']._serialized_end=319
+  _globals['_DEALERCOMMITMENT']._serialized_start=321
+  _globals['_DEALERCOMMITMENT']._serialized_end=394
+  _globals['_ROSTER']._serialized_start=396
+  _globals['_ROSTER']._serialized_end=511
+  _globals['_ENCRYPTEDSHARE']._serialized_start=513
+  _globals['_ENCRYPTEDSHARE']._serialized_end=568
+  _globals['_KEYGENSUBMISSION']._serialized_start=571
+  _globals['_KEYGENSUBMISSION']._serialized_end=710
+  _globals['_DEALTSHARE']._serialized_start=713
+  _globals['_DEALTSHARE']._serialized_end=842
+  _globals['_KEYSHARES']._serialized_start=844
+  _globals['_KEYSHARES']._serialized_end=935
+  _globals['_NOISETASK']._serialized_start=937
+  _globals['_NOISETASK']._serialized_end=987
+  _globals['_DECRYPTIONTASK']._serialized_start=989
+  _globals['_DECRYPTIONTASK']._serialized_end=1022
+  _globals['_HANDOFFTASK']._serialized_start=1024
+  _globals['_HANDOFFTASK']._serialized_end=1135
+  _globals['_WORK']._serialized_start=1138
+  _globals['_WORK']._serialized_end=1309
+  _globals['_PARTIALSUBMISSION']._serialized_start=1311
+  _globals['_PARTIALSUBMISSION']._serialized_end=1385
+  _globals['_HANDOFFSUBMISSION']._serialized_start=1387
+  _globals['_HANDOFFSUBMISSION']._serialized_end=1504
+  _globals['_HANDOFF']._serialized_start=1506
+  _globals['_HANDOFF']._serialized_end=1589
+  _globals['_REFUSAL']._serialized_start=1591
+  _globals['_REFUSAL']._serialized_end=1674
+  _globals['_COMMITTEESERVICE']._serialized_start=1677
+  _globals['_COMMITTEESERVICE']._serialized_end=2319
 # @@protoc_insertion_point(module_scope)

@@ -32,20 +32,34 @@ class MemberRequest(_message.Message):
     def __init__(self, member_id: _Optional[int] = ...) -> None: ...
 
 class RosterEntry(_message.Message):
-    __slots__ = ("member_id", "exchange_key")
+    __slots__ = ("member_id", "exchange_key", "join_signature")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     EXCHANGE_KEY_FIELD_NUMBER: _ClassVar[int]
+    JOIN_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     member_id: int
     exchange_key: bytes
-    def __init__(self, member_id: _Optional[int] = ..., exchange_key: _Optional[bytes] = ...) -> None: ...
+    join_signature: bytes
+    def __init__(self, member_id: _Optional[int] = ..., exchange_key: _Optional[bytes] = ..., join_signature: _Optional[bytes] = ...) -> None: ...
+
+class DealerCommitment(_message.Message):
+    __slots__ = ("dealer", "commitment", "signature")
+    DEALER_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    dealer: int
+    commitment: bytes
+    signature: bytes
+    def __init__(self, dealer: _Optional[int] = ..., commitment: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class Roster(_message.Message):
-    __slots__ = ("complete", "members")
+    __slots__ = ("complete", "members", "commitments")
     COMPLETE_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENTS_FIELD_NUMBER: _ClassVar[int]
     complete: bool
     members: _containers.RepeatedCompositeFieldContainer[RosterEntry]
-    def __init__(self, complete: _Optional[bool] = ..., members: _Optional[_Iterable[_Union[RosterEntry, _Mapping]]] = ...) -> None: ...
+    commitments: _containers.RepeatedCompositeFieldContainer[DealerCommitment]
+    def __init__(self, complete: _Optional[bool] = ..., members: _Optional[_Iterable[_Union[RosterEntry, _Mapping]]] = ..., commitments: _Optional[_Iterable[_Union[DealerCommitment, _Mapping]]] = ...) -> None: ...
 
 class EncryptedShare(_message.Message):
     __slots__ = ("recipient", "ciphertext")
@@ -56,26 +70,32 @@ class EncryptedShare(_message.Message):
     def __init__(self, recipient: _Optional[int] = ..., ciphertext: _Optional[bytes] = ...) -> None: ...
 
 class KeyGenSubmission(_message.Message):
-    __slots__ = ("member_id", "public_part", "shares", "signature")
+    __slots__ = ("member_id", "public_part", "shares", "signature", "commitment")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_PART_FIELD_NUMBER: _ClassVar[int]
     SHARES_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    COMMITMENT_FIELD_NUMBER: _ClassVar[int]
     member_id: int
     public_part: bytes
     shares: _containers.RepeatedCompositeFieldContainer[EncryptedShare]
     signature: bytes
-    def __init__(self, member_id: _Optional[int] = ..., public_part: _Optional[bytes] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ..., signature: _Optional[bytes] = ...) -> None: ...
+    commitment: bytes
+    def __init__(self, member_id: _Optional[int] = ..., public_part: _Optional[bytes] = ..., shares: _Optional[_Iterable[_Union[EncryptedShare, _Mapping]]] = ..., signature: _Optional[bytes] = ..., commitment: _Optional[bytes] = ...) -> None: ...
 
 class DealtShare(_message.Message):
-    __slots__ = ("dealer", "dealer_exchange_key", "ciphertext")
+    __slots__ = ("dealer", "dealer_exchange_key", "ciphertext", "dealer_join_signature", "public_part")
     DEALER_FIELD_NUMBER: _ClassVar[int]
     DEALER_EXCHANGE_KEY_FIELD_NUMBER: _ClassVar[int]
     CIPHERTEXT_FIELD_NUMBER: _ClassVar[int]
+    DEALER_JOIN_SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    PUBLIC_PART_FIELD_NUMBER: _ClassVar[int]
     dealer: int
     dealer_exchange_key: bytes
     ciphertext: bytes
-    def __init__(self, dealer: _Optional[int] = ..., dealer_exchange_key: _Optional[bytes] = ..., ciphertext: _Optional[bytes] = ...) -> None: ...
+    dealer_join_signature: bytes
+    public_part: bytes
+    def __init__(self, dealer: _Optional[int] = ..., dealer_exchange_key: _Optional[bytes] = ..., ciphertext: _Optional[bytes] = ..., dealer_join_signature: _Optional[bytes] = ..., public_part: _Optional[bytes] = ...) -> None: ...
 
 class KeyShares(_message.Message):
     __slots__ = ("complete", "shares", "public_key_hat")
