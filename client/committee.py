@@ -28,6 +28,7 @@ from loyal.protocols.proto import convert
 from loyal.protocols.proto.loyal.v1 import committee_pb2, common_pb2
 from loyal.protocols.rlwe.ahe import KeyGenContribution, ThresholdError
 from loyal.protocols.ssa.committee import CommitteeMember
+from loyal.protocols.ssa.log import LogAuthority
 from loyal.protocols.ssa import enrollment
 from loyal.protocols.ssa.errors import AuthenticationError, LogIntegrityError, PolicyViolationError
 from loyal.protocols.ssa.messages import parse_release_request
@@ -52,15 +53,19 @@ class CommitteeRunner:
       genesis: the published genesis of the job this member serves (`Job.genesis`, which binds the whole
         pinned configuration); a server offering any other job is refused at join.
       insecure: serve without a pinned genesis and accept a job with `Job.security_issues` (TESTS ONLY).
+      authority: where the job's log heads are anchored (`loyal.contracts.anchor.AnchorClient`); a request
+        whose head is not the anchored one is refused. None trusts the server's chain (needs `insecure`).
       stop: set it to make the member vanish (fault injection in simulations; `run` returns at once).
     """
 
     def __init__(self, address: str, member_id: int, *, ca_file: str | None = None, insecure_seed: bytes | None = None,
                  identity: Identity | None = None, genesis: bytes | None = None, insecure: bool = False,
-                 stop: threading.Event | None = None) -> None:
+                 authority: LogAuthority | None = None, stop: threading.Event | None = None) -> None:
         if genesis is None and not insecure:
             raise ValueError("a committee member needs the job's published genesis (--genesis), or --insecure")
-        self.genesis, self.insecure = genesis, insecure
+        if authority is None and not insecure:
+            raise ValueError("a committee member needs the job's log authority (--anchor), or --insecure")
+        self.genesis, self.insecure, self.authority = genesis, insecure, authority
         self.stop = stop or threading.Event()
         self.address = address
         self.member_id = member_id
@@ -98,7 +103,7 @@ class CommitteeRunner:
             if pinned is not None and pinned != self.identity.public_key:
                 raise AuthenticationError(f"this member's key is not the one the job pins for seat {self.member_id}")
 
-            self.member = CommitteeMember(job, self.member_id, self.seed)
+            self.member = CommitteeMember(job, self.member_id, self.seed, self.authority)
             self.epoch, self.config = self.member.epoch, self.member.config
             if self.epoch == 0:
                 logger.info("stage %s", MemberStage.KEYGEN)

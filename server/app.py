@@ -16,6 +16,7 @@ import grpc
 from loyal.protocols.ssa.job import Job
 from loyal.rpc import client_pb2_grpc, committee_pb2_grpc, health_pb2_grpc, observer_pb2_grpc
 from loyal.server import limits
+from loyal.protocols.ssa.log import LogAuthority
 from loyal.server.coordinator import Coordinator
 from loyal.server.servicer import ClientServicer, CommitteeServicer, HealthServicer, ObserverServicer
 from loyal.server.store import Store
@@ -108,7 +109,7 @@ async def serve(
 
 def open_coordinator(
     db: str, *, job: Job | None, round_seconds: float, tokens: list[str] = (),
-    synchronous: str = "FULL", reissue_seconds: float = 60.0,
+    synchronous: str = "FULL", reissue_seconds: float = 60.0, authority: LogAuthority | None = None,
 ) -> Coordinator:
     return Coordinator.open_job(Store(db, synchronous), job=job, round_seconds=round_seconds,
-                                tokens=tokens, reissue_seconds=reissue_seconds)
+                                tokens=tokens, reissue_seconds=reissue_seconds, authority=authority)

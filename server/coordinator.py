@@ -26,6 +26,7 @@ from loyal.protocols.rlwe.ahe import KeyGenContribution
 from loyal.protocols.ssa.driver import RoundDriver
 from loyal.protocols.ssa.errors import MessageFormatError
 from loyal.protocols.ssa.job import Job
+from loyal.protocols.ssa.log import LogAuthority
 from loyal.protocols.ssa.messages import Kind, Release
 from loyal.protocols.ssa.rounds import (
     ACCEPTING, Compacted, Effect, HandOffSubset, Released, RequestIssued, RoundStored, RoundStage, StageSet, StoredRound,
@@ -64,8 +65,9 @@ class Coordinator(MemberDesk):
       reissue_seconds: a silent member's request is reissued after this long (> 0; default 60).
     """
 
-    def __init__(self, store: Store, job: Job, round_seconds: float, reissue_seconds: float = 60.0) -> None:
-        self.store, self.job = store, job
+    def __init__(self, store: Store, job: Job, round_seconds: float, reissue_seconds: float = 60.0,
+                 authority: LogAuthority | None = None) -> None:
+        self.store, self.job, self.authority = store, job, authority
         self.driver = RoundDriver(job, round_seconds=round_seconds, reissue_seconds=reissue_seconds)
         self.state = self.driver.create_state()
         self.members: dict[int, tuple[bytes, bytes]] = {}
@@ -77,7 +79,7 @@ class Coordinator(MemberDesk):
 
     @classmethod
     def open_job(cls, store: Store, *, job: Job | None, round_seconds: float, tokens: list[str] = (),
-                 reissue_seconds: float = 60.0) -> Coordinator:
+                 reissue_seconds: float = 60.0, authority: LogAuthority | None = None) -> Coordinator:
         """Restores the job in `store`, or creates it from `job` if the store is new.
 
         Raises:
@@ -92,7 +94,7 @@ class Coordinator(MemberDesk):
             job, round_seconds = Job.from_json(saved[0]), saved[1]
             if tokens:
                 store.add_tokens(list(tokens))
-        coord = cls(store, job, round_seconds, reissue_seconds)
+        coord = cls(store, job, round_seconds, reissue_seconds, authority)
         coord.restore()
         return coord
 
@@ -129,6 +131,18 @@ class Coordinator(MemberDesk):
                     self.store.set_handoff_subset(db, e.epoch, e.subset)
         if compact_before:
             logger.info("compacted rounds < %d", compact_before, extra={"event": "compacted"})
+        if any(isinstance(e, RoundStored) for e in effects):
+            self._anchor()
+
+    def _anchor(self) -> None:
+        """Anchors every stored round's head the authority lacks, in order (after the durable write: a
+        crash in between is repaired by `restore`, which calls this again)."""
+        if self.authority is None or self.state.core is None:
+            return
+        log, genesis = self.state.core.log, self.job.genesis
+        for h in (a.header for a in log[self.authority.rounds(genesis):]):
+            self.authority.anchor(genesis, h.round_index, h.entry_hash, h.num_clients, h.num_noise)
+            logger.info("anchored round %d", h.round_index, extra={"event": "anchored", "round": h.round_index})
 
     # ---- restore -------------------------------------------------------------------------------------
     def restore(self) -> None:
@@ -163,6 +177,7 @@ class Coordinator(MemberDesk):
             if st.stage == RoundStage.HANDOFF:
                 drv.replay_handoff(st, self.store.handoff_subset(st.epoch + 1), set(self.store.handoffs(st.epoch + 1)), now)
         st.replaying = False
+        self._anchor()
         self._persist(drv.advance(st, now))
         logger.info("restored job at round %d stage %s (%d releases)", st.round_index, st.stage, len(st.releases))
 

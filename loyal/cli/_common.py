@@ -69,3 +69,35 @@ def parse_genesis(text: str | None) -> bytes | None:
     if len(value) != 32:
         raise ValueError(f"--genesis must be 64 hex characters (`loyal server job` prints it), got {text!r}")
     return value
+
+
+def add_anchor_flags(p) -> None:
+    """--anchor ADDRESS and --chain-rpc URL: the job's log authority (`SsaLogAnchor`)."""
+    p.add_argument("--anchor", help="SsaLogAnchor contract address: the job's log authority (`loyal server anchor`)")
+    p.add_argument("--chain-rpc", help="JSON-RPC URL of the chain holding --anchor (e.g. a hardhat node)")
+
+
+def anchor_client(args, *, write: bool):
+    """The `AnchorClient` of --anchor/--chain-rpc, or None without --anchor. The server's key (`write`) is
+    $LOYAL_ANCHOR_KEY (hex), or the public dev key with --insecure."""
+    import os
+
+    if not getattr(args, "anchor", None):
+        return None
+    from loyal.contracts.anchor import AnchorClient
+    from loyal.contracts.chain import insecure_dev_account, open_chain
+
+    if not args.chain_rpc:
+        raise ValueError("--anchor needs --chain-rpc URL (the embedded chain lives in one process only)")
+    account = None
+    if write:
+        key = os.environ.get("LOYAL_ANCHOR_KEY")
+        if key:
+            from eth_account import Account
+
+            account = Account.from_key(key)
+        elif getattr(args, "insecure", False):
+            account = insecure_dev_account("ssa-server")
+        else:
+            raise ValueError("set LOYAL_ANCHOR_KEY to the server's chain key (or --insecure for the public dev key)")
+    return AnchorClient(open_chain(args.chain_rpc, state_path=None), args.anchor, account)

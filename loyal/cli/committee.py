@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from loyal.cli._common import emit_json, parse_genesis, positive_float, positive_int
+from loyal.cli._common import add_anchor_flags, anchor_client, emit_json, parse_genesis, positive_float, positive_int
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -18,7 +18,8 @@ def _run(args: argparse.Namespace) -> int:
     seed = insecure_member_seed(args.insecure_seed) if args.insecure_seed is not None else None
     identity = Identity.load(args.key) if args.key else None
     result = CommitteeRunner(args.server, args.member_id, ca_file=args.ca, insecure_seed=seed, identity=identity,
-                             genesis=parse_genesis(args.genesis), insecure=args.insecure).run(args.timeout)
+                             genesis=parse_genesis(args.genesis), insecure=args.insecure,
+                             authority=anchor_client(args, write=False)).run(args.timeout)
     emit_json({str(k): v for k, v in result.items()}) if args.json else print(result)
     return 0
 
@@ -43,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--ca", help="CA certificate (ca.crt) for TLS")
     p.add_argument("--timeout", type=positive_float, default=3600.0, help="give up after this many seconds")
     p.add_argument("--insecure-seed", type=int, help="TESTS ONLY: seed key shares, noise and smudging")
+    add_anchor_flags(p)
     p.add_argument("--key", help="this seat's key file (`loyal committee key`; its public key is pinned in the job)")
     p.add_argument("--genesis", help="the job's published genesis (hex, `loyal server job`): refuse any other job")
     p.add_argument("--insecure", action="store_true",

@@ -8,7 +8,7 @@ import os
 import pathlib
 import secrets
 
-from loyal.cli._common import emit_json, positive_float, positive_int
+from loyal.cli._common import add_anchor_flags, anchor_client, emit_json, positive_float, positive_int
 
 
 _POLICY_FLAGS = ("mechanism", "steps", "participations", "min_separation", "bands", "buffers", "form", "scale_bits")
@@ -127,14 +127,28 @@ def _start(args: argparse.Namespace) -> int:
     from loyal.server.limits import check_transport
 
     check_transport(args.host, args.tls_dir is not None, args.insecure)
+    authority = anchor_client(args, write=True)
+    if authority is None and not args.insecure:
+        raise ValueError("give the job's log authority (--anchor ADDRESS --chain-rpc URL), or --insecure")
     configure_json_logs()
     coord = open_coordinator(
         args.db, job=_job(args), round_seconds=args.round_seconds, tokens=tokens,
-        synchronous=args.synchronous, reissue_seconds=args.reissue_seconds,
+        synchronous=args.synchronous, reissue_seconds=args.reissue_seconds, authority=authority,
     )
     coord.job.check_secure(args.insecure)  # the stored job on a restart, too
     asyncio.run(serve(coord, host=args.host, port=args.port, tls_dir=args.tls_dir, port_file=args.port_file,
                       insecure=args.insecure))
+    return 0
+
+
+def _deploy_anchor(args: argparse.Namespace) -> int:
+    """`loyal server anchor`: deploys an `SsaLogAnchor` (one serves every job) and prints its address."""
+    from loyal.contracts.anchor import AnchorClient
+    from loyal.contracts.chain import open_chain
+
+    client = anchor_client(argparse.Namespace(**{**vars(args), "anchor": "0x" + "00" * 20}), write=True)
+    deployed = AnchorClient.deploy(open_chain(args.chain_rpc, state_path=None), client.account)
+    emit_json({"anchor": deployed.address}) if args.json else print(deployed.address)
     return 0
 
 
@@ -229,7 +243,14 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL", help="SQLite durability (default FULL)")
     p.add_argument("--reissue-seconds", type=positive_float, default=60.0,
                    help="reissue a release whose named members stay silent this long (default 60 s)")
+    add_anchor_flags(p)
     p.set_defaults(func=_start)
+
+    p = sub.add_parser("anchor", help="deploy the SSA log authority contract (SsaLogAnchor); prints its address")
+    p.add_argument("--chain-rpc", required=True, help="JSON-RPC URL (e.g. a hardhat node)")
+    p.add_argument("--insecure", action="store_true", help="TESTS ONLY: deploy from the public dev key")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_deploy_anchor)
 
     p = sub.add_parser("job", help="write a pinned job file to publish; prints its genesis (what clients and members pin)")
     p.add_argument("--out", required=True, help="job JSON to write (then `server start --job FILE`)")

@@ -21,6 +21,7 @@ import numpy as np
 
 from loyal.protocols.rlwe.ahe import KeyGenContribution, ThresholdError
 from loyal.protocols.rlwe.prng import AesCtrPrng
+from loyal.protocols.ssa import log as ssalog
 from loyal.protocols.ssa.decryptor import MemberState, SsaCommitteeMember
 from loyal.protocols.ssa.errors import LogIntegrityError
 from loyal.protocols.ssa.job import Job
@@ -58,10 +59,13 @@ class CommitteeMember:
       job: the job.
       member_id: an id of one of the job's committees.
       insecure_seed: see `member_prng` (None in deployments).
+      authority: where the job's log heads are anchored (`log.LogAuthority`); a request whose head is
+        not the anchored one is refused. None trusts the server's chain (in-process simulations only).
     """
 
-    def __init__(self, job: Job, member_id: int, insecure_seed: bytes | None = None) -> None:
-        self.job, self.member_id, self._seed = job, member_id, insecure_seed
+    def __init__(self, job: Job, member_id: int, insecure_seed: bytes | None = None,
+                 authority: ssalog.LogAuthority | None = None) -> None:
+        self.job, self.member_id, self._seed, self.authority = job, member_id, insecure_seed, authority
         self.epoch = job.epoch_of_member(member_id)
         self.config = job.config_for_epoch(self.epoch)
         self.role = SsaCommitteeMember(self.config, member_id, job.policy)
@@ -115,6 +119,8 @@ class CommitteeMember:
             request = parse_release_request(bytes(request), job_id=self.config.job_id, ahe_ring=self.config.ahe.ring)
         headers = tuple(request.headers)
         self._check_extends(headers)
+        if self.authority is not None:
+            ssalog.check_anchored(self.authority, self.job.genesis, headers)
         head = headers[-1].entry_hash if headers else self.config.genesis
         self.state, part = self.role.handle_release_request(self.state, request, head)
         self.known_headers = headers

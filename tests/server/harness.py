@@ -59,10 +59,11 @@ class InProcessServer:
     """Serves a coordinator on a free loopback port in a background thread."""
 
     def __init__(self, db: str, job: Job | None, *, round_seconds: float = 300.0,
-                 toks: list[str] = (), tls_dir: str | None = None, reissue_seconds: float = 60.0, port: int = 0) -> None:
+                 toks: list[str] = (), tls_dir: str | None = None, reissue_seconds: float = 60.0, port: int = 0,
+                 authority=None) -> None:
         self.port = port
         self.coord = open_coordinator(db, job=job, round_seconds=round_seconds, tokens=list(toks),
-                                      reissue_seconds=reissue_seconds)
+                                      reissue_seconds=reissue_seconds, authority=authority)
         self.tls_dir = tls_dir
         self._loop = asyncio.new_event_loop()
         self._ready = asyncio.Event()

@@ -5,6 +5,7 @@ key generation, and clients that encrypt only under a key t pinned members signe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import stat
@@ -29,9 +30,9 @@ from tests.server.harness import InProcessServer, make_spec, member_threads, tok
 CLIENTS = 2
 
 
-def _pinned(n: int = 3, **kw):
+def _pinned(n: int = 3, rounds: int = 1, **kw):
     ids = [Identity() for _ in range(n)]
-    spec = make_spec(clients=CLIENTS, committee=n, rounds=1, member_keys=tuple(i.public_key.hex() for i in ids), **kw)
+    spec = make_spec(clients=CLIENTS, committee=n, rounds=rounds, member_keys=tuple(i.public_key.hex() for i in ids), **kw)
     return spec, {m + 1: ids[m] for m in range(n)}
 
 
@@ -56,6 +57,64 @@ def test_pinned_job_runs_a_round_and_the_client_checks_t_key_signatures(tmp_path
         enrollment.verify_committee_key(spec, pk, {1: sigs[1]})
     with pytest.raises(AuthenticationError, match="carries 0 valid"):
         enrollment.verify_committee_key(spec, (pk + 1) % 7, sigs)
+
+
+@pytest.fixture(name="anchor", scope="module")
+def _anchor():
+    from loyal.contracts.anchor import AnchorClient
+    from loyal.contracts.chain import insecure_dev_account, open_chain
+
+    chain = open_chain(None, state_path=None)
+    account = insecure_dev_account("ssa-server")
+    chain.fund(account.address, 10**18)
+    return AnchorClient.deploy(chain, account)
+
+
+def test_server_anchors_every_round_on_chain_and_members_check_it(tmp_path, anchor):
+    spec, ids = _pinned(rounds=2)
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(2 * CLIENTS), authority=anchor) as srv:
+        with _members(srv, spec, ids, authority=anchor) as results:
+            for r in range(2):
+                for c in range(CLIENTS):
+                    run_client(srv.address, lambda t, r=r, c=c: update_for(r, c), token=f"tok-{r * CLIENTS + c}",
+                               round_index=r, genesis=spec.genesis, insecure=True)
+        log = srv.coord.state.core.log
+    assert all(isinstance(r, dict) for r in results.values()), results
+    assert len(srv.coord.releases) == 2 and anchor.rounds(spec.genesis) == 2
+    assert [anchor.head_at(spec.genesis, r) for r in range(2)] == [a.header.entry_hash for a in log]
+
+
+def test_members_refuse_a_server_that_does_not_anchor(tmp_path, anchor):
+    spec, ids = _pinned(rounds=1, model_seed=5)  # another genesis: nothing anchored for it
+    stop = threading.Event()
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS)) as srv:  # no authority
+        with _members(srv, spec, ids, authority=anchor, stop=stop) as results:
+            for c in range(CLIENTS):
+                run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0,
+                           genesis=spec.genesis, insecure=True)
+            _wait_for(lambda: sum(len(v) for v in _refusals(srv).values()) >= 2)
+            stop.set()
+    reasons = [r for v in _refusals(srv).values() for r in v]
+    assert reasons and all("is not anchored" in r for r in reasons)
+    assert srv.coord.releases == []
+
+
+def _refusals(srv) -> dict[bytes, list[str]]:
+    import sqlite3
+
+    out: dict[bytes, list[str]] = {}
+    with contextlib.closing(sqlite3.connect(srv.coord.store.path)) as db:  # the store's connection is the server thread's
+        for rid, reason in db.execute("SELECT request_id, reason FROM refusals"):
+            out.setdefault(rid, []).append(reason)
+    return out
+
+
+def _wait_for(cond, timeout: float = 30.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond() and time.monotonic() < end:
+        time.sleep(0.05)
 
 
 def test_squatter_cannot_take_a_pinned_seat_and_the_real_member_still_joins(tmp_path):
