@@ -21,7 +21,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "privacy": (
         "clip_norm", "noise_multiplier", "per_round_noise_multiplier", "target_epsilon", "delta", "mechanism", "participations", "min_separation",
     ),
-    "ssa": ("scale", "scale_bits", "committee_size", "threshold", "rotate_every", "params", "deterministic"),
+    "ssa": ("scale", "scale_bits", "committee_size", "threshold", "rotate_every", "params", "deterministic",
+            "prove_uploads"),
     "clients": (
         "availability", "dropout", "mid_upload_dropout", "straggler_mean_s", "deadline_s", "client_cpus", "actors",
     ),
@@ -52,7 +53,8 @@ class SimConfig:
         delta in (0, 1); mechanism (DP-FTRL only); participations k >= 1 and min_separation b >= 1
         (enforced by the cohort sampler, so the ε report holds).
       ssa: scale, scale_bits, committee_size, threshold, rotate_every R, params (RLWE set name or ""),
-        deterministic (derive PRNGs from the seed: simulation only).
+        deterministic (derive PRNGs from the seed: simulation only), prove_uploads (zero-knowledge proofs of
+        every upload, default false: a simulation trusts its own clients; ~0.4 s per upload on one core).
       clients: availability in (0, 1] (chance a client is online in a round); dropout in [0, 1) (drops
         before uploading); mid_upload_dropout in [0, 1) (upload truncated); straggler_mean_s >= 0 (mean of
         an exponential extra latency); deadline_s > 0 (later uploads are discarded); client_cpus in (0, 2]
@@ -100,6 +102,7 @@ class SimConfig:
     rotate_every: int = 0
     params: str = ""
     deterministic: bool = True
+    prove_uploads: bool = False
     availability: float = 1.0
     dropout: float = 0.0
     mid_upload_dropout: float = 0.0

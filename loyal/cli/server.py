@@ -87,7 +87,7 @@ def _job(args: argparse.Namespace):
         noise_multiplier=_noise_multiplier(args), params_name=args.params, rounds=args.rounds, policy_spec=policy_spec,
         participations=k, min_separation=b, min_cohort=args.min_cohort, model_name=args.model_name,
         model_seed=args.model_seed, server_learning_rate=args.server_learning_rate, rotations=tuple(args.rotate or ()),
-        member_keys=tuple(args.member_key or ()),
+        member_keys=tuple(args.member_key or ()), prove_uploads=not args.no_prove_uploads,
     )
 
 
@@ -220,6 +220,8 @@ def _add_job_flags(p: argparse.ArgumentParser) -> None:
                    help="AFTER_ROUND:SIZE:THRESHOLD: hand the committee off after that round's release (repeatable)")
     p.add_argument("--member-key", action="append",
                    help="pinned Ed25519 public key (hex, `loyal committee key`) of seat 1, 2, ... in order (repeatable)")
+    p.add_argument("--no-prove-uploads", action="store_true",
+                   help="TESTS ONLY: uploads without zero-knowledge proofs of well-formed AHE parts (needs --insecure)")
     p.add_argument("--insecure", action="store_true",
                    help="TESTS ONLY: accept an unsafe job (no noise, min cohort 1, unpinned seats, test parameters) "
                         "and plaintext gRPC off loopback")

@@ -60,6 +60,8 @@ class SsaSettings:
       insecure_seed: SIMULATION AND TESTS ONLY. Derives every PRNG (clients, committee) from this seed so
         runs repeat exactly, and so anyone who knows it knows every secret;
         None (default) draws fresh seeds from os.urandom, as a real deployment must.
+      prove_uploads: clients prove their AHE parts well formed and the server verifies (`loyal.protocols.zk`);
+        off by default in simulations, whose clients are the simulator's own (a `Job.security_issues` entry).
     """
 
     scale: float = 2.0**10
@@ -69,6 +71,7 @@ class SsaSettings:
     rotate_every: int = 0
     params: str | None = None
     insecure_seed: int | None = None
+    prove_uploads: bool = False
 
     def __post_init__(self) -> None:
         if not self.scale > 0:
@@ -109,7 +112,7 @@ def ssa_job(privacy: PrivacyConfig, dim: int, settings: SsaSettings, cohort_size
     ids = settings.prng("job")
     fields = dict(dim=dim, cohort_size=cohort_size, clip_norm=privacy.clip_norm, scale=settings.scale,
                   committee_size=settings.committee_size, threshold=settings.threshold,
-                  noise_multiplier=privacy.noise_multiplier, rounds=n, policy_spec=spec)
+                  noise_multiplier=privacy.noise_multiplier, rounds=n, policy_spec=spec, prove_uploads=settings.prove_uploads)
     return Job(
         job_id=ids.random_bytes(16), public_seed=ids.random_bytes(32), params_name=settings.params or cheapest_params_name(**fields),
         participations=privacy.participations, min_separation=policy_schema(spec)[1],

@@ -154,6 +154,21 @@ class ThresholdAhe:
         self, public_key_hat: np.ndarray, message: np.ndarray, prng: AesCtrPrng, *, dtype: type = np.int64
     ) -> AheCiphertext:
         """Enc(m) for an integer polynomial m (N,) with |m| < 2^(p-1); `dtype` as in `Kahe.encrypt`."""
+        return self._encrypt(public_key_hat, message, prng, dtype)[0]
+
+    def encrypt_with_witness(
+        self, public_key_hat: np.ndarray, message: np.ndarray, prng: AesCtrPrng, *, dtype: type = np.int64
+    ) -> tuple[AheCiphertext, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """`encrypt`, also returning the witness (u, e1, e2, m) it used, int64 (N,) each (for
+        `loyal.protocols.zk.ahe.prove_encryption`). Same PRNG stream and ciphertext as `encrypt`."""
+        ct, u, e, m = self._encrypt(public_key_hat, message, prng, dtype)
+        e64 = e.astype(np.int64)
+        return ct, (u.astype(np.int64), e64[0], e64[1], m.copy())
+
+    def _encrypt(
+        self, public_key_hat: np.ndarray, message: np.ndarray, prng: AesCtrPrng, dtype: type
+    ) -> tuple[AheCiphertext, np.ndarray, np.ndarray, np.ndarray]:
+        """(ciphertext, u, (e1, e2) as int8 (2, N), m as int64)."""
         r = self.ring
         m = np.asarray(message, dtype=np.int64)
         if m.shape != (r.degree,):
@@ -171,7 +186,7 @@ class ThresholdAhe:
         factors = (ntt_small.reduced(r, public_key_hat), self.public_poly())
         c = ntt_small.transform(r, [(messages, self.delta), (e, 1)], bound=max(top, self.error_eta),
                                 product=(u_hat, factors), dtype=dtype)
-        return AheCiphertext(c[0], c[1])
+        return AheCiphertext(c[0], c[1]), u, e, m
 
     def add(self, a: AheCiphertext, b: AheCiphertext) -> AheCiphertext:
         return AheCiphertext(self.ring.add(a.c0_hat, b.c0_hat), self.ring.add(a.c1_hat, b.c1_hat))

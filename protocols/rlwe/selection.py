@@ -38,6 +38,8 @@ class Workload:
       committee_size: committee members (noise contributors and decryptors), 1 .. 1000.
       noise_sigma: standard deviation of one round's total DP noise in encoded units (0 = no noise).
       releases: release rows the job decrypts (sizes the smudging for the whole job, default 1).
+      proven_uploads: uploads carry zero-knowledge proofs (`loyal.protocols.zk.ahe`): the smudging then
+        covers the worst noise the proofs allow (their `ProvenBounds`), not the honest noise.
     """
 
     dim: int
@@ -48,6 +50,7 @@ class Workload:
     committee_size: int = 5
     noise_sigma: float = 0.0
     releases: int = 1
+    proven_uploads: bool = False
 
     def __post_init__(self) -> None:
         checks = (
@@ -112,6 +115,8 @@ def evaluate(params: RlweParameterSet, work: Workload) -> Selection:
     p_a = (work.coefficient_l1 * n).bit_length() + 2
     sigma_fresh = sigma_e * math.sqrt(1 + (4 / 3) * params.ring_degree * m)
     b_noise = TAIL_SIGMAS * sigma_fresh * work.l2 * math.sqrt(n)
+    if work.proven_uploads:
+        b_noise = max(b_noise, work.coefficient_l1 * n * proven_noise_bound(params, m))
     smudging = (math.ceil(math.log2(b_noise)) + STATISTICAL_SECURITY_BITS
                 + math.ceil(math.log2(params.ring_degree * work.releases)))
     need = p_a + smudging + math.ceil(math.log2(m)) + 3
@@ -122,6 +127,19 @@ def evaluate(params: RlweParameterSet, work: Workload) -> Selection:
             f"(plaintext {p_a} + smudging {smudging} + committee {m})"
         )
     return Selection(params, p_k, p_a, smudging, math.log2(e_k), math.log2(b_noise))
+
+
+def proven_noise_bound(params: RlweParameterSet, committee_size: int) -> int:
+    """Worst ‖e·u + e1 + s·e2‖∞ of one AHE ciphertext whose proof verified: N·m·η·U + E1 + N·m·E2 with the
+    proof's `ProvenBounds` (U, E1, E2) and a committee of m members (‖e‖∞ <= m·η, ‖s‖∞ <= m). The key
+    plaintext is sized for honest ternary keys: a larger proven k can only garble a release (as a wrong
+    KAHE part can), never leak, so it costs no plaintext bits."""
+    from loyal.protocols.zk.ahe import proof_parameters  # zk builds on rlwe; imported when needed
+
+    moduli = params.ahe_ring.moduli
+    b = proof_parameters(params.ring_degree, moduli, params.error_eta).bounds(moduli)
+    nm = params.ring_degree * committee_size
+    return nm * params.error_eta * b.u + b.e1 + nm * b.e2
 
 
 def select_parameters(work: Workload, candidates: tuple[RlweParameterSet, ...] = SECURE_SETS) -> Selection:

@@ -6,6 +6,8 @@ Mirrors `willow/src/willow_v1/client.rs` (`create_client_message`).
 
 from __future__ import annotations
 
+import struct
+
 import numpy as np
 
 from loyal.protocols.rlwe.ahe import AheCiphertext
@@ -13,21 +15,42 @@ from loyal.protocols.rlwe.kahe import KaheCiphertext
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.rlwe.sampling import discrete_gaussian
 from loyal.protocols.ssa.config import SsaConfig
-from loyal.protocols.ssa.messages import ClientContribution, NoiseContribution, serialize_contribution
+from loyal.protocols.ssa.messages import ClientContribution, Kind, NoiseContribution, serialize_contribution
+from loyal.protocols.zk import ahe as zk
+
+
+#: Fresh AHE encryptions tried before giving up on one whose errors the prover accepts.
+_ENCRYPTION_ATTEMPTS = 8
+
+
+def proof_context(config: SsaConfig, kind: Kind, round_index: int, sender: int) -> bytes:
+    """What an upload's proof is bound to (Fiat–Shamir): job genesis, message kind, round and sender,
+    so a proof never verifies for another job, round, sender or role (issue 14, deliverable 1)."""
+    return b"loyal/ssa/upload-proof/v1" + config.genesis + struct.pack("<BII", int(kind), round_index, sender)
 
 
 def encrypt_vector(
-    config: SsaConfig, values: np.ndarray, public_key_hat: np.ndarray, prng: AesCtrPrng
-) -> tuple[KaheCiphertext, AheCiphertext]:
-    """KAHE-encrypts an integer vector under a fresh key and AHE-encrypts the key: (kahe_ct, ahe_ct).
+    config: SsaConfig, values: np.ndarray, public_key_hat: np.ndarray, prng: AesCtrPrng, context: bytes = b"",
+) -> tuple[KaheCiphertext, AheCiphertext, bytes]:
+    """KAHE-encrypts an integer vector under a fresh key and AHE-encrypts the key; with
+    `config.prove_uploads`, also proves the AHE ciphertext well formed under `context`:
+    (kahe_ct, ahe_ct, proof or b"").
 
     Residues come out as uint32, the wire form (`messages.py`): the frame uses them as they are and
     the client never holds an int64 copy (1.7 MB for d = 10^5).
     """
     k, key = config.kahe.create_key(prng)
     kahe_ct = config.kahe.encrypt(key, values, prng, dtype=np.uint32)
-    ahe_ct = config.ahe.encrypt(public_key_hat, k, prng, dtype=np.uint32)
-    return kahe_ct, ahe_ct
+    if not config.prove_uploads:
+        return kahe_ct, config.ahe.encrypt(public_key_hat, k, prng, dtype=np.uint32), b""
+    for _ in range(_ENCRYPTION_ATTEMPTS):
+        ahe_ct, witness = config.ahe.encrypt_with_witness(public_key_hat, k, prng, dtype=np.uint32)
+        statement = zk.AheStatement.from_ahe(config.ahe, public_key_hat, ahe_ct)
+        try:
+            return kahe_ct, ahe_ct, zk.prove_encryption(statement, zk.AheWitness(*witness), context=context, prng=prng)
+        except ValueError:  # errors above the prover's l2 cap (~1e-3 at N = 1024, ~0 at N >= 4096): fresh ones
+            continue
+    raise ValueError(f"no encryption within the prover's error bounds in {_ENCRYPTION_ATTEMPTS} attempts")
 
 
 class SsaClient:
@@ -63,8 +86,9 @@ class SsaClient:
         if v.shape != (self.config.dim,):
             raise ValueError(f"update must have shape ({self.config.dim},), got {v.shape}")
         # The encoded vector is an argument only: freed before the frame is built.
-        kahe_ct, ahe_ct = encrypt_vector(self.config, self.config.encoder.encode(v, prng), public_key_hat, prng)
-        msg = ClientContribution(round_index, client_id, kahe_ct, ahe_ct)
+        context = proof_context(self.config, Kind.CLIENT_CONTRIBUTION, round_index, client_id)
+        kahe_ct, ahe_ct, proof = encrypt_vector(self.config, self.config.encoder.encode(v, prng), public_key_hat, prng, context)
+        msg = ClientContribution(round_index, client_id, kahe_ct, ahe_ct, proof)
         return serialize_contribution(msg, self.config.job_id)
 
 
@@ -74,5 +98,6 @@ def create_noise_contribution(
     """A committee member's noise share: discrete Gaussian z with sigma_m = z·C·s/sqrt(h), encrypted
     exactly like a client update (design note ssa.md, "Where the DP noise comes from")."""
     z = discrete_gaussian(prng, config.member_noise_sigma, (config.dim,))
-    kahe_ct, ahe_ct = encrypt_vector(config, z, public_key_hat, prng)
-    return serialize_contribution(NoiseContribution(round_index, member_index, kahe_ct, ahe_ct), config.job_id)
+    context = proof_context(config, Kind.NOISE_CONTRIBUTION, round_index, member_index)
+    kahe_ct, ahe_ct, proof = encrypt_vector(config, z, public_key_hat, prng, context)
+    return serialize_contribution(NoiseContribution(round_index, member_index, kahe_ct, ahe_ct, proof), config.job_id)

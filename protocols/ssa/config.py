@@ -33,6 +33,8 @@ class SsaConfig:
       min_cohort: minimum clients per round before the round may be stored (default 1).
       coefficient_l1: max ||c||_1 of a release row after fixed-point scaling (sizes the parameters).
       selection: the parameter set and derived widths.
+      prove_uploads: every upload carries a zero-knowledge proof of a well-formed AHE part, which the
+        server checks before it touches an aggregate (`loyal.protocols.zk.ahe`).
       genesis: root of the job's log hash chain (`Job.genesis`, which binds the whole pinned
         configuration); every role checks chains from it.
     """
@@ -50,6 +52,7 @@ class SsaConfig:
     min_cohort: int = 1
     coefficient_l1: int = 1 << 10
     genesis: bytes = b""
+    prove_uploads: bool = True
 
     def __post_init__(self) -> None:
         if len(self.genesis) != 32:
@@ -103,6 +106,7 @@ class SsaConfig:
         releases: int = 1,
         params: RlweParameterSet | None = None,
         genesis: bytes,
+        prove_uploads: bool = True,
     ) -> SsaConfig:
         """Builds a config, selecting the cheapest 128-bit parameter set unless `params` is given.
 
@@ -118,6 +122,7 @@ class SsaConfig:
             committee_size=committee_size,
             noise_sigma=noise_multiplier * clip_norm * scale * math.sqrt(committee_size / h),
             releases=releases,
+            proven_uploads=prove_uploads,
         )
         selection = select_parameters(work) if params is None else evaluate(params, work)
         return cls(
@@ -134,6 +139,7 @@ class SsaConfig:
             min_cohort=min_cohort,
             coefficient_l1=coefficient_l1,
             genesis=genesis,
+            prove_uploads=prove_uploads,
         )
 
     @property
@@ -168,7 +174,13 @@ class SsaConfig:
         )
 
     def bytes_per_client(self) -> int:
-        return self.selection.bytes_per_client(self.dim)
+        """Upload bytes (frame, both ciphertexts and, with `prove_uploads`, the largest proof)."""
+        if not self.prove_uploads:
+            return self.selection.bytes_per_client(self.dim)
+        from loyal.protocols.zk.ahe import max_proof_bytes
+
+        p = self.selection.params
+        return self.selection.bytes_per_client(self.dim) + max_proof_bytes(p.ahe_ring, p.error_eta) + 48
 
     def expansion(self) -> float:
         return self.selection.expansion(self.dim)

@@ -59,6 +59,8 @@ class Job:
       server_learning_rate: model step size applied to releases.
       rotations: committee hand-offs ((after_round, committee_size, threshold), ...), after_round strictly
         increasing; epoch e's member ids continue the numbering of epoch e-1.
+      prove_uploads: uploads must carry zero-knowledge proofs of well-formed AHE parts (issue 14; off only
+        for simulations that trust their own clients, a `security_issues` entry).
       member_keys: the pinned Ed25519 public keys (hex) of members 1..M of every epoch, or () for an
         unpinned committee (whoever joins first holds a seat: tests and simulations only, `security_issues`).
     """
@@ -84,6 +86,7 @@ class Job:
     server_learning_rate: float = 1.0
     rotations: tuple[tuple[int, int, int], ...] = ()
     member_keys: tuple[str, ...] = ()
+    prove_uploads: bool = True
 
     def __post_init__(self) -> None:
         if self.honest_members is None:
@@ -104,6 +107,8 @@ class Job:
                 raise ValueError(f"{name} must be an integer >= 1, got {name}={v!r}")
         if not 1 <= self.threshold <= self.committee_size:
             raise ValueError(f"threshold must be in [1, committee_size={self.committee_size}], got threshold={self.threshold}")
+        if not isinstance(self.prove_uploads, bool):
+            raise ValueError(f"prove_uploads must be true or false, got {self.prove_uploads!r}")
         if not 1 <= self.honest_members <= self.committee_size:
             raise ValueError(f"honest_members must be in [1, committee_size={self.committee_size}], got {self.honest_members}")
         if not self.min_cohort <= self.cohort_size:
@@ -224,6 +229,8 @@ class Job:
             issues.append(f"min_cohort={self.min_cohort}: a one-client round releases that client's exact update")
         if not self.member_keys:
             issues.append("member_keys are not pinned: whoever joins first holds a committee seat")
+        if not self.prove_uploads:
+            issues.append("prove_uploads is off: a malicious upload can expose the committee secret")
         return tuple(issues)
 
     def check_secure(self, insecure: bool = False) -> None:
@@ -263,7 +270,8 @@ class Job:
 
 
 def cheapest_params_name(*, dim: int, cohort_size: int, clip_norm: float, scale: float, committee_size: int,
-                         threshold: int, noise_multiplier: float, rounds: int, policy_spec: str = "") -> str:
+                         threshold: int, noise_multiplier: float, rounds: int, policy_spec: str = "",
+                         prove_uploads: bool = True) -> str:
     """The cheapest 128-bit parameter set that fits a job of these fields (`rlwe.selection`)."""
     from loyal.protocols.proto import policies
 
@@ -272,7 +280,7 @@ def cheapest_params_name(*, dim: int, cohort_size: int, clip_norm: float, scale:
     return SsaConfig.create(
         job_id=bytes(16), public_seed=bytes(32), dim=dim, max_clients=cohort_size, clip_norm=clip_norm, scale=scale,
         committee_size=committee_size, threshold=threshold, noise_multiplier=noise_multiplier, coefficient_l1=l1,
-        releases=policy_lib.release_count(policy, rounds), genesis=bytes(32),
+        releases=policy_lib.release_count(policy, rounds), genesis=bytes(32), prove_uploads=prove_uploads,
     ).selection.params.name
 
 
@@ -289,6 +297,7 @@ def _config(job: Job, epoch: int) -> SsaConfig:
         clip_norm=job.clip_norm, scale=job.scale, committee_size=job.committee_size, threshold=job.threshold,
         honest_members=job.honest_members, noise_multiplier=job.noise_multiplier, min_cohort=job.min_cohort,
         coefficient_l1=job.coefficient_l1, releases=job.releases, params=BY_NAME[job.params_name], genesis=job.genesis,
+        prove_uploads=job.prove_uploads,
     )
     if epoch == 0:
         return base

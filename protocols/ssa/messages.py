@@ -60,6 +60,7 @@ class ClientContribution:
     client_id: int
     kahe: KaheCiphertext = dataclasses.field(repr=False)
     ahe: AheCiphertext = dataclasses.field(repr=False)
+    proof: bytes = dataclasses.field(default=b"", repr=False)  # `loyal.protocols.zk.ahe` proof of `ahe`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +71,7 @@ class NoiseContribution:
     member_index: int
     kahe: KaheCiphertext = dataclasses.field(repr=False)
     ahe: AheCiphertext = dataclasses.field(repr=False)
+    proof: bytes = dataclasses.field(default=b"", repr=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,7 +298,11 @@ def serialize_contribution(msg: ClientContribution | NoiseContribution, job_id: 
     kind = Kind.CLIENT_CONTRIBUTION if isinstance(msg, ClientContribution) else Kind.NOISE_CONTRIBUTION
     sender = msg.client_id if isinstance(msg, ClientContribution) else msg.member_index
     arrays = [msg.kahe.b_hat, msg.ahe.c0_hat, msg.ahe.c1_hat]
-    return _frame(kind, job_id, msg.round_index, sender, {}, arrays)
+    if not msg.proof:
+        return _frame(kind, job_id, msg.round_index, sender, {}, arrays)
+    padded = msg.proof + bytes(-len(msg.proof) % 4)  # a 4th array: the proof's bytes as u32 words
+    return _frame(kind, job_id, msg.round_index, sender, {"proof_bytes": len(msg.proof)},
+                  [*arrays, np.frombuffer(padded, dtype="<u4")])
 
 
 def parse_contribution(
@@ -314,17 +320,21 @@ def parse_contribution(
     """
     data = bytes(data) if isinstance(data, bytearray | memoryview) else data  # the range check reads it again
     p = _unframe(data, job_id, kind, verify_digest=verify_digest, as_int64=False)
-    if len(p.arrays) != 3:
+    if len(p.arrays) not in (3, 4) or (len(p.arrays) == 4) != ("proof_bytes" in p.meta):
         raise MessageFormatError(
-            f"contribution must carry 3 arrays (KAHE b, AHE c0, AHE c1), got {len(p.arrays)}: "
+            f"contribution must carry 3 arrays (KAHE b, AHE c0, AHE c1) and optionally its proof, got {len(p.arrays)}: "
             "a client missing either part is excluded"
         )
     shapes = ((num_polys, kahe_ring.num_moduli, kahe_ring.degree),) + ((ahe_ring.num_moduli, ahe_ring.degree),) * 2
     _check_ranges(data, p, shapes, (kahe_ring, ahe_ring, ahe_ring), ("KAHE ciphertext", "AHE c0", "AHE c1"))
-    kahe, ahe = KaheCiphertext(p.arrays[0]), AheCiphertext(*p.arrays[1:])
-    if kind == Kind.CLIENT_CONTRIBUTION:
-        return ClientContribution(p.round_index, p.sender, kahe, ahe), p.digest
-    return NoiseContribution(p.round_index, p.sender, kahe, ahe), p.digest
+    kahe, ahe, proof = KaheCiphertext(p.arrays[0]), AheCiphertext(*p.arrays[1:3]), b""
+    if len(p.arrays) == 4:
+        n = p.meta["proof_bytes"]
+        if not isinstance(n, int) or p.arrays[3].ndim != 1 or not 0 < n <= 4 * len(p.arrays[3]) < n + 4:
+            raise MessageFormatError(f"proof_bytes={n!r} does not match the proof array of {p.arrays[3].shape} words")
+        proof = p.arrays[3].astype("<u4").tobytes()[:n]
+    cls = ClientContribution if kind == Kind.CLIENT_CONTRIBUTION else NoiseContribution
+    return cls(p.round_index, p.sender, kahe, ahe, proof), p.digest
 
 
 # ---- partial decryptions ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from tests.server.harness import (
 
 CLIENTS = 4
 ARGS = ["--dim", "40", "--clients-per-round", str(CLIENTS), "--committee-size", "3", "--threshold", "2",
-        "--noise-multiplier", "0.5", "--params", "insecure-test-n1024", "--rounds", "2"]
+        "--noise-multiplier", "0.5", "--params", "insecure-test-n1024", "--no-prove-uploads", "--rounds", "2"]
 
 
 def _submit(address: str, c: int, r: int = 1) -> dict:

@@ -203,12 +203,13 @@ def test_client_refuses_a_key_the_committee_did_not_sign_and_a_job_it_did_not_pi
 def test_job_security_issues_name_every_unsafe_choice():
     spec = make_spec()
     issues = " | ".join(spec.security_issues())
-    for text in ("below 128-bit security", "noise_multiplier is 0", "min_cohort=1", "member_keys are not pinned"):
+    for text in ("below 128-bit security", "noise_multiplier is 0", "min_cohort=1", "member_keys are not pinned",
+                 "prove_uploads is off"):
         assert text in issues
     with pytest.raises(InsecureJobError, match="pass --insecure"):
         spec.check_secure()
     spec.check_secure(insecure=True)
-    ok = dataclasses.replace(spec, params_name="rlwe-n4096", noise_multiplier=1.0, min_cohort=2,
+    ok = dataclasses.replace(spec, params_name="rlwe-n8192", noise_multiplier=1.0, min_cohort=2, prove_uploads=True,
                              member_keys=tuple(Identity().public_key.hex() for _ in range(3)))
     assert ok.security_issues() == ()
     with pytest.raises(ValueError, match="member_keys must pin all 3 members"):

@@ -31,7 +31,7 @@ ROUND_STATE_DONE: RoundState
 ROUND_STATE_HANDOFF: RoundState
 
 class JobSpec(_message.Message):
-    __slots__ = ("job_id", "public_seed", "dim", "clip_norm", "scale", "committee_size", "threshold", "noise_multiplier", "min_cohort", "params_name", "cohort_size", "model_name", "model_seed", "server_learning_rate", "policy_spec", "rotations", "rounds", "participations", "min_separation", "honest_members", "member_keys")
+    __slots__ = ("job_id", "public_seed", "dim", "clip_norm", "scale", "committee_size", "threshold", "noise_multiplier", "min_cohort", "params_name", "cohort_size", "model_name", "model_seed", "server_learning_rate", "policy_spec", "rotations", "rounds", "participations", "min_separation", "honest_members", "member_keys", "prove_uploads")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_SEED_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class JobSpec(_message.Message):
     MIN_SEPARATION_FIELD_NUMBER: _ClassVar[int]
     HONEST_MEMBERS_FIELD_NUMBER: _ClassVar[int]
     MEMBER_KEYS_FIELD_NUMBER: _ClassVar[int]
+    PROVE_UPLOADS_FIELD_NUMBER: _ClassVar[int]
     job_id: bytes
     public_seed: bytes
     dim: int
@@ -74,7 +75,8 @@ class JobSpec(_message.Message):
     min_separation: int
     honest_members: int
     member_keys: _containers.RepeatedScalarFieldContainer[bytes]
-    def __init__(self, job_id: _Optional[bytes] = ..., public_seed: _Optional[bytes] = ..., dim: _Optional[int] = ..., clip_norm: _Optional[float] = ..., scale: _Optional[float] = ..., committee_size: _Optional[int] = ..., threshold: _Optional[int] = ..., noise_multiplier: _Optional[float] = ..., min_cohort: _Optional[int] = ..., params_name: _Optional[str] = ..., cohort_size: _Optional[int] = ..., model_name: _Optional[str] = ..., model_seed: _Optional[int] = ..., server_learning_rate: _Optional[float] = ..., policy_spec: _Optional[str] = ..., rotations: _Optional[_Iterable[_Union[Rotation, _Mapping]]] = ..., rounds: _Optional[int] = ..., participations: _Optional[int] = ..., min_separation: _Optional[int] = ..., honest_members: _Optional[int] = ..., member_keys: _Optional[_Iterable[bytes]] = ...) -> None: ...
+    prove_uploads: bool
+    def __init__(self, job_id: _Optional[bytes] = ..., public_seed: _Optional[bytes] = ..., dim: _Optional[int] = ..., clip_norm: _Optional[float] = ..., scale: _Optional[float] = ..., committee_size: _Optional[int] = ..., threshold: _Optional[int] = ..., noise_multiplier: _Optional[float] = ..., min_cohort: _Optional[int] = ..., params_name: _Optional[str] = ..., cohort_size: _Optional[int] = ..., model_name: _Optional[str] = ..., model_seed: _Optional[int] = ..., server_learning_rate: _Optional[float] = ..., policy_spec: _Optional[str] = ..., rotations: _Optional[_Iterable[_Union[Rotation, _Mapping]]] = ..., rounds: _Optional[int] = ..., participations: _Optional[int] = ..., min_separation: _Optional[int] = ..., honest_members: _Optional[int] = ..., member_keys: _Optional[_Iterable[bytes]] = ..., prove_uploads: _Optional[bool] = ...) -> None: ...
 
 class KeySignature(_message.Message):
     __slots__ = ("member_id", "signature")

@@ -1,0 +1,113 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Salted BLAKE3 Merkle tree over byte leaves with pruned multi-openings.
+
+Leaves are H(0x00 || salt || leaf) with a fresh 16-byte salt per leaf, revealed only for opened
+leaves, so the hashes of unopened leaves reveal nothing about their contents (a hiding
+commitment in the random-oracle model). Inner nodes are H(0x01 || left || right). A multi-opening
+sends, level by level and in increasing index order, only the siblings the verifier cannot
+compute itself (the "pruned" or "batch" Merkle proof), so opened leaves share their upper paths.
+"""
+
+from __future__ import annotations
+
+import blake3
+import numpy as np
+
+#: Hash output bytes (BLAKE3-256: 128-bit collision resistance).
+DIGEST_BYTES = 32
+#: Per-leaf salt bytes.
+SALT_BYTES = 16
+
+
+class MerkleError(ValueError):
+    """A multi-opening does not match the root or is malformed."""
+
+
+def _leaf_hash(salt: bytes, leaf: bytes) -> bytes:
+    return blake3.blake3(b"\x00" + salt + leaf).digest()
+
+
+def _node_hash(left: bytes, right: bytes) -> bytes:
+    return blake3.blake3(b"\x01" + left + right).digest()
+
+
+class MerkleTree:
+    """A committed list of leaves (count a power of two).
+
+    Args:
+      leaves: a 2-D uint8 array, one leaf per row (rows must be contiguous).
+      salts: (count, SALT_BYTES) uint8 array of secret random salts.
+    """
+
+    def __init__(self, leaves: np.ndarray, salts: np.ndarray) -> None:
+        count = leaves.shape[0]
+        if count < 1 or count & (count - 1):
+            raise ValueError(f"leaf count must be a power of two, got {count}")
+        if salts.shape != (count, SALT_BYTES):
+            raise ValueError(f"salts must have shape ({count}, {SALT_BYTES}), got {salts.shape}")
+        self.salts = salts
+        level = [_leaf_hash(salts[i].tobytes(), leaves[i].tobytes()) for i in range(count)]
+        self.levels = [level]
+        while len(level) > 1:
+            level = [_node_hash(level[i], level[i + 1]) for i in range(0, len(level), 2)]
+            self.levels.append(level)
+
+    @property
+    def root(self) -> bytes:
+        return self.levels[-1][0]
+
+    def open(self, indices: np.ndarray) -> list[bytes]:
+        """The pruned sibling hashes for sorted distinct `indices` (see `sibling_count`)."""
+        out: list[bytes] = []
+        current = [int(i) for i in indices]
+        for level in self.levels[:-1]:
+            present = set(current)
+            for i in current:
+                if i ^ 1 not in present:
+                    out.append(level[i ^ 1])
+            current = sorted({i >> 1 for i in current})
+        return out
+
+
+def sibling_count(indices: np.ndarray, count: int) -> int:
+    """How many sibling hashes a multi-opening of sorted distinct `indices` in a tree of `count` leaves has."""
+    n = 0
+    current = [int(i) for i in indices]
+    while count > 1:
+        present = set(current)
+        n += sum(1 for i in current if i ^ 1 not in present)
+        current = sorted({i >> 1 for i in current})
+        count //= 2
+    return n
+
+
+def verify_opening(
+    root: bytes, count: int, indices: np.ndarray, leaves: list[bytes], salts: list[bytes], siblings: list[bytes]
+) -> None:
+    """Recomputes the root from opened leaves and pruned siblings; raises MerkleError on mismatch."""
+    if len(leaves) != len(indices) or len(salts) != len(indices):
+        raise MerkleError(f"opening has {len(leaves)} leaves and {len(salts)} salts for {len(indices)} indices")
+    nodes = {int(i): _leaf_hash(s, leaf) for i, s, leaf in zip(indices, salts, leaves)}
+    pos = 0
+    width = count
+    while width > 1:
+        parents: dict[int, bytes] = {}
+        for i in sorted(nodes):
+            if i >> 1 in parents:
+                continue
+            sib = i ^ 1
+            if sib in nodes:
+                sib_hash = nodes[sib]
+            else:
+                if pos >= len(siblings):
+                    raise MerkleError("Merkle opening has too few sibling hashes")
+                sib_hash = siblings[pos]
+                pos += 1
+            left, right = (nodes[i], sib_hash) if i % 2 == 0 else (sib_hash, nodes[i])
+            parents[i >> 1] = _node_hash(left, right)
+        nodes = parents
+        width //= 2
+    if pos != len(siblings):
+        raise MerkleError(f"Merkle opening has {len(siblings) - pos} unused sibling hashes")
+    if nodes.get(0) != root:
+        raise MerkleError("Merkle opening does not match the committed root")

@@ -1,0 +1,125 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Byte layout of an AHE-encryption proof, written and parsed strictly (every length is checked).
+
+    header      "LZKA", version 1, 3 zero bytes, then uint32 N, P, ℓ, L, t, σ_l, σ_p   (36 bytes)
+    root        32 bytes (Merkle root of the columns)
+    projections 4·256 int32 (p = R·w + y, one 256-block per u, e1, e2, k)
+    linear      σ_l·P·(2ℓ + t) uint32 residues
+    proximity   σ_p·P·(ℓ + t) uint32 residues
+    columns     t·rows·P uint32 residues (opened columns, indices ascending)
+    salts       t·16 bytes
+    siblings    32 bytes each; their number follows from the opened indices (`merkle.sibling_count`)
+
+All integers are little-endian; residues must lie in [0, q_l) for their prime. A proof whose
+length differs from the length its header and indices imply is rejected.
+"""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+from loyal.protocols.rlwe.ring import RnsRing
+from loyal.protocols.zk.errors import ProofError
+from loyal.protocols.zk.jl import JL_ROWS
+from loyal.protocols.zk.ligero import LigeroOpening
+from loyal.protocols.zk.merkle import DIGEST_BYTES, SALT_BYTES, sibling_count
+from loyal.protocols.zk.params import LigeroParams
+
+MAGIC = b"LZKA"
+VERSION = 1
+_HEADER = struct.Struct("<4sB3x7I")
+_BLOCKS = 4
+
+
+def _header_fields(ring: RnsRing, lp: LigeroParams) -> tuple[int, ...]:
+    return (ring.degree, ring.num_moduli, lp.row_len, lp.code_len, lp.num_opened, lp.linear_reps, lp.proximity_reps)
+
+
+def write_proof(ring: RnsRing, lp: LigeroParams, root: bytes, projections: np.ndarray, op: LigeroOpening) -> bytes:
+    parts = [
+        _HEADER.pack(MAGIC, VERSION, *_header_fields(ring, lp)),
+        root,
+        projections.astype("<i4").tobytes(),
+        op.linear_polys.astype("<u4").tobytes(),
+        op.proximity_polys.astype("<u4").tobytes(),
+        op.columns.astype("<u4").tobytes(),
+        op.salts.tobytes(),
+        *op.siblings,
+    ]
+    return b"".join(parts)
+
+
+def proof_size(ring: RnsRing, lp: LigeroParams, witness_len: int, siblings: int) -> int:
+    """Bytes of a proof with `siblings` Merkle sibling hashes."""
+    num_p = ring.num_moduli
+    words = (
+        _BLOCKS * JL_ROWS
+        + lp.linear_reps * num_p * lp.linear_poly_len
+        + lp.proximity_reps * num_p * lp.degree_bound
+        + lp.num_opened * lp.total_rows(witness_len) * num_p
+    )
+    return _HEADER.size + DIGEST_BYTES + 4 * words + lp.num_opened * SALT_BYTES + siblings * DIGEST_BYTES
+
+
+class ProofReader:
+    """Parses the fixed-size part at construction and the opening once the indices are known."""
+
+    def __init__(self, data: bytes, ring: RnsRing, lp: LigeroParams, witness_len: int) -> None:
+        self._data = memoryview(bytes(data)) if not isinstance(data, bytes) else memoryview(data)
+        self._ring, self._lp, self._witness_len = ring, lp, witness_len
+        max_siblings = lp.num_opened * (lp.code_len.bit_length() - 1)
+        if len(self._data) > proof_size(ring, lp, witness_len, max_siblings):
+            raise ProofError(f"proof is oversized: {len(self._data)} bytes")
+        if len(self._data) < proof_size(ring, lp, witness_len, 0):
+            raise ProofError(f"proof is truncated: {len(self._data)} bytes")
+        magic, version, *fields = _HEADER.unpack_from(self._data, 0)
+        if magic != MAGIC or version != VERSION:
+            raise ProofError(f"proof has magic {magic!r} version {version}, expected {MAGIC!r} version {VERSION}")
+        if bytes(self._data[5:8]) != b"\x00\x00\x00":
+            raise ProofError("proof header padding must be zero")
+        expected = _header_fields(ring, lp)
+        if tuple(fields) != expected:
+            raise ProofError(f"proof parameters (N, P, ℓ, L, t, σ_l, σ_p) = {tuple(fields)}, expected {expected}")
+        self._pos = _HEADER.size
+        self.root = self._take(DIGEST_BYTES)
+        self.projections = np.frombuffer(self._take(4 * _BLOCKS * JL_ROWS), dtype="<i4").astype(np.int64)
+        self.projections = self.projections.reshape(_BLOCKS, JL_ROWS)
+        num_p = ring.num_moduli
+        self.linear_polys = self._residues((lp.linear_reps, num_p, lp.linear_poly_len), axis=1, name="linear")
+        self.proximity_polys = self._residues((lp.proximity_reps, num_p, lp.degree_bound), axis=1, name="proximity")
+
+    def _take(self, count: int) -> bytes:
+        if self._pos + count > len(self._data):
+            raise ProofError("proof is truncated")
+        out = bytes(self._data[self._pos : self._pos + count])
+        self._pos += count
+        return out
+
+    def _residues(self, shape: tuple[int, ...], axis: int, name: str) -> np.ndarray:
+        count = int(np.prod(shape))
+        arr = np.frombuffer(self._take(4 * count), dtype="<u4").astype(np.int64).reshape(shape)
+        q = np.array(self._ring.moduli, dtype=np.int64).reshape([-1 if i == axis else 1 for i in range(len(shape))])
+        if np.any(arr >= q):
+            raise ProofError(f"proof section {name!r} holds a value >= its prime")
+        return arr
+
+    def opening(self, indices: np.ndarray) -> LigeroOpening:
+        lp, num_p = self._lp, self._ring.num_moduli
+        t = lp.num_opened
+        count = sibling_count(indices, lp.code_len)
+        if len(self._data) != proof_size(self._ring, lp, self._witness_len, count):
+            raise ProofError(
+                f"proof has {len(self._data)} bytes, expected {proof_size(self._ring, lp, self._witness_len, count)}"
+            )
+        cols = self._residues((t, lp.total_rows(self._witness_len), num_p), axis=2, name="columns")
+        salts = np.frombuffer(self._take(t * SALT_BYTES), dtype=np.uint8).reshape(t, SALT_BYTES)
+        siblings = [self._take(DIGEST_BYTES) for _ in range(count)]
+        return LigeroOpening(np.empty(0), np.empty(0), cols, salts, siblings)
+
+
+def read_proof(data: bytes, ring: RnsRing, lp: LigeroParams, witness_len: int) -> ProofReader:
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise ProofError(f"proof must be bytes, got {type(data).__name__}")
+    return ProofReader(data, ring, lp, witness_len)

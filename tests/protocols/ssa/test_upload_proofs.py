@@ -1,0 +1,102 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Issue 14, attack 1, run as the malicious client would: an AHE part (c0, c1) = (0, 2^j) (no short
+u, e2), which would let the server read the committee secret from the release, is refused before it
+touches an aggregate — without a proof, with a proof of another ciphertext, with a proof bound to another
+sender, round or role, and with any flipped byte; nothing is stored."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import pytest
+
+from loyal.protocols.rlwe.ahe import AheCiphertext
+from loyal.protocols.rlwe.params import INSECURE_TEST_N1024
+from loyal.protocols.rlwe.testing import InsecureFakePrng
+from loyal.protocols.ssa.messages import ClientContribution, Kind, parse_contribution, serialize_contribution
+from loyal.protocols.ssa.selftest import setup_job
+from loyal.protocols.zk.errors import ProofError
+
+DIM = 64
+
+
+@pytest.fixture(name="job", scope="module")
+def _job():
+    return setup_job(dim=DIM, clients=3, committee=3, threshold=2, params=INSECURE_TEST_N1024,
+                     prng=InsecureFakePrng(3), rounds=4, prove_uploads=True)
+
+
+def _honest(job, client_id: int, round_index: int = 0) -> bytes:
+    u = np.full(DIM, 0.01)
+    return job.client.create_contribution(u, round_index=round_index, client_id=client_id,
+                                          public_key_hat=job.server_state.public_key_hat, prng=job.prng)
+
+
+def _parse(job, data: bytes) -> ClientContribution:
+    cfg = job.config
+    return parse_contribution(data, job_id=cfg.job_id, kahe_ring=cfg.kahe.ring, ahe_ring=cfg.ahe.ring,
+                              num_polys=cfg.num_polys, kind=Kind.CLIENT_CONTRIBUTION)[0]
+
+
+def _attack_ahe(job, j: int = 50) -> AheCiphertext:
+    ring = job.config.ahe.ring
+    c1 = ring.ntt(ring.from_int(np.concatenate([[1 << j], np.zeros(ring.degree - 1, dtype=object)])))
+    return AheCiphertext(np.zeros_like(c1).astype(np.uint32), c1.astype(np.uint32))
+
+
+def _refused(job, data: bytes, match: str | None) -> None:
+    before = copy.deepcopy((job.server_state.open_round.data.c1, job.server_state.open_round.client_ids,
+                            job.server_state.seen_digests))
+    with pytest.raises(ProofError, match=match):
+        job.server.handle_client_contribution(job.server_state, data)
+    after = (job.server_state.open_round.data.c1, job.server_state.open_round.client_ids, job.server_state.seen_digests)
+    assert np.array_equal(before[0], after[0]) and before[1:] == after[1:]  # nothing stored
+
+
+def test_honest_uploads_with_proofs_are_accepted(job):
+    st = copy.deepcopy(job.server_state)
+    for c in range(2):
+        job.server.handle_client_contribution(st, _honest(job, c))
+    assert st.open_round.client_ids == {0, 1}
+
+
+def test_the_attack_ciphertext_without_a_proof_is_refused(job):
+    honest = _parse(job, _honest(job, 7))
+    forged = dataclasses.replace(honest, ahe=_attack_ahe(job), proof=b"")
+    _refused(job, serialize_contribution(forged, job.config.job_id), "requires a proof .* none was sent")
+
+
+def test_the_attack_ciphertext_with_an_honest_proof_is_refused(job):
+    honest = _parse(job, _honest(job, 7))
+    forged = dataclasses.replace(honest, ahe=_attack_ahe(job))
+    _refused(job, serialize_contribution(forged, job.config.job_id), None)
+
+
+def test_a_ciphertext_changed_modulo_one_prime_is_refused(job):
+    honest = _parse(job, _honest(job, 7))
+    c1 = np.array(honest.ahe.c1_hat, dtype=np.int64)
+    c1[1, 5] = (c1[1, 5] + 1) % job.config.ahe.ring.moduli[1]
+    forged = dataclasses.replace(honest, ahe=AheCiphertext(honest.ahe.c0_hat, c1.astype(np.uint32)))
+    _refused(job, serialize_contribution(forged, job.config.job_id), None)
+
+
+def test_a_proof_is_bound_to_its_sender_round_and_role(job):
+    honest = _parse(job, _honest(job, 7))
+    other_sender = dataclasses.replace(honest, client_id=8)
+    _refused(job, serialize_contribution(other_sender, job.config.job_id), None)
+    # The same proof presented as a noise share of committee member 1.
+    from loyal.protocols.ssa.messages import NoiseContribution
+
+    as_noise = serialize_contribution(NoiseContribution(0, 1, honest.kahe, honest.ahe, honest.proof), job.config.job_id)
+    with pytest.raises(ProofError):
+        job.server.handle_noise_contribution(copy.deepcopy(job.server_state), as_noise)
+
+
+@pytest.mark.parametrize("where", [0.0, 0.1, 0.3, 0.5, 0.7, 0.9, 0.999])
+def test_any_flipped_proof_byte_is_refused(job, where):
+    honest = _parse(job, _honest(job, 9))
+    proof = bytearray(honest.proof)
+    proof[int(where * (len(proof) - 1))] ^= 0x10
+    _refused(job, serialize_contribution(dataclasses.replace(honest, proof=bytes(proof)), job.config.job_id), None)
