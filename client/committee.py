@@ -27,6 +27,7 @@ from loyal.client.tls import Identity, decrypt_share, encrypt_share, raw_public
 from loyal.protocols.proto import convert
 from loyal.protocols.proto.loyal.v1 import committee_pb2, common_pb2
 from loyal.protocols.rlwe.ahe import KeyGenContribution, ThresholdError
+from loyal.protocols.ssa.audit import RoundParts, decode_part
 from loyal.protocols.ssa.committee import CommitteeMember
 from loyal.protocols.ssa.log import LogAuthority
 from loyal.protocols.ssa import enrollment
@@ -103,7 +104,7 @@ class CommitteeRunner:
             if pinned is not None and pinned != self.identity.public_key:
                 raise AuthenticationError(f"this member's key is not the one the job pins for seat {self.member_id}")
 
-            self.member = CommitteeMember(job, self.member_id, self.seed, self.authority)
+            self.member = CommitteeMember(job, self.member_id, self.seed, self.authority, parts=lambda r: self._parts(s, r))
             self.epoch, self.config = self.member.epoch, self.member.config
             if self.epoch == 0:
                 logger.info("stage %s", MemberStage.KEYGEN)
@@ -111,6 +112,7 @@ class CommitteeRunner:
             else:
                 logger.info("stage %s (epoch %d)", MemberStage.HANDOFF, self.epoch)
                 self._receive_handoff(s, end)
+                self.member.public_key_hat = self._signed_key(s)
             counts = {Key.NOISE_SHARES: 0, Key.PARTIALS: 0, Key.REFUSALS: 0, Key.HANDOFFS: 0}
             idle = constants.POLL_S
             while time.monotonic() < end:
@@ -133,6 +135,25 @@ class CommitteeRunner:
                     time.sleep(idle)
                     idle = min(2 * idle, constants.MAX_IDLE_POLL_S)
         raise TimeoutError(f"member {self.member_id}: job not done within {timeout_s} s")
+
+    def _parts(self, s: Session, round_index: int) -> RoundParts:
+        """Round `round_index`'s AHE parts and proofs, fetched for the audit (`audit.check_round_parts`)."""
+        got = s.call(s.committee.GetRoundParts, committee_pb2.RoundPartsRequest(member_id=self.member_id, round=round_index))
+        config = self.job.config_for_epoch(self.job.epoch_of_round(round_index))
+        def side(items):
+            return tuple((p.sender, *decode_part(bytes(p.part), config)) for p in items)
+        return RoundParts(round_index, side(got.data), side(got.noise))
+
+    def _signed_key(self, s: Session) -> np.ndarray:
+        """The committee key with t valid signatures of key-generation members (a later epoch's member)."""
+        from loyal.protocols.proto.loyal.v1 import client_pb2
+
+        task = s.call(s.client.GetTask, client_pb2.GetTaskRequest())
+        pk = convert.residues_from_bytes(bytes(task.public_key_hat), self.config.ahe.ring, "public_key_hat")
+        self._refresh_relayed(s)
+        enrollment.verify_committee_key(self.job, pk, {g.member_id: bytes(g.signature) for g in task.key_signatures},
+                                        self._relayed)
+        return pk
 
     def _refresh_relayed(self, s: Session) -> None:
         """Joined members' keys as the server relays them: all an unpinned (insecure) job has to check."""
@@ -211,6 +232,7 @@ class CommitteeRunner:
         if not np.array_equal(public_key, convert.residues_from_bytes(bytes(ks.public_key_hat), ring, "public_key_hat")):
             raise LogIntegrityError("the server's committee public key is not the sum of the committed dealers' parts")
         self.member.handle_keygen(received)
+        self.member.public_key_hat = public_key
         s.call(s.committee.SignKey, common_pb2.KeySignature(member_id=self.member_id, signature=self.identity.sign(
             enrollment.key_message(job, self.member_id, public_key))))
 
@@ -234,7 +256,11 @@ class CommitteeRunner:
         except grpc.RpcError as e:
             if e.code() not in _SETTLED:
                 raise
+            if e.code() == grpc.StatusCode.ALREADY_EXISTS:  # a retry of a stored share
+                self.member.noise_stored(task.round, payload)
             logger.info("member %d: noise for round %d not needed: %s", self.member_id, task.round, e.details())
+            return
+        self.member.noise_stored(task.round, payload)
 
     def _send_partial(self, s: Session, frame: bytes) -> bool:
         """Answers one request, or refuses it (signed) if a check fails; True if a partial was sent."""

@@ -26,6 +26,7 @@ from loyal.protocols.rlwe.ahe import KeyGenContribution
 from loyal.protocols.ssa.driver import RoundDriver
 from loyal.protocols.ssa.errors import MessageFormatError
 from loyal.protocols.ssa.job import Job
+from loyal.protocols.ssa.audit import encode_part
 from loyal.protocols.ssa.log import LogAuthority
 from loyal.protocols.ssa.messages import Kind, Release
 from loyal.protocols.ssa.rounds import (
@@ -267,11 +268,21 @@ class Coordinator(MemberDesk):
             raise MessageFormatError("payload does not match its signed payload_digest (truncated or corrupted upload)")
         with self.store.transaction() as db:  # durable first, then memory
             self.store.add_submission(db, up.round_index, kind, sender, up.public_key, up.nonce, c.digest, up.payload)
+            if self.job.prove_uploads:
+                self.store.add_part(db, up.round_index, kind, sender, encode_part(c.message.ahe, c.message.proof))
             if kind == "client":
                 self.store.add_participation(db, sender, up.round_index)
         self._persist(self.driver.include_upload(self.state, c, time.time()))
         logger.info("stored %s upload", kind, extra={"event": "upload", "round": up.round_index, "kind": kind, "sender": sender})
         return False, self.state.clients
+
+    def round_parts(self, member_id: int, round_index: int) -> list[tuple[str, int, bytes]]:
+        """[(kind, sender, AHE part and proof)] of a stored round, for a member's audit (`protocols.ssa.audit`)."""
+        if member_id not in self.members:
+            raise AuthenticationError(f"member {member_id} has not joined")
+        if self.state.core is None or not 0 <= round_index < len(self.state.core.log):
+            raise WrongRoundError(f"round {round_index} is not stored")
+        return self.store.parts(round_index)
 
     # ---- time and observers --------------------------------------------------------------------------
     def advance(self, now: float | None = None) -> None:

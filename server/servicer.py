@@ -173,6 +173,14 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
         return common_pb2.Ack()
 
     @_guarded
+    async def GetRoundParts(self, request, context):
+        parts = self.coord.round_parts(request.member_id, request.round)
+        return committee_pb2.RoundParts(
+            data=[committee_pb2.UploadPart(sender=s, part=b) for k, s, b in parts if k == "client"],
+            noise=[committee_pb2.UploadPart(sender=s, part=b) for k, s, b in parts if k == "noise"],
+        )
+
+    @_guarded
     async def SignKey(self, request, context):
         self.coord.sign_key(request.member_id, bytes(request.signature))
         return common_pb2.Ack()

@@ -29,7 +29,7 @@ SCHEMA_VERSION = 4
 _APPEND_ONLY = (
     "submissions", "keygen", "requests", "partials", "releases", "events",
     "handoff_subsets", "handoffs", "refusals", "log_entries", "kahe_snapshots", "compactions", "release_values",
-    "participations", "keygen_commitments", "key_signatures",
+    "participations", "keygen_commitments", "key_signatures", "upload_parts",
 )
 #: Tables whose rows of compacted rounds may be deleted (see module doc).
 _COMPACTABLE = ("submissions", "kahe_snapshots")
@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS members (member_id INTEGER PRIMARY KEY, signing_key B
     exchange_key BLOB NOT NULL, joined_at REAL NOT NULL, join_signature BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS keygen_commitments (dealer INTEGER PRIMARY KEY, commitment BLOB NOT NULL, signature BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS key_signatures (member_id INTEGER PRIMARY KEY, signature BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS upload_parts (round INTEGER NOT NULL, kind TEXT NOT NULL, sender INTEGER NOT NULL,
+    part BLOB NOT NULL, PRIMARY KEY (round, kind, sender));
 CREATE TABLE IF NOT EXISTS keygen (dealer INTEGER PRIMARY KEY, public_part BLOB NOT NULL, shares TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, stage TEXT NOT NULL, opened_at REAL NOT NULL,
     updated_at REAL NOT NULL);
@@ -252,6 +254,14 @@ class Store:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (round_index, kind, sender, sender_key, nonce, payload_digest, payload, time.time()),
         )
+
+    def add_part(self, db: sqlite3.Connection, round_index: int, kind: str, sender: int, part: bytes) -> None:
+        """An upload's AHE key ciphertext and proof, kept for members after compaction (`protocols.ssa.audit`)."""
+        db.execute("INSERT INTO upload_parts VALUES (?, ?, ?, ?)", (round_index, kind, sender, part))
+
+    def parts(self, round_index: int) -> list[tuple[str, int, bytes]]:
+        return list(self.db.execute("SELECT kind, sender, part FROM upload_parts WHERE round = ? ORDER BY kind, sender",
+                                    (round_index,)))
 
     def submissions(self, round_index: int) -> Iterator[tuple[str, int, bytes]]:
         """(kind, sender, payload) of a round's uploads in arrival order."""

@@ -55,6 +55,11 @@ class CommitteeServiceStub:
                 request_serializer=loyal_dot_v1_dot_common__pb2.KeySignature.SerializeToString,
                 response_deserializer=loyal_dot_v1_dot_common__pb2.Ack.FromString,
                 _registered_method=True)
+        self.GetRoundParts = channel.unary_unary(
+                '/loyal.v1.CommitteeService/GetRoundParts',
+                request_serializer=loyal_dot_v1_dot_committee__pb2.RoundPartsRequest.SerializeToString,
+                response_deserializer=loyal_dot_v1_dot_committee__pb2.RoundParts.FromString,
+                _registered_method=True)
         self.GetKeyShares = channel.unary_unary(
                 '/loyal.v1.CommitteeService/GetKeyShares',
                 request_serializer=loyal_dot_v1_dot_committee__pb2.MemberRequest.SerializeToString,
@@ -116,6 +121,13 @@ class CommitteeServiceServicer:
 
     def SignKey(self, request, context):
         """A member's signature of the committee public key (clients encrypt only under t of them).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRoundParts(self, request, context):
+        """A stored round's AHE parts and proofs, which a member checks before decrypting anything of it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -188,6 +200,11 @@ def add_CommitteeServiceServicer_to_server(servicer, server):
                     servicer.SignKey,
                     request_deserializer=loyal_dot_v1_dot_common__pb2.KeySignature.FromString,
                     response_serializer=loyal_dot_v1_dot_common__pb2.Ack.SerializeToString,
+            ),
+            'GetRoundParts': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRoundParts,
+                    request_deserializer=loyal_dot_v1_dot_committee__pb2.RoundPartsRequest.FromString,
+                    response_serializer=loyal_dot_v1_dot_committee__pb2.RoundParts.SerializeToString,
             ),
             'GetKeyShares': grpc.unary_unary_rpc_method_handler(
                     servicer.GetKeyShares,
@@ -333,6 +350,33 @@ class CommitteeService:
             '/loyal.v1.CommitteeService/SignKey',
             loyal_dot_v1_dot_common__pb2.KeySignature.SerializeToString,
             loyal_dot_v1_dot_common__pb2.Ack.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRoundParts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/loyal.v1.CommitteeService/GetRoundParts',
+            loyal_dot_v1_dot_committee__pb2.RoundPartsRequest.SerializeToString,
+            loyal_dot_v1_dot_committee__pb2.RoundParts.FromString,
             options,
             channel_credentials,
             insecure,

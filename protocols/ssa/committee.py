@@ -14,7 +14,7 @@ policy row and the AHE sums.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -22,10 +22,11 @@ import numpy as np
 from loyal.protocols.rlwe.ahe import KeyGenContribution, ThresholdError
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa import log as ssalog
+from loyal.protocols.ssa.audit import RoundParts, check_round_parts
 from loyal.protocols.ssa.decryptor import MemberState, SsaCommitteeMember
 from loyal.protocols.ssa.errors import LogIntegrityError
 from loyal.protocols.ssa.job import Job
-from loyal.protocols.ssa.messages import Kind, LogHeader, ReleaseRequest, parse_release_request
+from loyal.protocols.ssa.messages import Kind, LogHeader, ReleaseRequest, parse_contribution, parse_release_request
 from loyal.protocols.ssa.rounds import RoundStage
 
 #: A sealed hand-off pin: (rounds the outgoing member verified, its log head).
@@ -61,11 +62,18 @@ class CommitteeMember:
       insecure_seed: see `member_prng` (None in deployments).
       authority: where the job's log heads are anchored (`log.LogAuthority`); a request whose head is
         not the anchored one is refused. None trusts the server's chain (in-process simulations only).
+      parts: round -> its `audit.RoundParts` from the server; with `job.prove_uploads`, every round a
+        request touches is audited once (`audit.check_round_parts`) before any partial. None trusts the
+        server's verification (in-process simulations only).
     """
 
     def __init__(self, job: Job, member_id: int, insecure_seed: bytes | None = None,
-                 authority: ssalog.LogAuthority | None = None) -> None:
-        self.job, self.member_id, self._seed, self.authority = job, member_id, insecure_seed, authority
+                 authority: ssalog.LogAuthority | None = None, parts: Callable[[int], RoundParts] | None = None) -> None:
+        self.job, self.member_id, self._seed, self.authority, self.parts = job, member_id, insecure_seed, authority, parts
+        #: the committee key t members signed (set by the transport; the audit verifies proofs under it)
+        self.public_key_hat: np.ndarray | None = None
+        self.own_noise: dict[int, bytes] = {}  # round -> digest of this member's stored noise part
+        self.audited: set[bytes] = set()  # entry hashes of rounds whose parts this member checked
         self.epoch = job.epoch_of_member(member_id)
         self.config = job.config_for_epoch(self.epoch)
         self.role = SsaCommitteeMember(self.config, member_id, job.policy)
@@ -101,6 +109,26 @@ class CommitteeMember:
     def create_noise_contribution(self, round_index: int, public_key_hat: np.ndarray) -> bytes:
         return self.role.create_noise_contribution(round_index, public_key_hat, self.prng(f"noise/{round_index}"))
 
+    def noise_stored(self, round_index: int, frame: bytes) -> None:
+        """The transport reports that the server accepted this member's noise share for `round_index`:
+        the audit then requires it in that round exactly once."""
+        cfg = self.config
+        msg, _ = parse_contribution(frame, job_id=cfg.job_id, kahe_ring=cfg.kahe.ring, ahe_ring=cfg.ahe.ring,
+                                    num_polys=cfg.num_polys, kind=Kind.NOISE_CONTRIBUTION)
+        self.own_noise[round_index] = ssalog.digest_ahe(msg.ahe)
+
+    def _audit(self, request: ReleaseRequest) -> None:
+        if self.parts is None or not self.job.prove_uploads:
+            return
+        if self.public_key_hat is None:
+            raise LogIntegrityError("this member does not hold the committee's signed public key: cannot audit rounds")
+        for r in sorted(set(request.data) | set(request.noise)):
+            header = request.headers[r]
+            if header.entry_hash not in self.audited:
+                config = self.job.config_for_epoch(self.job.epoch_of_round(r))
+                check_round_parts(config, header, self.parts(r), self.public_key_hat, self.own_noise.get(r))
+                self.audited.add(header.entry_hash)
+
     def _check_extends(self, headers: tuple[LogHeader, ...]) -> None:
         if headers[: len(self.known_headers)] != self.known_headers:
             raise LogIntegrityError("the server's log does not extend the log this member verified before")
@@ -122,6 +150,8 @@ class CommitteeMember:
         if self.authority is not None:
             ssalog.check_anchored(self.authority, self.job.genesis, headers)
         head = headers[-1].entry_hash if headers else self.config.genesis
+        self.role.check_request(request, head)  # the chain and the row first: the audit reads their headers
+        self._audit(request)
         self.state, part = self.role.handle_release_request(self.state, request, head)
         self.known_headers = headers
         return part

@@ -100,3 +100,71 @@ def test_any_flipped_proof_byte_is_refused(job, where):
     proof = bytearray(honest.proof)
     proof[int(where * (len(proof) - 1))] ^= 0x10
     _refused(job, serialize_contribution(dataclasses.replace(honest, proof=bytes(proof)), job.config.job_id), None)
+
+
+# ---- the member's audit: a server that skips its own verification is caught by the committee ----------
+def _malicious_round(job, attack: bool = True):
+    """A server running with verification off stores a round holding the attack part; returns the
+    request for its row and the parts it would show members (every upload it summed)."""
+    from loyal.protocols.ssa.audit import RoundParts
+    from loyal.protocols.ssa.policy import quantized_rows
+    from loyal.protocols.ssa.server import SsaServer
+
+    server = SsaServer(dataclasses.replace(job.config, prove_uploads=False), job.policy)
+    st = copy.deepcopy(job.server_state)
+    frames = [_honest(job, c) for c in range(2)]
+    if attack:
+        honest = _parse(job, _honest(job, 5))
+        frames.append(serialize_contribution(dataclasses.replace(honest, ahe=_attack_ahe(job)), job.config.job_id))
+    data = []
+    for f in frames:
+        server.handle_client_contribution(st, f)
+        m = _parse(job, f)
+        data.append((m.client_id, m.ahe, m.proof))
+    server.close_round(st)
+    req = server.create_release_request(st, quantized_rows(job.policy, 0)[0])
+    return req, RoundParts(0, tuple(data), ())
+
+
+def _member(job, parts):
+    from loyal.protocols.ssa.committee import CommitteeMember
+
+    m = CommitteeMember(job.job, 1, parts=lambda r: parts)
+    m.state, m.public_key_hat = job.member_states[1], job.server_state.public_key_hat
+    return m
+
+
+def test_member_audit_refuses_a_round_holding_an_unproven_part(job):
+    from loyal.protocols.ssa.errors import LogIntegrityError
+
+    req, parts = _malicious_round(job)
+    with pytest.raises(LogIntegrityError, match="the client_contribution part of sender 5 is not proven well formed"):
+        _member(job, parts).handle_release_request(req)
+    # Hiding the attack part from the members breaks the sum instead.
+    hidden = dataclasses.replace(parts, data=parts.data[:2])
+    with pytest.raises(LogIntegrityError, match="has 2 client_contribution parts .* the log says 3"):
+        _member(job, hidden).handle_release_request(req)
+    relabelled = dataclasses.replace(parts, data=parts.data[:2] + ((0,) + parts.data[2][1:],))
+    with pytest.raises(LogIntegrityError, match="from 2 senders"):
+        _member(job, relabelled).handle_release_request(req)
+
+
+def test_member_audit_accepts_an_honest_round_once(job):
+    req, parts = _malicious_round(job, attack=False)
+    calls = []
+    member = _member(job, parts)
+    member.parts = lambda r: calls.append(r) or parts
+    member.handle_release_request(req)
+    member.handle_release_request(req)
+    assert calls == [0]  # audited once, cached by entry hash
+
+
+def test_member_audit_requires_its_own_noise_share_exactly_once(job):
+    from loyal.protocols.ssa.audit import check_round_parts
+    from loyal.protocols.ssa.errors import LogIntegrityError
+
+    req, parts = _malicious_round(job, attack=False)
+    header, pk = req.headers[0], job.server_state.public_key_hat
+    check_round_parts(job.config, header, parts, pk, None)
+    with pytest.raises(LogIntegrityError, match="holds this member's noise share 0 times, not once"):
+        check_round_parts(job.config, header, parts, pk, own_noise=b"\x01" * 32)

@@ -190,3 +190,27 @@ class Refusal(_message.Message):
     reason: str
     signature: bytes
     def __init__(self, member_id: _Optional[int] = ..., request_id: _Optional[bytes] = ..., reason: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class RoundPartsRequest(_message.Message):
+    __slots__ = ("member_id", "round")
+    MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUND_FIELD_NUMBER: _ClassVar[int]
+    member_id: int
+    round: int
+    def __init__(self, member_id: _Optional[int] = ..., round: _Optional[int] = ...) -> None: ...
+
+class UploadPart(_message.Message):
+    __slots__ = ("sender", "part")
+    SENDER_FIELD_NUMBER: _ClassVar[int]
+    PART_FIELD_NUMBER: _ClassVar[int]
+    sender: int
+    part: bytes
+    def __init__(self, sender: _Optional[int] = ..., part: _Optional[bytes] = ...) -> None: ...
+
+class RoundParts(_message.Message):
+    __slots__ = ("data", "noise")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    NOISE_FIELD_NUMBER: _ClassVar[int]
+    data: _containers.RepeatedCompositeFieldContainer[UploadPart]
+    noise: _containers.RepeatedCompositeFieldContainer[UploadPart]
+    def __init__(self, data: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ..., noise: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ...) -> None: ...

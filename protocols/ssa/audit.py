@@ -1,0 +1,114 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""What a committee member checks about a stored round before any partial that touches it (issue 14,
+deliverable 3), from the round's parts — every upload's AHE key ciphertext and its proof — which the
+server keeps for the member to fetch:
+
+- every data and noise part carries a proof of a well-formed encryption under the committee key, bound
+  to this job, round, sender and role (`loyal.protocols.zk.ahe`): a server that let one malformed part
+  into a sum (attack 1 with a colluding client) is caught even when it skipped its own verification;
+- the parts sum to the AHE sums the log commits to, with distinct senders, at least `min_cohort` data
+  parts and `h + t - 1` noise shares from committee members;
+- this member's own noise share is in the round exactly once (coefficient +1), so the server cannot
+  cancel or double an honest share.
+
+A member verifies each round once (`CommitteeMember` caches the entry hashes it checked); the cost is a
+proof verification per upload of the round (docs/zk.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from loyal.protocols.rlwe.ahe import AheCiphertext
+from loyal.protocols.ssa import log as ssalog
+from loyal.protocols.ssa.client import proof_context
+from loyal.protocols.ssa.config import SsaConfig
+from loyal.protocols.ssa.errors import LogIntegrityError
+from loyal.protocols.ssa.messages import Kind, LogHeader
+from loyal.protocols.zk import ahe as zk
+from loyal.protocols.zk.errors import ProofError
+
+#: (sender, AHE key ciphertext, proof) of one upload.
+Part = tuple[int, AheCiphertext, bytes]
+
+
+@dataclasses.dataclass(frozen=True)
+class RoundParts:
+    """The AHE parts of one stored round's uploads, as the server keeps them."""
+
+    round_index: int
+    data: tuple[Part, ...]
+    noise: tuple[Part, ...]
+
+
+def encode_part(ahe: AheCiphertext, proof: bytes) -> bytes:
+    """c0 | c1 (uint32 residues) | proof: what the server stores per upload for members."""
+    return (np.ascontiguousarray(ahe.c0_hat, dtype="<u4").tobytes()
+            + np.ascontiguousarray(ahe.c1_hat, dtype="<u4").tobytes() + proof)
+
+
+def decode_part(blob: bytes, config: SsaConfig) -> tuple[AheCiphertext, bytes]:
+    """Inverse of `encode_part`. Raises LogIntegrityError on a short blob or residues out of range."""
+    ring = config.ahe.ring
+    size = 4 * ring.num_moduli * ring.degree
+    if len(blob) < 2 * size:
+        raise LogIntegrityError(f"a stored upload part has {len(blob)} bytes, fewer than its ciphertext's {2 * size}")
+    c0, c1 = (np.frombuffer(blob, dtype="<u4", count=size // 4, offset=o).reshape(ring.num_moduli, ring.degree)
+              for o in (0, size))
+    if (c0 >= ring.q).any() or (c1 >= ring.q).any():
+        raise LogIntegrityError("a stored upload part has residues outside [0, q)")
+    return AheCiphertext(c0, c1), blob[2 * size:]
+
+
+def _sum(config: SsaConfig, parts: tuple[Part, ...]) -> AheCiphertext:
+    ring = config.ahe.ring
+    acc = AheCiphertext(np.zeros((ring.num_moduli, ring.degree), np.int64), np.zeros((ring.num_moduli, ring.degree), np.int64))
+    for _, ct, _ in parts:
+        acc = config.ahe.add(acc, AheCiphertext(ct.c0_hat.astype(np.int64), ct.c1_hat.astype(np.int64)))
+    return acc
+
+
+def check_round_parts(
+    config: SsaConfig, header: LogHeader, parts: RoundParts, public_key_hat: np.ndarray, own_noise: bytes | None,
+) -> None:
+    """All checks of the module doc for one round; `own_noise` is the digest (`log.digest_ahe`) of this
+    member's noise part for the round, or None if it sent none.
+
+    Raises:
+      LogIntegrityError: naming the first check that fails.
+    """
+    r = header.round_index
+    if parts.round_index != r:
+        raise LogIntegrityError(f"parts of round {parts.round_index} offered for round {r}")
+    for kind, items, count, need, allowed in (
+        (Kind.CLIENT_CONTRIBUTION, parts.data, header.num_clients, config.min_cohort, None),
+        (Kind.NOISE_CONTRIBUTION, parts.noise, header.num_noise,
+         config.min_noise_shares if config.noise_multiplier > 0 else 0, set(config.committee)),
+    ):
+        senders = [s for s, _, _ in items]
+        if len(items) != count or len(set(senders)) != count or count < need:
+            raise LogIntegrityError(
+                f"round {r} has {len(items)} {kind.name.lower()} parts from {len(set(senders))} senders; the log "
+                f"says {count} and the job needs >= {need}")
+        if allowed is not None and not set(senders) <= allowed:
+            raise LogIntegrityError(f"round {r} has noise shares from {sorted(set(senders) - allowed)}, not committee members")
+        for sender, ct, proof in items:
+            statement = zk.AheStatement.from_ahe(config.ahe, public_key_hat, ct)
+            try:
+                zk.verify_encryption(statement, proof, context=proof_context(config, kind, r, sender))
+            except ProofError as e:
+                raise LogIntegrityError(f"round {r}: the {kind.name.lower()} part of sender {sender} is not proven "
+                                        f"well formed ({e})") from None
+    if ssalog.digest_ahe(_sum(config, parts.data)) != header.data_ahe_digest:
+        raise LogIntegrityError(f"round {r}'s data AHE sum is not the sum of its proven uploads")
+    if ssalog.digest_ahe(_sum(config, parts.noise)) != header.noise_ahe_digest:
+        raise LogIntegrityError(f"round {r}'s noise AHE sum is not the sum of its proven noise shares")
+    if own_noise is not None:
+        mine = [s for s, ct, _ in parts.noise if ssalog.digest_ahe(ct) == own_noise]
+        if len(mine) != 1:
+            raise LogIntegrityError(f"round {r} holds this member's noise share {len(mine)} times, not once")
+
+
+__all__ = ["Part", "RoundParts", "check_round_parts", "decode_part", "encode_part"]
