@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+import enum
+from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
@@ -14,16 +15,33 @@ from web3.types import TxReceipt
 
 from loyal.contracts.artifacts import load_artifact
 from loyal.contracts.chain import Chain
-from loyal.contracts.eip712 import Domain
+from loyal.contracts.eip712 import Domain, LicenseOffer, to_compact
 from loyal.contracts.errors import ChainError
 from loyal.contracts.merkle import Fingerprint
 
-__all__ = ["ChallengeItem", "ClaimRecord", "Event", "LicenseRecord", "ModelRecord", "OMLRegistryClient", "TxResult"]
+__all__ = [
+    "ChallengeItem", "ChallengeRecord", "ChallengeStatus", "ConfigRecord", "Event", "HostRecord", "LicenseRecord",
+    "ModelRecord", "OMLRegistryClient", "TxResult",
+]
 
 _EVENTS = (
-    "ModelRegistered", "HostLicensed", "LicenseTerminated", "FingerprintSpent", "OwnershipClaimed",
-    "HostSlashed", "PaymentWithdrawn",
+    "ModelRegistered", "HostJoined", "HostExitRequested", "HostStakeReleased", "LicenseAccepted", "OfferRevoked",
+    "LicenseTerminated", "ChallengeCommitted", "ChallengeRevealed", "LeakReported", "ClaimDisputed", "ClaimVoted",
+    "ClaimResolved", "HostSlashed", "PaymentWithdrawn",
 )
+
+
+class ChallengeStatus(enum.IntEnum):
+    """`IOMLRegistry.ChallengeStatus`."""
+
+    NONE = 0
+    COMMITTED = 1
+    FAILED = 2
+    PENDING = 3
+    DISPUTED = 4
+    UPHELD = 5
+    REJECTED = 6
+    VOIDED = 7
 
 
 @dataclass(frozen=True)
@@ -48,37 +66,75 @@ class TxResult:
 
 
 @dataclass(frozen=True)
+class ConfigRecord:
+    """`IOMLRegistry.Config`: deployment parameters (wei, seconds)."""
+
+    min_host_stake: int
+    notice_period: int
+    reveal_window: int
+    dispute_window: int
+    voting_window: int
+
+    def as_tuple(self) -> tuple[int, int, int, int, int]:
+        """The ABI tuple."""
+        return (self.min_host_stake, self.notice_period, self.reveal_window, self.dispute_window, self.voting_window)
+
+
+@dataclass(frozen=True)
 class ModelRecord:
-    """`IOMLRegistry.Model`."""
+    """`IOMLRegistry.Model` (p0 and target_fpr in WAD, 1e18 = 1)."""
 
     owner: str
     model_hash: bytes
     fingerprint_root: bytes
     num_fingerprints: int
-    threshold: int
     spent_fingerprints: int
-    license_fee: int
+    p0: int
+    target_fpr: int
+    slash_cap: int
+    open_challenge: int
     metadata_uri: str
 
 
 @dataclass(frozen=True)
-class LicenseRecord:
-    """`IOMLRegistry.License`."""
+class HostRecord:
+    """`IOMLRegistry.Host`."""
 
-    assignment_root: bytes
     stake: int
-    active: bool
+    endpoint_hash: bytes
+    exit_at: int
+    open_claims: int
 
 
 @dataclass(frozen=True)
-class ClaimRecord:
-    """`IOMLRegistry.Claim`."""
+class LicenseRecord:
+    """`IOMLRegistry.License`: the period [start, end) from offer `nonce`."""
+
+    start: int
+    end: int
+    nonce: int
+    assignment_root: bytes
+
+
+@dataclass(frozen=True)
+class ChallengeRecord:
+    """`IOMLRegistry.Challenge`."""
 
     model_id: int
     host: str
-    evidence_root: bytes
+    kind: int
+    status: ChallengeStatus
+    count: int
+    threshold: int
     matches: int
-    revealed: int
+    committed_at: int
+    deadline: int
+    uphold_votes: int
+    reject_votes: int
+    commitment: bytes
+    keys_hash: bytes
+    evidence: bytes
+    answer_hash: bytes
     slashed: int
 
 
@@ -88,15 +144,25 @@ class ChallengeItem:
 
     Attributes:
       fingerprint: the leaf preimage.
-      proof: Merkle siblings from the leaf to the root the contract checks against.
+      proof: Merkle siblings from the leaf to the model's fingerprint root.
       output_hash: keccak256 of what the host returned for the fingerprint key.
-      signature: the host's EIP-712 `Response` signature.
+      timestamp: the time the host signed into its answer.
+      signature: the host's 65-byte EIP-712 `Response` signature (sent in EIP-2098 compact form).
     """
 
     fingerprint: Fingerprint
     proof: tuple[bytes, ...]
     output_hash: bytes
-    signature: bytes
+    timestamp: int
+    signature: bytes = field(repr=False)
+
+    def response_tuple(self) -> tuple[bytes, int, bytes, bytes]:
+        """The ABI tuple `(outputHash, timestamp, r, vs)`; a signature without v ∈ {27, 28} is sent as zeros."""
+        try:
+            r, vs = to_compact(self.signature)
+        except ValueError:
+            r, vs = b"\0" * 32, b"\0" * 32
+        return (self.output_hash, self.timestamp, r, vs)
 
 
 class OMLRegistryClient:
@@ -115,11 +181,20 @@ class OMLRegistryClient:
             raise ChainError(f"no contract at {self.address} on chain {chain.chain_id}")
 
     @classmethod
-    def deploy(cls, chain: Chain, account: LocalAccount) -> tuple[OMLRegistryClient, TxResult]:
-        """Deploys a new registry from `account`; returns the client and the deployment transaction."""
+    def deploy(
+        cls, chain: Chain, account: LocalAccount, arbiters: Sequence[str], quorum: int, config: ConfigRecord
+    ) -> tuple[OMLRegistryClient, TxResult]:
+        """Deploys a new registry from `account`; returns the client and the deployment transaction.
+
+        Args:
+          arbiters: the stakeholders who decide disputed claims (distinct, non-zero).
+          quorum: votes that decide, in (len(arbiters) / 2, len(arbiters)].
+          config: deployment parameters (`ConfigRecord`).
+        """
         artifact = load_artifact()
         factory = chain.w3.eth.contract(abi=list(artifact.abi), bytecode=artifact.bytecode)
-        tx = chain.call(lambda: factory.constructor().build_transaction({"from": account.address}))
+        constructor = factory.constructor(list(arbiters), quorum, config.as_tuple())
+        tx = chain.call(lambda: constructor.build_transaction({"from": account.address}))
         receipt = chain.send(account, tx)
         client = cls(chain, receipt["contractAddress"])
         return client, client._result(receipt)
@@ -136,46 +211,90 @@ class OMLRegistryClient:
         return self._result(self.chain.send(account, tx))
 
     def register_model(
-        self,
-        account: LocalAccount,
-        model_hash: bytes,
-        fingerprint_root: bytes,
-        num_fingerprints: int,
-        threshold: int,
-        license_fee: int = 0,
-        metadata_uri: str = "",
+        self, account: LocalAccount, model_hash: bytes, fingerprint_root: bytes, num_fingerprints: int, p0: int,
+        target_fpr: int, slash_cap: int, metadata_uri: str = "",
     ) -> tuple[int, TxResult]:
-        """Calls `registerModel`; returns the new model id and the transaction."""
+        """Calls `registerModel` (p0 and target_fpr in WAD); returns the new model id and the transaction."""
         fn = self.contract.functions.registerModel(
-            model_hash, fingerprint_root, num_fingerprints, threshold, license_fee, metadata_uri
+            model_hash, fingerprint_root, num_fingerprints, p0, target_fpr, slash_cap, metadata_uri
         )
         result = self._transact(account, fn)
         return int(result.named("ModelRegistered")[0].args["modelId"]), result
 
-    def license_host(
-        self, host: LocalAccount, model_id: int, assignment_root: bytes, owner_signature: bytes, value: int
-    ) -> TxResult:
-        """Calls `licenseHost` from `host`, paying `value` wei (licence fee + stake)."""
-        fn = self.contract.functions.licenseHost(model_id, assignment_root, owner_signature)
-        return self._transact(host, fn, value=value)
+    def join_platform(self, host: LocalAccount, endpoint_hash: bytes, stake: int) -> TxResult:
+        """Calls `joinPlatform` from `host`, bonding `stake` wei."""
+        return self._transact(host, self.contract.functions.joinPlatform(endpoint_hash), value=stake)
+
+    def request_exit(self, host: LocalAccount) -> TxResult:
+        """Calls `requestExit`."""
+        return self._transact(host, self.contract.functions.requestExit())
+
+    def release_stake(self, host: LocalAccount) -> TxResult:
+        """Calls `releaseStake`."""
+        return self._transact(host, self.contract.functions.releaseStake())
+
+    def accept_license(self, host: LocalAccount, offer: LicenseOffer, owner_signature: bytes) -> TxResult:
+        """Calls `acceptLicense` from `host`, paying the offer's fee."""
+        fn = self.contract.functions.acceptLicense(offer.as_tuple(), owner_signature)
+        return self._transact(host, fn, value=offer.fee)
+
+    def revoke_offer(self, owner: LocalAccount, model_id: int, nonce: int) -> TxResult:
+        """Calls `revokeOffer`."""
+        return self._transact(owner, self.contract.functions.revokeOffer(model_id, nonce))
 
     def terminate_license(self, owner: LocalAccount, model_id: int, host: str) -> TxResult:
         """Calls `terminateLicense`."""
         return self._transact(owner, self.contract.functions.terminateLicense(model_id, host))
 
-    def challenge(
-        self, owner: LocalAccount, model_id: int, host: str, items: Sequence[ChallengeItem]
+    def commit_challenge(self, owner: LocalAccount, model_id: int, count: int, commitment: bytes) -> tuple[int, TxResult]:
+        """Calls `commitChallenge`; returns the challenge id and the transaction."""
+        result = self._transact(owner, self.contract.functions.commitChallenge(model_id, count, commitment))
+        return int(result.named("ChallengeCommitted")[0].args["challengeId"]), result
+
+    def reveal_challenge(
+        self, owner: LocalAccount, challenge_id: int, host: str, salt: bytes, items: Sequence[ChallengeItem]
+    ) -> TxResult:
+        """Calls `revealChallenge` with `items` in the order given (the contract wants increasing key hashes)."""
+        fn = self.contract.functions.revealChallenge(
+            challenge_id, host, salt, [i.fingerprint.as_tuple() for i in items], [list(i.proof) for i in items],
+            [i.response_tuple() for i in items],
+        )
+        return self._transact(owner, fn)
+
+    def report_leak(
+        self, owner: LocalAccount, model_id: int, host: str, license_index: int, matches: int, evidence_hash: bytes,
+        fingerprints: Sequence[Fingerprint], model_proofs: Sequence[Sequence[bytes]],
+        assignment_proofs: Sequence[Sequence[bytes]],
     ) -> tuple[int, TxResult]:
-        """Calls `challenge`; returns the claim id and the transaction."""
-        fn = self.contract.functions.challenge(
-            model_id,
-            host,
-            [item.fingerprint.as_tuple() for item in items],
-            [list(item.proof) for item in items],
-            [(item.output_hash, item.signature) for item in items],
+        """Calls `reportLeak`; returns the claim's challenge id and the transaction."""
+        fn = self.contract.functions.reportLeak(
+            model_id, host, license_index, matches, evidence_hash, [fp.as_tuple() for fp in fingerprints],
+            [list(p) for p in model_proofs], [list(p) for p in assignment_proofs],
         )
         result = self._transact(owner, fn)
-        return int(result.named("OwnershipClaimed")[0].args["claimId"]), result
+        return int(result.named("LeakReported")[0].args["challengeId"]), result
+
+    def dispute_claim(self, host: LocalAccount, challenge_id: int, answer_hash: bytes) -> TxResult:
+        """Calls `disputeClaim`."""
+        return self._transact(host, self.contract.functions.disputeClaim(challenge_id, answer_hash))
+
+    def vote_on_claim(self, arbiter: LocalAccount, challenge_id: int, uphold: bool) -> TxResult:
+        """Calls `voteOnClaim`."""
+        return self._transact(arbiter, self.contract.functions.voteOnClaim(challenge_id, uphold))
+
+    def finalize_claim(self, account: LocalAccount, challenge_id: int) -> TxResult:
+        """Calls `finalizeClaim`."""
+        return self._transact(account, self.contract.functions.finalizeClaim(challenge_id))
+
+    def void_repeated_key(
+        self, account: LocalAccount, challenge_id: int, earlier_id: int, keys: Sequence[bytes],
+        earlier_keys: Sequence[bytes], position: int, earlier_position: int,
+    ) -> TxResult:
+        """Calls `voidRepeatedKey`."""
+        fn = self.contract.functions.voidRepeatedKey(
+            challenge_id, earlier_id, list(keys), list(earlier_keys), position, earlier_position
+        )
+        return self._transact(account, fn)
 
     def withdraw(self, account: LocalAccount) -> TxResult:
         """Calls `withdraw`."""
@@ -186,17 +305,43 @@ class OMLRegistryClient:
     def _view(self, name: str, *args: Any) -> Any:
         return self.chain.call(lambda: getattr(self.contract.functions, name)(*args).call())
 
+    def config(self) -> ConfigRecord:
+        """`config`."""
+        return ConfigRecord(*self._view("config"))
+
     def get_model(self, model_id: int) -> ModelRecord:
         """`getModel`."""
         return ModelRecord(*self._view("getModel", model_id))
 
-    def get_license(self, model_id: int, host: str) -> LicenseRecord:
-        """`getLicense`."""
-        return LicenseRecord(*self._view("getLicense", model_id, host))
+    def get_host(self, host: str) -> HostRecord:
+        """`getHost`."""
+        return HostRecord(*self._view("getHost", host))
 
-    def get_claim(self, claim_id: int) -> ClaimRecord:
-        """`getClaim`."""
-        return ClaimRecord(*self._view("getClaim", claim_id))
+    def get_licenses(self, model_id: int, host: str) -> list[LicenseRecord]:
+        """`getLicenses`: the licence history, oldest first."""
+        return [LicenseRecord(*x) for x in self._view("getLicenses", model_id, host)]
+
+    def licensed_during(self, model_id: int, host: str, start: int, end: int) -> bool:
+        """`licensedDuring`."""
+        return bool(self._view("licensedDuring", model_id, host, start, end))
+
+    def is_nonce_used(self, model_id: int, nonce: int) -> bool:
+        """`isNonceUsed`."""
+        return bool(self._view("isNonceUsed", model_id, nonce))
+
+    def get_challenge(self, challenge_id: int) -> ChallengeRecord:
+        """`getChallenge`."""
+        raw = list(self._view("getChallenge", challenge_id))
+        raw[3] = ChallengeStatus(raw[3])
+        return ChallengeRecord(*raw)
+
+    def challenge_count(self) -> int:
+        """`challengeCount`."""
+        return int(self._view("challengeCount"))
+
+    def threshold_for(self, model_id: int, count: int) -> int:
+        """`thresholdFor`: τ(count) of the model (count + 1 when unreachable)."""
+        return int(self._view("thresholdFor", model_id, count))
 
     def is_spent(self, model_id: int, index: int) -> bool:
         """`isSpent`."""
@@ -206,13 +351,9 @@ class OMLRegistryClient:
         """`modelCount`."""
         return int(self._view("modelCount"))
 
-    def claim_count(self) -> int:
-        """`claimCount`."""
-        return int(self._view("claimCount"))
-
-    def model_id_of(self, model_hash: bytes) -> int:
-        """`modelIdOf` (0 when unregistered)."""
-        return int(self._view("modelIdOf", model_hash))
+    def model_id_of(self, owner: str, model_hash: bytes) -> int:
+        """`modelIdOf` (0 when `owner` never registered `model_hash`)."""
+        return int(self._view("modelIdOf", owner, model_hash))
 
     def balance_of(self, account: str) -> int:
         """`balanceOf`: withdrawable wei."""
@@ -226,9 +367,9 @@ class OMLRegistryClient:
         """`verifyFingerprint` computed by the contract."""
         return bool(self._view("verifyFingerprint", root, fingerprint.as_tuple(), list(proof)))
 
-    def response_digest(self, model_id: int, prompt_hash: bytes, output_hash: bytes) -> bytes:
+    def response_digest(self, prompt_hash: bytes, output_hash: bytes, timestamp: int, endpoint_hash: bytes) -> bytes:
         """`responseDigest`: the EIP-712 digest the contract recovers from."""
-        return bytes(self._view("responseDigest", model_id, prompt_hash, output_hash))
+        return bytes(self._view("responseDigest", prompt_hash, output_hash, timestamp, endpoint_hash))
 
     # Events ------------------------------------------------------------------------------------------------
 

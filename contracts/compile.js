@@ -53,7 +53,7 @@ function main() {
   fs.mkdirSync(args.out, { recursive: true });
   for (const file of Object.keys(sources)) {
     for (const [name, c] of Object.entries(output.contracts[file] || {})) {
-      if (!c.evm.bytecode.object) continue; // interfaces have no bytecode
+      if (!c.evm.bytecode.object || c.abi.length === 0) continue; // interfaces, internal-only libraries
       const artifact = {
         contractName: name,
         sourceName: file,

@@ -34,77 +34,158 @@ class RegistryRevert(ValueError):
         super().__init__(f"{error_name}({args})")
 
 
-# One subclass per error of IOMLRegistry.sol (tests check the list against the ABI).
-class OMLRegistryModelAlreadyRegistered(RegistryRevert):
-    """A model with this hash is already registered."""
-
-
-class OMLRegistryInvalidFingerprintRoot(RegistryRevert):
-    """The fingerprint root is zero."""
-
-
-class OMLRegistryInvalidThreshold(RegistryRevert):
-    """The threshold is not in [1, numFingerprints]."""
-
-
-class OMLRegistryUnknownModel(RegistryRevert):
-    """No model has this id."""
-
-
-class OMLRegistryUnauthorizedOwner(RegistryRevert):
-    """The caller is not the model owner."""
-
-
-class OMLRegistryHostAlreadyLicensed(RegistryRevert):
-    """The host already holds an active licence."""
-
-
-class OMLRegistryHostNotLicensed(RegistryRevert):
-    """The host holds no active licence."""
-
-
-class OMLRegistryInvalidAssignmentRoot(RegistryRevert):
-    """The assignment root is zero."""
-
-
-class OMLRegistryInvalidLicenseSigner(RegistryRevert):
-    """The licence offer is not signed by the model owner."""
-
-
-class OMLRegistryZeroStake(RegistryRevert):
-    """The licence payment leaves no stake above the fee."""
-
-
-class OMLRegistryInvalidChallengeLength(RegistryRevert):
-    """The challenge arrays are empty or of different lengths."""
-
-
-class OMLRegistryFingerprintOutOfRange(RegistryRevert):
-    """A fingerprint index is not below numFingerprints."""
-
-
-class OMLRegistryInvalidProof(RegistryRevert):
-    """A Merkle proof does not link the leaf to the root."""
-
-
-class OMLRegistryFingerprintAlreadySpent(RegistryRevert):
-    """A fingerprint was already revealed."""
-
-
-class OMLRegistryInvalidResponseSigner(RegistryRevert):
-    """A response is not signed by the accused host."""
+# One subclass per error of IOMLRegistry.sol (tests check the list against the ABI). OpenZeppelin errors in the ABI
+# (`ECDSAInvalidSignatureS`, ...) decode to a plain `RegistryRevert`.
+class OMLRegistryArbiterCannotVote(RegistryRevert):
+    """Arbiter `arbiter` is the owner or the host of challenge `challengeId`, or already voted on it."""
 
 
 class OMLRegistryBelowThreshold(RegistryRevert):
-    """Too few fingerprints matched."""
+    """A leak report of `matches` matches needs `threshold` (and at most the number of fingerprints)."""
+
+
+class OMLRegistryChallengeOpen(RegistryRevert):
+    """The model already has the unrevealed challenge `challengeId` (one at a time)."""
+
+
+class OMLRegistryCommitmentMismatch(RegistryRevert):
+    """The reveal hashes to `computed`, not to the committed `commitment`."""
+
+
+class OMLRegistryFingerprintAlreadySpent(RegistryRevert):
+    """Fingerprint `index` of `modelId` was already revealed."""
+
+
+class OMLRegistryFingerprintOutOfRange(RegistryRevert):
+    """Fingerprint `index` is not below `numFingerprints`."""
+
+
+class OMLRegistryHostAlreadyJoined(RegistryRevert):
+    """`host` already joined the platform."""
+
+
+class OMLRegistryHostExiting(RegistryRevert):
+    """`host` asked to exit (stake free at `exitAt`): no new licence."""
+
+
+class OMLRegistryHostLicensedDuring(RegistryRevert):
+    """`host` held a licence for `modelId` at some time in [from, to]: its answers then are not slashable."""
+
+
+class OMLRegistryHostNotJoined(RegistryRevert):
+    """`host` has not joined the platform."""
+
+
+class OMLRegistryHostNotLicensed(RegistryRevert):
+    """`host` holds no licence (at index `licenseIndex`, or none running) for `modelId`."""
+
+
+class OMLRegistryInsufficientStake(RegistryRevert):
+    """`host` bonds `stake` wei, below `minimum`."""
+
+
+class OMLRegistryInvalidArbiters(RegistryRevert):
+    """The arbiter list or quorum is invalid: need quorum > count / 2 and quorum ≤ count."""
+
+
+class OMLRegistryInvalidChallengeSize(RegistryRevert):
+    """A challenge of `count` fingerprints is outside [1, MAX_CHALLENGE_SIZE] or needs `threshold` > count."""
+
+
+class OMLRegistryInvalidChallengeStatus(RegistryRevert):
+    """Challenge `challengeId` is in state `status`, not in the state the call needs."""
+
+
+class OMLRegistryInvalidConfig(RegistryRevert):
+    """A deployment parameter is out of range (see {Config})."""
+
+
+class OMLRegistryInvalidEndpoint(RegistryRevert):
+    """`endpointHash` is zero."""
+
+
+class OMLRegistryInvalidFalseClaimBound(RegistryRevert):
+    """`p0` is not in (0, MAX_P0] or `targetFpr` not in (0, 1e18)."""
+
+
+class OMLRegistryInvalidFingerprintRoot(RegistryRevert):
+    """`fingerprintRoot` is zero or `numFingerprints` is 0."""
+
+
+class OMLRegistryInvalidHost(RegistryRevert):
+    """`host` is the zero address."""
+
+
+class OMLRegistryInvalidLicenseSigner(RegistryRevert):
+    """The licence offer recovers to `signer`, not the owner `owner`."""
+
+
+class OMLRegistryInvalidOffer(RegistryRevert):
+    """The offer has a zero term or a zero assignment root."""
+
+
+class OMLRegistryInvalidProof(RegistryRevert):
+    """`leaf` (fingerprint `index`) is not in the tree with root `root`."""
+
+
+class OMLRegistryInvalidRepeatProof(RegistryRevert):
+    """The repeated-key proof against `challengeId` with the earlier `earlierId` does not hold."""
+
+
+class OMLRegistryInvalidRevealLength(RegistryRevert):
+    """The reveal carries `fingerprints`, `proofs` and `responses` items; the commit promised `count`."""
+
+
+class OMLRegistryKeysNotStrictlyIncreasing(RegistryRevert):
+    """Item `position` repeats a key or breaks the strictly increasing order of key hashes."""
+
+
+class OMLRegistryModelAlreadyRegistered(RegistryRevert):
+    """`owner` already registered `modelHash` as `modelId`."""
+
+
+class OMLRegistryNotAccusedHost(RegistryRevert):
+    """`account` is not the host accused by challenge `challengeId`."""
+
+
+class OMLRegistryNotArbiter(RegistryRevert):
+    """`account` is not an arbiter."""
 
 
 class OMLRegistryNothingToWithdraw(RegistryRevert):
-    """The caller has no balance."""
+    """`account` has no balance to withdraw."""
+
+
+class OMLRegistryOfferExpired(RegistryRevert):
+    """Offer `nonce` of `modelId` expired at `expiry`."""
+
+
+class OMLRegistryOfferNonceUsed(RegistryRevert):
+    """Offer `nonce` of `modelId` was already accepted or revoked."""
+
+
+class OMLRegistryStakeLocked(RegistryRevert):
+    """`host`'s stake is not free yet: exit at `exitAt` (0: not requested), `openClaims` open claims."""
+
+
+class OMLRegistryUnauthorizedOwner(RegistryRevert):
+    """`account` is not the owner of `modelId`."""
+
+
+class OMLRegistryUnknownModel(RegistryRevert):
+    """No model has id `modelId`."""
 
 
 class OMLRegistryWithdrawFailed(RegistryRevert):
-    """The value transfer failed."""
+    """Sending `amount` wei to `account` failed."""
+
+
+class OMLRegistryWrongLicenseFee(RegistryRevert):
+    """The host paid `paid` wei for an offer whose fee is `fee`."""
+
+
+class OMLRegistryWrongTime(RegistryRevert):
+    """The window of challenge `challengeId` closed at `deadline` (or, for finalizing, is open until then)."""
 
 
 ERROR_CLASSES: dict[str, type[RegistryRevert]] = {

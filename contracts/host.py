@@ -1,8 +1,10 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""A licensed host: serves a model over HTTP on 127.0.0.1 and signs every response (EIP-712 `Response`).
+"""A platform host: serves a model over HTTP on 127.0.0.1 and signs every answer (EIP-712 `Response`).
 
 Protocol: ``POST /generate`` with ``{"prompt": str}`` answers ``{"output", "prompt_hash", "output_hash",
-"model_id", "host", "signature"}`` (hashes and signature as 0x-hex). ``GET /health`` answers the host address.
+"timestamp", "endpoint_hash", "host", "signature"}`` (hashes and signature as 0x-hex). Every answer is signed with
+the time it was given and the host's endpoint (the hash it registered on joining). ``GET /health`` answers the
+host address and endpoint hash.
 """
 
 from __future__ import annotations
@@ -10,15 +12,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
 
-from loyal.contracts.eip712 import Domain, response_message, recover, sign_response
+from loyal.contracts.eip712 import Domain, response_message, sign_response, try_recover
 from loyal.contracts.merkle import hash_text
 
 __all__ = ["HostServer", "SignedOutput", "host_address", "query_host"]
@@ -31,15 +34,25 @@ TextModel = Callable[[str], str]
 _MAX_BODY = 1 << 20
 
 
+#: A clock in whole seconds (the registry compares answer timestamps with block timestamps).
+Clock = Callable[[], int]
+
+
+def wall_clock() -> int:
+    """Seconds since the epoch (UTC), the default clock."""
+    return int(time.time())
+
+
 @dataclass(frozen=True)
 class SignedOutput:
     """A host's answer to one prompt, with its EIP-712 signature."""
 
     prompt: str
     output: str
-    model_id: int
+    timestamp: int
+    endpoint_hash: bytes
     host: str
-    signature: bytes
+    signature: bytes = field(repr=False)
 
     @property
     def prompt_hash(self) -> bytes:
@@ -51,24 +64,37 @@ class SignedOutput:
         """keccak256 of the output."""
         return hash_text(self.output)
 
-    def signer(self, domain: Domain) -> str:
-        """The address that signed `Response(model_id, prompt_hash, output_hash)` under `domain`."""
-        return recover(response_message(domain, self.model_id, self.prompt_hash, self.output_hash), self.signature)
+    def signer(self, domain: Domain) -> str | None:
+        """The address that signed this answer under `domain` by the contract's rules, or None (see `try_recover`)."""
+        message = response_message(domain, self.prompt_hash, self.output_hash, self.timestamp, self.endpoint_hash)
+        return try_recover(message, self.signature)
 
 
 class HostServer:
     """Serves `model` on 127.0.0.1 from a background thread; every answer is signed by `account`.
 
     Use as a context manager; `url` is valid inside it. Port 0 (default) picks a free port.
+
+    Args:
+      model: prompt → output.
+      account: the host's key (its platform address).
+      domain: the registry's EIP-712 domain.
+      endpoint: the endpoint string whose keccak256 the host registered (`joinPlatform`).
+      clock: the time signed into answers, in seconds (default `wall_clock`); tests pass the chain's clock.
+      port: TCP port on 127.0.0.1 (0: any free one).
     """
 
-    def __init__(self, model: TextModel, account: LocalAccount, domain: Domain, model_id: int, port: int = 0):
-        if model_id < 1:
-            raise ValueError(f"model_id must be ≥ 1, got {model_id}")
+    def __init__(
+        self, model: TextModel, account: LocalAccount, domain: Domain, endpoint: str, clock: Clock = wall_clock,
+        port: int = 0,
+    ):
+        if not endpoint:
+            raise ValueError("endpoint must be a non-empty string, got ''")
         self._model = model
         self._account = account
         self._domain = domain
-        self._model_id = model_id
+        self._endpoint_hash = hash_text(endpoint)
+        self._clock = clock
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._thread: threading.Thread | None = None
         self.served = 0
@@ -82,14 +108,15 @@ class HostServer:
     def answer(self, prompt: str) -> dict[str, Any]:
         """Runs the model on `prompt` and signs the result (what `POST /generate` returns)."""
         output = self._model(prompt)
-        prompt_hash, output_hash = hash_text(prompt), hash_text(output)
-        signature = sign_response(self._account, self._domain, self._model_id, prompt_hash, output_hash)
+        prompt_hash, output_hash, timestamp = hash_text(prompt), hash_text(output), int(self._clock())
+        signature = sign_response(self._account, self._domain, prompt_hash, output_hash, timestamp, self._endpoint_hash)
         self.served += 1
         return {
             "output": output,
             "prompt_hash": "0x" + prompt_hash.hex(),
             "output_hash": "0x" + output_hash.hex(),
-            "model_id": self._model_id,
+            "timestamp": timestamp,
+            "endpoint_hash": "0x" + self._endpoint_hash.hex(),
             "host": self._account.address,
             "signature": "0x" + signature.hex(),
         }
@@ -111,7 +138,8 @@ class HostServer:
 
             def do_GET(self) -> None:  # noqa: N802 (stdlib name)
                 if self.path == "/health":
-                    self._reply(200, {"host": server._account.address, "model_id": server._model_id})
+                    self._reply(200, {"host": server._account.address,
+                                      "endpoint_hash": "0x" + server._endpoint_hash.hex()})
                 else:
                     self._reply(404, {"error": f"no route {self.path}"})
 
@@ -138,7 +166,7 @@ class HostServer:
         """Starts serving in a daemon thread."""
         self._thread = threading.Thread(target=self._server.serve_forever, name="oml-host", daemon=True)
         self._thread.start()
-        logger.info("host %s serving model %d at %s", self._account.address, self._model_id, self.url)
+        logger.info("host %s serving at %s", self._account.address, self.url)
         return self
 
     def stop(self) -> None:
@@ -174,11 +202,12 @@ def query_host(url: str, prompt: str, timeout: float = 10.0) -> SignedOutput:
         out = SignedOutput(
             prompt=prompt,
             output=str(body["output"]),
-            model_id=int(body["model_id"]),
+            timestamp=int(body["timestamp"]),
+            endpoint_hash=bytes.fromhex(str(body["endpoint_hash"]).removeprefix("0x")),
             host=str(body["host"]),
             signature=bytes.fromhex(str(body["signature"]).removeprefix("0x")),
         )
-    except (KeyError, ValueError) as e:
+    except (KeyError, ValueError, TypeError) as e:
         raise ValueError(f"host {url} sent a malformed reply: {e}") from None
     if body.get("prompt_hash") != "0x" + out.prompt_hash.hex():
         raise ValueError(f"host {url} signed a different prompt (prompt_hash {body.get('prompt_hash')})")

@@ -33,18 +33,23 @@ def hash_text(text: str) -> bytes:
     return keccak(text.encode("utf-8"))
 
 
-def derive_salt(secret: bytes, index: int) -> bytes:
-    """Returns the 32-byte salt of leaf `index`: HMAC-SHA256(secret, uint256 index).
+def derive_salt(secret: bytes, model_hash: bytes, index: int) -> bytes:
+    """Returns the 32-byte salt of leaf `index` of one model: HMAC-SHA256(secret, model_hash ‖ uint256 index).
+
+    The model hash separates models, so a fingerprint file reused for two models gives unrelated leaves.
 
     Args:
       secret: the owner's secret (≥ 16 bytes); whoever holds it can open every leaf.
+      model_hash: the model's 32-byte content hash (the one registered on chain).
       index: leaf index ≥ 0.
     """
     if len(secret) < 16:
         raise ValueError(f"secret must be at least 16 bytes, got {len(secret)}")
+    if len(model_hash) != 32:
+        raise ValueError(f"model_hash must be 32 bytes, got {len(model_hash)}")
     if index < 0:
         raise ValueError(f"index must be ≥ 0, got {index}")
-    return hmac.new(secret, index.to_bytes(32, "big"), "sha256").digest()
+    return hmac.new(secret, model_hash + index.to_bytes(32, "big"), "sha256").digest()
 
 
 @dataclass(frozen=True)

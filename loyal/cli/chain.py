@@ -1,5 +1,6 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""`loyal chain`: the on-chain OML registry (deploy, register, license, serve, challenge, status, demo)."""
+"""`loyal chain`: the on-chain OML registry (deploy, register, join, license, serve, challenge, finalize, status,
+demo)."""
 
 from __future__ import annotations
 
@@ -39,6 +40,14 @@ def register(subparsers: Any, help_text: str) -> None:
     p = sub.add_parser("deploy", help="deploy a registry and remember it in the state file")
     _common(p)
     p.add_argument("--owner-key", default=None, help="deployer private key (hex)")
+    p.add_argument("--arbiter", action="append", default=None,
+                   help="arbiter address (repeat); default: the public dev arbiters 1..3")
+    p.add_argument("--quorum", type=positive_int, default=2, help="votes that decide a dispute (default 2)")
+    p.add_argument("--min-stake", type=positive_int, default=10**15, help="wei a host bonds to join (default 1e15)")
+    p.add_argument("--notice-period", type=positive_int, default=3 * 86400, help="exit notice, s (default 3 days)")
+    p.add_argument("--reveal-window", type=positive_int, default=86400, help="s to reveal a commit (default 1 day)")
+    p.add_argument("--dispute-window", type=positive_int, default=86400, help="s to dispute a claim (default 1 day)")
+    p.add_argument("--voting-window", type=positive_int, default=86400, help="s for the arbiters (default 1 day)")
     p.set_defaults(func=_deploy)
 
     p = sub.add_parser("register-model", help="commit to a model's fingerprints on chain")
@@ -46,43 +55,57 @@ def register(subparsers: Any, help_text: str) -> None:
     _owner_secret(p)
     p.add_argument("--model", type=Path, required=True, help="model directory (hashed with SHA-256)")
     p.add_argument("--fingerprints", type=Path, required=True, help="fingerprint JSONL ({key, response} per line)")
-    p.add_argument("--threshold", type=positive_int, default=None, help="matches a challenge needs (default: τ)")
-    p.add_argument("--queries", type=positive_int, default=8, help="challenge size M that sets τ (default 8)")
-    p.add_argument("--p0", type=float, default=0.01, help="chance-match probability (default 0.01)")
-    p.add_argument("--target-fpr", type=float, default=1e-6, help="false-positive target (default 1e-6)")
-    p.add_argument("--license-fee", type=non_negative_int, default=0, help="licence fee in wei (default 0)")
+    p.add_argument("--p0", type=float, default=0.01, help="per-key chance-match bound, ≤ 1/2 (default 0.01)")
+    p.add_argument("--target-fpr", type=float, default=1e-6, help="false-claim bound per challenge (default 1e-6)")
+    p.add_argument("--slash-cap", type=non_negative_int, default=10**18, help="most wei one claim slashes")
+    p.add_argument("--queries", type=positive_int, default=8, help="challenge size n whose τ(n) is reported")
     p.add_argument("--metadata-uri", default="", help="off-chain metadata URI")
     p.set_defaults(func=_register_model)
 
-    p = sub.add_parser("license-host", help="license a host: owner signs its assignment, host stakes")
+    p = sub.add_parser("join", help="join the platform as a host, bonding one stake for all licences")
+    _common(p)
+    p.add_argument("--host-key", default=None, help="host private key (hex)")
+    p.add_argument("--endpoint", required=True, help="the endpoint URL the host signs into every answer")
+    p.add_argument("--stake", type=positive_int, default=10**18, help="stake in wei (default 1 ether)")
+    p.set_defaults(func=_join)
+
+    p = sub.add_parser("license-host", help="license a host: the owner signs an offer, the host checks and takes it")
     _common(p)
     _owner_secret(p)
     p.add_argument("--model-id", type=positive_int, required=True)
     p.add_argument("--fingerprints", type=Path, required=True)
     p.add_argument("--host-key", default=None, help="host private key (hex)")
-    p.add_argument("--stake", type=non_negative_int, default=10**18, help="stake in wei (default 1 ether)")
+    p.add_argument("--term", type=positive_int, default=30 * 86400, help="licence length, s (default 30 days)")
+    p.add_argument("--fee", type=non_negative_int, default=0, help="licence fee in wei (default 0)")
+    p.add_argument("--offer-valid", type=positive_int, default=3600, help="s the offer can be accepted (default 1 h)")
     p.add_argument("--assignment-size", type=positive_int, default=None, help="fingerprints in the host's copy")
     p.add_argument("--seed", type=int, default=0, help="seed of the assignment draw")
     p.set_defaults(func=_license_host)
 
-    p = sub.add_parser("serve-host", help="serve the stand-in model over HTTP, signing every response")
+    p = sub.add_parser("serve-host", help="serve the stand-in model over HTTP, signing every answer")
     _common(p)
-    p.add_argument("--model-id", type=positive_int, required=True)
     p.add_argument("--fingerprints", type=Path, required=True)
     p.add_argument("--host-key", default=None, help="host private key (hex)")
+    p.add_argument("--endpoint", required=True, help="the endpoint registered with `loyal chain join`")
     p.add_argument("--port", type=int, default=8600)
     p.set_defaults(func=_serve_host)
 
-    p = sub.add_parser("challenge", help="query a host with fingerprints and submit the evidence")
+    p = sub.add_parser("challenge", help="commit to fingerprint keys, query an unlicensed host, reveal every answer")
     _common(p)
     _owner_secret(p)
     p.add_argument("--model-id", type=positive_int, required=True)
     p.add_argument("--fingerprints", type=Path, required=True)
     p.add_argument("--host-url", required=True, help="the host's base URL, e.g. http://127.0.0.1:8600")
-    p.add_argument("--queries", type=positive_int, default=8, help="fingerprints to reveal (default 8)")
+    p.add_argument("--queries", type=positive_int, default=8, help="keys committed and revealed (default 8)")
     p.set_defaults(func=_challenge)
 
-    p = sub.add_parser("status", help="chain, registry, models and claims")
+    p = sub.add_parser("finalize", help="finalize a claim whose dispute or voting window has closed")
+    _common(p)
+    p.add_argument("--owner-key", default=None, help="sender private key (hex)")
+    p.add_argument("--challenge-id", type=positive_int, required=True)
+    p.set_defaults(func=_finalize)
+
+    p = sub.add_parser("status", help="chain, registry, models and challenges")
     _common(p)
     p.set_defaults(func=_status)
 
@@ -123,9 +146,13 @@ def _print(args: argparse.Namespace, result: dict[str, Any]) -> int:
 
 def _deploy(args: argparse.Namespace) -> int:
     from loyal.contracts import operations
+    from loyal.contracts.client import ConfigRecord
 
+    config = ConfigRecord(args.min_stake, args.notice_period, args.reveal_window, args.dispute_window,
+                          args.voting_window)
     chain = _open(args)
-    return _print(args, operations.deploy(chain, operations.account_from(args.owner_key, "owner")))
+    return _print(args, operations.deploy(chain, operations.account_from(args.owner_key, "owner"), args.arbiter,
+                                          args.quorum, config))
 
 
 def _register_model(args: argparse.Namespace) -> int:
@@ -134,10 +161,17 @@ def _register_model(args: argparse.Namespace) -> int:
     chain = _open(args)
     result = operations.register_model(
         chain, operations.account_from(args.owner_key, "owner"), args.model, args.fingerprints,
-        _secret(args, chain, create=True), args.threshold, args.queries, args.p0, args.target_fpr,
-        args.license_fee, args.metadata_uri,
+        _secret(args, chain, create=True), args.p0, args.target_fpr, args.slash_cap, args.metadata_uri, args.queries,
     )
     return _print(args, result)
+
+
+def _join(args: argparse.Namespace) -> int:
+    from loyal.contracts import operations
+
+    chain = _open(args)
+    return _print(args, operations.join(chain, operations.account_from(args.host_key, "host"), args.endpoint,
+                                        args.stake))
 
 
 def _license_host(args: argparse.Namespace) -> int:
@@ -146,8 +180,8 @@ def _license_host(args: argparse.Namespace) -> int:
     chain = _open(args)
     result = operations.license(
         chain, operations.account_from(args.owner_key, "owner"), operations.account_from(args.host_key, "host"),
-        args.model_id, args.fingerprints, _secret(args, chain, create=False), args.stake, args.assignment_size,
-        args.seed,
+        args.model_id, args.fingerprints, _secret(args, chain, create=False), args.term, args.fee, args.offer_valid,
+        args.assignment_size, args.seed,
     )
     return _print(args, result)
 
@@ -156,9 +190,9 @@ def _serve_host(args: argparse.Namespace) -> int:
     from loyal.contracts import operations
 
     chain = _open(args)
-    server = operations.serve_host(chain, operations.account_from(args.host_key, "host"), args.model_id,
-                                   args.fingerprints, args.port)
-    print(f"serving model {args.model_id} at {server.url} (Ctrl-C to stop)", flush=True)
+    server = operations.serve_host(chain, operations.account_from(args.host_key, "host"), args.fingerprints,
+                                   args.endpoint, args.port)
+    print(f"serving at {server.url} as endpoint {args.endpoint} (Ctrl-C to stop)", flush=True)
     try:
         while True:
             time.sleep(3600)
@@ -175,6 +209,14 @@ def _challenge(args: argparse.Namespace) -> int:
         _secret(args, chain, create=False), args.host_url, args.queries,
     )
     return _print(args, result)
+
+
+def _finalize(args: argparse.Namespace) -> int:
+    from loyal.contracts import operations
+
+    chain = _open(args)
+    return _print(args, operations.finalize(chain, operations.account_from(args.owner_key, "owner"),
+                                            args.challenge_id))
 
 
 def _status(args: argparse.Namespace) -> int:

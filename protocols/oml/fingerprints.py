@@ -79,8 +79,9 @@ def parse_fingerprints(lines: Iterable[str], source: str = "<fingerprints>") -> 
     """Parses and validates JSONL fingerprint lines (blank lines are skipped).
 
     Raises:
-      ValueError: no fingerprint at all, a malformed line, a missing field, a duplicate index, or
-        fingerprints made with different tokenizers; the message names the source and line number.
+      ValueError: no fingerprint at all, a malformed line, a missing field, a duplicate index, a repeated key
+        (a repeated key is one trial counted twice, which breaks the false-claim bound), or fingerprints made
+        with different tokenizers; the message names the source and line number.
     """
     out: list[Fingerprint] = []
     for lineno, line in enumerate(lines, start=1):
@@ -104,10 +105,14 @@ def parse_fingerprints(lines: Iterable[str], source: str = "<fingerprints>") -> 
     if not out:
         raise ValueError(f"{source}: fingerprint file is empty (expected one JSON object per line)")
     seen: set[int] = set()
+    keys: dict[str, int] = {}
     for fp in out:
         if fp.index in seen:
             raise ValueError(f"{source}: duplicate fingerprint index {fp.index}")
+        if fp.key in keys:
+            raise ValueError(f"{source}: fingerprints {keys[fp.key]} and {fp.index} repeat the same key")
         seen.add(fp.index)
+        keys[fp.key] = fp.index
     digests = {fp.tokenizer for fp in out}
     if len(digests) > 1:
         raise ValueError(f"{source}: fingerprints come from {len(digests)} different tokenizers")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 
 
 def _check_trials(trials: int, p0: float) -> None:
@@ -142,3 +143,68 @@ def decide(queried: int, matches: int, p0: float, target_fpr: float = 1e-6) -> V
     return Verdict(queried=queried, matches=matches, p0=p0, threshold=tau,
                    fpr_bound=binomial_tail(queried, p0, matches), hoeffding=hoeffding_bound(queried, p0, matches),
                    claimed=matches >= tau and queried > 0)
+
+
+#: Fixed-point one of the registry (`OMLThreshold.WAD`).
+WAD = 10**18
+
+
+def to_wad(value: float) -> int:
+    """`value` in WAD fixed point, rounded to nearest (p₀ and FPR as the registry stores them)."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"value must be in [0, 1], got {value!r}")
+    return round(value * WAD)
+
+
+def chain_threshold(trials: int, p0_wad: int, fpr_wad: int) -> int:
+    """τ(n) exactly as `OMLThreshold.threshold` computes it on chain; n + 1 when unreachable.
+
+    τ(n) = min{k : U_k ≤ FPR} with U_k = 1 − Σ_{j<k} L_j an upper bound of P[Bin(n, p₀) ≥ k]: in 10^72 fixed
+    point, L_0 = ⌊q^n⌋ (q = 1 − p₀, square-and-multiply with floored products) and
+    L_j = ⌊L_{j-1}·(n − j + 1)·p₀ / (j·q)⌋ are lower bounds of the binomial pmf. So "claim when matches ≥ τ(n)"
+    has false-claim probability ≤ FPR for every n, and τ(n) is never below the exact threshold.
+
+    Args:
+      trials: n ≥ 1.
+      p0_wad: p₀·10^18 in (0, 10^18).
+      fpr_wad: FPR·10^18 in (0, 10^18).
+    """
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise ValueError(f"trials n must be an integer ≥ 1, got n={trials!r}")
+    if not 0 < p0_wad < WAD or not 0 < fpr_wad < WAD:
+        raise ValueError(f"p0_wad and fpr_wad must be in (0, 1e18), got {p0_wad}, {fpr_wad}")
+    one = 10**72
+    q = WAD - p0_wad
+    x, e, term = q * (one // WAD), trials, one
+    while e:
+        if e & 1:
+            term = term * x // one
+        x = x * x // one
+        e >>= 1
+    below, target = 0, fpr_wad * (one // WAD)
+    for k in range(1, trials + 1):
+        below += term
+        if one - below <= target:
+            return k
+        term = term * ((trials - k + 1) * p0_wad) // (k * q)
+    return trials + 1
+
+
+def false_claim_table(p0: float, target_fpr: float, sizes: Sequence[int]) -> list[dict[str, float | int]]:
+    """For each n: the chain's τ(n), the exact binomial τ and the exact false-claim probability at the chain's τ.
+
+    Exact tails come from scipy (`binom.sf`); the chain's τ(n) is never below the exact one, so its false-claim
+    probability P[Bin(n, p₀) ≥ τ(n)] is ≤ FPR (a test checks both on a grid of n, p₀ and FPR).
+
+    Returns:
+      One dict per n: ``{"n", "tau_chain", "tau_exact", "fpr_at_tau_chain"}`` (τ = n + 1 means "no claim at n").
+    """
+    from scipy.stats import binom
+
+    rows = []
+    for n in sizes:
+        tau = chain_threshold(n, to_wad(p0), to_wad(target_fpr))
+        exact = next((k for k in range(1, n + 1) if binom.sf(k - 1, n, p0) <= target_fpr), n + 1)
+        rows.append({"n": n, "tau_chain": tau, "tau_exact": exact,
+                     "fpr_at_tau_chain": float(binom.sf(tau - 1, n, p0)) if tau <= n else 0.0})
+    return rows

@@ -18,7 +18,7 @@ from eth_account.signers.local import LocalAccount
 
 from loyal.contracts.artifacts import CONTRACTS_DIR
 from loyal.contracts.chain import Chain, insecure_dev_account, open_chain
-from loyal.contracts.client import OMLRegistryClient
+from loyal.contracts.client import ConfigRecord, OMLRegistryClient
 
 _HARDHAT = CONTRACTS_DIR / "node_modules" / ".bin" / "hardhat"
 
@@ -63,15 +63,23 @@ def hardhat_url():
         proc.wait(timeout=10)
 
 
+#: Deployment parameters of the test registries: 0.001 ether to join; 3-day notice; 1-day windows.
+CONFIG = ConfigRecord(min_host_stake=10**15, notice_period=3 * 86400, reveal_window=86400, dispute_window=86400,
+                      voting_window=86400)
+ARBITERS = ("arbiter-1", "arbiter-2", "arbiter-3")
+QUORUM = 2
+
+
 @dataclass
 class Env:
-    """A fresh registry on one chain with funded owner, host and stranger accounts."""
+    """A fresh registry on one chain with funded owner, host, stranger and arbiter accounts (quorum 2 of 3)."""
 
     chain: Chain
     registry: OMLRegistryClient
     owner: LocalAccount
     host: LocalAccount
     stranger: LocalAccount
+    arbiters: tuple[LocalAccount, ...]
 
 
 _CHAINS: dict[str, Chain] = {}
@@ -83,10 +91,11 @@ def env(request) -> Env:
     if request.param not in _CHAINS:
         url = request.getfixturevalue("hardhat_url") if request.param == "hardhat" else None
         chain = open_chain(url, state_path=None)
-        for role in ("owner", "host", "stranger"):
+        for role in ("owner", "host", "stranger", *ARBITERS):
             chain.ensure_funded(insecure_dev_account(role).address, 1000 * 10**18)
         _CHAINS[request.param] = chain
     chain = _CHAINS[request.param]
     owner = insecure_dev_account("owner")
-    registry, _ = OMLRegistryClient.deploy(chain, owner)
-    return Env(chain, registry, owner, insecure_dev_account("host"), insecure_dev_account("stranger"))
+    arbiters = tuple(insecure_dev_account(role) for role in ARBITERS)
+    registry, _ = OMLRegistryClient.deploy(chain, owner, [a.address for a in arbiters], QUORUM, CONFIG)
+    return Env(chain, registry, owner, insecure_dev_account("host"), insecure_dev_account("stranger"), arbiters)

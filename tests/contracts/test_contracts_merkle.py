@@ -1,6 +1,6 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""The Python Merkle tree and EIP-712 signing agree with the contract (`leafHash`, `verifyFingerprint`,
-`responseDigest`)."""
+"""The Python Merkle tree, EIP-712 signing and τ(n) agree with the contract (`leafHash`, `verifyFingerprint`,
+`responseDigest`, `thresholdFor`)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,17 @@ from hypothesis import strategies as st
 from loyal.contracts import eip712
 from loyal.contracts.chain import insecure_dev_account, open_chain
 from loyal.contracts.client import OMLRegistryClient
-from loyal.contracts.merkle import Fingerprint, MerkleTree, hash_pair, verify_proof
+from loyal.contracts.merkle import Fingerprint, MerkleTree, derive_salt, hash_pair, verify_proof
+from loyal.contracts.demo import DEMO_CONFIG as CONFIG
+from loyal.protocols.oml.statistics import chain_threshold
 
 
 @pytest.fixture(scope="module")
 def registry():
     chain = open_chain(None, state_path=None)
     owner = insecure_dev_account("owner")
-    chain.ensure_funded(owner.address, 10**18)
-    return OMLRegistryClient.deploy(chain, owner)[0]
+    chain.ensure_funded(owner.address, 10**20)
+    return OMLRegistryClient.deploy(chain, owner, [owner.address], 1, CONFIG)[0]
 
 
 def test_three_leaf_root_is_closed_form():
@@ -72,11 +74,43 @@ def test_python_proofs_match_contract_verification(registry, items, pick, flip):
     assert not registry.verify_fingerprint(tree.root, other, proof)
 
 
-@given(model_id=st.integers(min_value=1, max_value=2**64), prompt=st.text(max_size=20), output=st.text(max_size=20))
-def test_eip712_signature_recovers_on_contract_digest(registry, model_id, prompt, output):
+@given(timestamp=st.integers(min_value=0, max_value=2**64 - 1), prompt=st.text(max_size=20),
+       output=st.text(max_size=20), endpoint=st.binary(min_size=32, max_size=32))
+def test_eip712_signature_recovers_on_contract_digest(registry, timestamp, prompt, output, endpoint):
     host = insecure_dev_account("host")
     prompt_hash, output_hash = keccak(prompt.encode()), keccak(output.encode())
-    signature = eip712.sign_response(host, registry.domain, model_id, prompt_hash, output_hash)
-    digest = registry.response_digest(model_id, prompt_hash, output_hash)
+    signature = eip712.sign_response(host, registry.domain, prompt_hash, output_hash, timestamp, endpoint)
+    digest = registry.response_digest(prompt_hash, output_hash, timestamp, endpoint)
     sig = keys.Signature(signature[:64] + bytes([signature[64] - 27]))
     assert sig.recover_public_key_from_msg_hash(digest).to_checksum_address() == host.address
+    message = eip712.response_message(registry.domain, prompt_hash, output_hash, timestamp, endpoint)
+    assert eip712.try_recover(message, signature) == host.address
+
+
+def test_salts_are_per_model():
+    # Prepare: one secret, one index, two models (finding 7: a reused fingerprint file gave identical leaves).
+    secret = b"s" * 32
+    # Assert: HMAC-SHA256(secret, model_hash ‖ uint256 index), golden from hashlib.
+    import hmac
+
+    expected = hmac.new(secret, b"\x01" * 32 + (5).to_bytes(32, "big"), "sha256").digest()
+    assert derive_salt(secret, b"\x01" * 32, 5) == expected
+    assert derive_salt(secret, b"\x01" * 32, 5) != derive_salt(secret, b"\x02" * 32, 5)
+    with pytest.raises(ValueError, match=r"model_hash must be 32 bytes, got 3"):
+        derive_salt(secret, b"abc", 0)
+
+
+_registered: dict[tuple[int, int], int] = {}
+
+
+@given(n=st.integers(min_value=1, max_value=1024), p0=st.integers(min_value=1, max_value=5 * 10**17),
+       fpr=st.integers(min_value=1, max_value=10**18 - 1))
+@example(n=1024, p0=10**18 // 16, fpr=10**9)  # the longest loop at the documented edge (τ = 116)
+@example(n=1024, p0=5 * 10**17, fpr=1)  # q^n underflows: no claim
+def test_contract_threshold_equals_the_python_mirror(registry, n, p0, fpr):
+    # Fuzz the maths: OMLThreshold.threshold and statistics.chain_threshold agree bit for bit.
+    if (p0, fpr) not in _registered:
+        owner = insecure_dev_account("owner")
+        model_hash = keccak(f"fuzz-{p0}-{fpr}".encode())
+        _registered[(p0, fpr)] = registry.register_model(owner, model_hash, b"\x01" * 32, 1, p0, fpr, 0)[0]
+    assert registry.threshold_for(_registered[(p0, fpr)], n) == chain_threshold(n, p0, fpr)

@@ -15,7 +15,7 @@ from loyal.protocols.oml.ledger import BurntLedger, FingerprintSpentError, choos
 
 def _fp(i: int, tok: str = "abc") -> Fingerprint:
     return Fingerprint(index=i, kind="perinucleus", key_ids=(1, 2, 3), response_ids=(4,), tokenizer=tok,
-                       key="k", response="r")
+                       key=f"k{i}", response="r")
 
 
 def test_fingerprint_jsonl_round_trip():
@@ -29,6 +29,8 @@ def test_fingerprint_jsonl_round_trip():
     [([], "fingerprint file is empty"), (["", "  "], "fingerprint file is empty"),
      (["{not json"], ":1: not valid JSON"), (['{"index": 0}'], ":1: missing field"),
      ([_fp(0).to_json(), _fp(0).to_json()], "duplicate fingerprint index 0"),
+     ([_fp(0).to_json(), _fp(1).to_json().replace('"key": "k1"', '"key": "k0"')],
+      r"f.jsonl: fingerprints 0 and 1 repeat the same key"),
      ([_fp(0).to_json(), _fp(1, "xyz").to_json()], "different tokenizers"),
      ([_fp(0).to_json().replace('"response_ids": [4]', '"response_ids": []')], "response_ids must be a non-empty")],
 )

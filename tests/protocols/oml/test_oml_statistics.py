@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from loyal.protocols.oml.statistics import (
-    binomial_tail, decide, hoeffding_bound, match_threshold, p0_upper_bound,
+    WAD, binomial_tail, chain_threshold, decide, false_claim_table, hoeffding_bound, match_threshold,
+    p0_upper_bound, to_wad,
 )
 
 
@@ -68,3 +69,44 @@ def test_match_threshold_fails_if_fpr_outside_unit_interval(fpr):
 def test_decide_fails_if_matches_exceed_queries():
     with pytest.raises(ValueError, match=r"matches must be in \[0, queried=5\]"):
         decide(5, 6, 0.1)
+
+
+# The registry's τ(n) (OMLThreshold.sol, mirrored bit for bit by chain_threshold) against scipy's exact tail.
+_GRID_SIZES = [1, 2, 3, 5, 8, 13, 16, 32, 64, 100, 128, 256, 512, 1000, 1024]
+
+
+@pytest.mark.parametrize("p0", [1e-4, 1e-3, 0.01, 0.05, 0.0625])
+@pytest.mark.parametrize("fpr", [1e-2, 1e-6, 1e-9])
+def test_chain_threshold_bounds_false_claims_for_every_n(p0, fpr):
+    # Issue #20 finding 4: the false-claim probability at τ(n) is ≤ FPR for every n, and τ(n) is the exact
+    # binomial threshold (never below it; on this grid never above it either).
+    from scipy.stats import binom
+
+    for row in false_claim_table(p0, fpr, _GRID_SIZES):
+        n, tau = row["n"], row["tau_chain"]
+        # scipy's float tail can sit a rounding error above an exact tie (n = 3, p0 = 0.01: P = 1e-6 exactly).
+        assert row["fpr_at_tau_chain"] <= fpr * (1 + 1e-9)
+        assert row["tau_chain"] in (row["tau_exact"], row["tau_exact"] - 1)
+        if 1 < tau <= n:  # τ(n) − 1 would break the bound: τ is the smallest
+            assert binom.sf(tau - 2, n, p0) > fpr
+
+
+def test_chain_threshold_golden():
+    # Golden values (scipy exact thresholds; see the docs/contracts.md table): p0 = 0.01, FPR = 1e-6.
+    got = [chain_threshold(n, to_wad(0.01), to_wad(1e-6)) for n in (1, 8, 64, 256, 1024)]
+    assert got == [2, 4, 8, 14, 30]
+
+
+@given(n=st.integers(1, 300), p0_ppm=st.integers(1, 62_500), fpr_exp=st.integers(1, 12))
+def test_chain_threshold_is_an_upper_bound_in_exact_arithmetic(n, p0_ppm, fpr_exp):
+    p0, fpr = Fraction(p0_ppm, 10**6), Fraction(1, 10**fpr_exp)
+    tau = chain_threshold(n, p0_ppm * 10**12, WAD // 10**fpr_exp)
+    if tau <= n:
+        assert _brute_tail(n, p0, tau) <= fpr
+
+
+def test_chain_threshold_fails_if_out_of_range():
+    with pytest.raises(ValueError, match=r"trials n must be an integer ≥ 1, got n=0"):
+        chain_threshold(0, 1, 1)
+    with pytest.raises(ValueError, match=r"p0_wad and fpr_wad must be in \(0, 1e18\), got 0, 1"):
+        chain_threshold(4, 0, 1)
