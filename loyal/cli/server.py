@@ -71,7 +71,7 @@ def _job(args: argparse.Namespace):
     import json
 
     from loyal.protocols.proto import policies
-    from loyal.protocols.ssa.job import Job
+    from loyal.protocols.ssa.job import Job, cheapest_params_name
 
     if getattr(args, "job", None):
         try:
@@ -81,10 +81,15 @@ def _job(args: argparse.Namespace):
 
     policy_spec = _policy_spec(args)
     k, b = policies.policy_schema(policy_spec) or (args.participations or 1, args.min_separation or 1)
+    z = _noise_multiplier(args)
+    params = args.params or cheapest_params_name(
+        dim=args.dim, cohort_size=args.clients_per_round, clip_norm=args.clip_norm, scale=args.scale,
+        committee_size=args.committee_size, threshold=args.threshold, noise_multiplier=z, rounds=args.rounds,
+        policy_spec=policy_spec, prove_uploads=not args.no_prove_uploads)
     return Job(
         job_id=os.urandom(16), public_seed=os.urandom(32), dim=args.dim, cohort_size=args.clients_per_round,
         clip_norm=args.clip_norm, scale=args.scale, committee_size=args.committee_size, threshold=args.threshold,
-        noise_multiplier=_noise_multiplier(args), params_name=args.params, rounds=args.rounds, policy_spec=policy_spec,
+        noise_multiplier=z, params_name=params, rounds=args.rounds, policy_spec=policy_spec,
         participations=k, min_separation=b, min_cohort=args.min_cohort, model_name=args.model_name,
         model_seed=args.model_seed, server_learning_rate=args.server_learning_rate, rotations=tuple(args.rotate or ()),
         member_keys=tuple(args.member_key or ()), prove_uploads=not args.no_prove_uploads,
@@ -211,7 +216,8 @@ def _add_job_flags(p: argparse.ArgumentParser) -> None:
                    help="DP noise multiplier z > 0 (no default: also noise_multiplier in --policy; 0 needs --insecure)")
     p.add_argument("--clip-norm", type=positive_float, default=1.0, help="clip norm C (default 1)")
     p.add_argument("--scale", type=positive_float, default=1024.0, help="fixed-point scale s (default 1024)")
-    p.add_argument("--params", default="rlwe-n4096", help="RLWE parameter set (default rlwe-n4096)")
+    p.add_argument("--params", default=None,
+                   help="RLWE parameter set (default: the cheapest 128-bit set that fits the job, proofs included)")
     p.add_argument("--rounds", type=positive_int, default=3, help="rounds before the job is done (default 3)")
     p.add_argument("--model-name", default="", help="model clients train (e.g. digits-mlp; default none)")
     p.add_argument("--model-seed", type=int, default=0, help="torch seed of the initial model (default 0)")

@@ -62,6 +62,20 @@ def decode_part(blob: bytes, config: SsaConfig) -> tuple[AheCiphertext, bytes]:
     return AheCiphertext(c0, c1), blob[2 * size:]
 
 
+def verify_part(config: SsaConfig, public_key_hat: np.ndarray, kind: Kind, round_index: int, sender: int,
+                ahe: AheCiphertext, proof: bytes) -> None:
+    """The one check of an upload's proof (server before include, members in the audit): a well-formed
+    encryption under `public_key_hat`, bound to this job, kind, round and sender.
+
+    Raises:
+      ProofError: no proof, or one that does not verify.
+    """
+    if not proof:
+        raise ProofError("this job requires a proof that the upload's AHE ciphertext is well formed; none was sent")
+    statement = zk.AheStatement.from_ahe(config.ahe, public_key_hat, ahe)
+    zk.verify_encryption(statement, proof, context=proof_context(config, kind, round_index, sender))
+
+
 def _sum(config: SsaConfig, parts: tuple[Part, ...]) -> AheCiphertext:
     ring = config.ahe.ring
     acc = AheCiphertext(np.zeros((ring.num_moduli, ring.degree), np.int64), np.zeros((ring.num_moduli, ring.degree), np.int64))
@@ -95,9 +109,8 @@ def check_round_parts(
         if allowed is not None and not set(senders) <= allowed:
             raise LogIntegrityError(f"round {r} has noise shares from {sorted(set(senders) - allowed)}, not committee members")
         for sender, ct, proof in items:
-            statement = zk.AheStatement.from_ahe(config.ahe, public_key_hat, ct)
             try:
-                zk.verify_encryption(statement, proof, context=proof_context(config, kind, r, sender))
+                verify_part(config, public_key_hat, kind, r, sender, ct, proof)
             except ProofError as e:
                 raise LogIntegrityError(f"round {r}: the {kind.name.lower()} part of sender {sender} is not proven "
                                         f"well formed ({e})") from None
@@ -111,4 +124,4 @@ def check_round_parts(
             raise LogIntegrityError(f"round {r} holds this member's noise share {len(mine)} times, not once")
 
 
-__all__ = ["Part", "RoundParts", "check_round_parts", "decode_part", "encode_part"]
+__all__ = ["Part", "RoundParts", "check_round_parts", "decode_part", "encode_part", "verify_part"]

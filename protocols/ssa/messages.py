@@ -12,9 +12,8 @@ aligned: the server reads residues as uint32 views of the upload (no copy). Vers
 
 `parse_*` check, in order: length, magic, version, kind, digest, job, meta, array count, shapes
 against the job's ring (degree, moduli, ceil(d/N) polynomials) and residue ranges — all before
-any aggregate is touched. The digest catches truncation and corruption; the sender's authenticity is
-the transport's (TLS + client authentication). BLAKE3 (O'Connor, Aumasson, Neves, Wilcox-O'Hearn, 2020;
-128-bit collision resistance) hashes 1.2 MB ~4x faster than SHA-256 with SHA-NI on one core.
+any aggregate is touched. The digest catches truncation and corruption (BLAKE3, why: docs/ssa.md);
+authenticity is the transport's. A contribution may carry a 4th array, its proof (`proof_bytes` in meta).
 """
 
 from __future__ import annotations
@@ -186,11 +185,7 @@ class _Parsed:
 
 
 def frame_sender(data: bytes) -> int:
-    """The sender (client id or member index) a frame's header names; the full parse checks everything else.
-
-    Raises:
-      MessageFormatError: too short for a header, or not a Loyal frame.
-    """
+    """The sender a frame's header names (MessageFormatError if no Loyal frame); the parse checks the rest."""
     if not isinstance(data, bytes | bytearray | memoryview) or len(data) < _HEADER.size:
         raise MessageFormatError(f"message truncated: shorter than the {_HEADER.size}-byte frame header")
     magic, *_, sender, _ = _HEADER.unpack_from(data)
@@ -309,10 +304,8 @@ def parse_contribution(
     data: bytes, *, job_id: bytes, kahe_ring: RnsRing, ahe_ring: RnsRing, num_polys: int, kind: Kind,
     verify_digest: bool = True,
 ) -> tuple[ClientContribution | NoiseContribution, bytes]:
-    """Parses and validates a contribution; returns it and its digest.
-
-    The ciphertexts hold read-only uint32 views of `data` (no copy): the server only adds them.
-    A contribution missing its KAHE or its AHE part has the wrong array count and is rejected whole.
+    """Parses and validates a contribution; returns it and its digest. The ciphertexts are read-only
+    uint32 views of `data` (no copy); one missing its KAHE or AHE part has the wrong array count.
 
     Args:
       verify_digest: recompute the BLAKE3 trailer (~0.27 ms/MB, the largest per-upload cost); may be
@@ -329,10 +322,10 @@ def parse_contribution(
     _check_ranges(data, p, shapes, (kahe_ring, ahe_ring, ahe_ring), ("KAHE ciphertext", "AHE c0", "AHE c1"))
     kahe, ahe, proof = KaheCiphertext(p.arrays[0]), AheCiphertext(*p.arrays[1:3]), b""
     if len(p.arrays) == 4:
-        n = p.meta["proof_bytes"]
-        if not isinstance(n, int) or p.arrays[3].ndim != 1 or not 0 < n <= 4 * len(p.arrays[3]) < n + 4:
-            raise MessageFormatError(f"proof_bytes={n!r} does not match the proof array of {p.arrays[3].shape} words")
-        proof = p.arrays[3].astype("<u4").tobytes()[:n]
+        n, words = p.meta["proof_bytes"], p.arrays[3]
+        if not isinstance(n, int) or words.ndim != 1 or not 0 < n <= 4 * len(words) < n + 4:
+            raise MessageFormatError(f"proof_bytes={n!r} does not match the proof array of {words.shape} words")
+        proof = words.astype("<u4").tobytes()[:n]
     cls = ClientContribution if kind == Kind.CLIENT_CONTRIBUTION else NoiseContribution
     return cls(p.round_index, p.sender, kahe, ahe, proof), p.digest
 

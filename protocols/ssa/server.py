@@ -19,7 +19,7 @@ import numpy as np
 from loyal.protocols.rlwe.ahe import AheCiphertext, ThresholdError
 from loyal.protocols.rlwe.kahe import KaheCiphertext
 from loyal.protocols.ssa import log as ssalog
-from loyal.protocols.ssa.client import proof_context
+from loyal.protocols.ssa.audit import verify_part
 from loyal.protocols.ssa.config import SsaConfig
 from loyal.protocols.ssa.errors import LogIntegrityError, ProtocolStateError, ReplayError
 from loyal.protocols.ssa.messages import (
@@ -34,8 +34,6 @@ from loyal.protocols.ssa.messages import (
     parse_partial,
 )
 from loyal.protocols.ssa.policy import QuantizedRow, ReleasePolicy
-from loyal.protocols.zk import ahe as zk
-from loyal.protocols.zk.errors import ProofError
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +204,8 @@ class SsaServer:
         The caller may then make it durable and `include` it: validation never runs twice.
 
         Raises:
-          MessageFormatError: malformed bytes; ReplayError: wrong round, replayed bytes or sender.
+          MessageFormatError: malformed bytes; ReplayError: wrong round, replayed bytes or sender;
+          ProofError: a job with `prove_uploads` and no valid proof of the AHE part (`audit.verify_part`).
         """
         msg, digest = parse_contribution(
             data, job_id=self.config.job_id, kahe_ring=self.config.kahe.ring, ahe_ring=self.config.ahe.ring,
@@ -225,24 +224,10 @@ class SsaServer:
                 raise ReplayError(f"noise from {msg.member_index}, not a committee member {self.config.committee}")
             if msg.member_index in rnd.noise_members:
                 raise ReplayError(f"member {msg.member_index} already sent noise for round {rnd.round_index}")
-        self._check_proof(state, msg, kind)
+        if self.config.prove_uploads:  # before any aggregate changes (issue 14, attack 1)
+            sender = msg.client_id if kind == Kind.CLIENT_CONTRIBUTION else msg.member_index
+            verify_part(self.config, state.public_key_hat, kind, msg.round_index, sender, msg.ahe, msg.proof)
         return Contribution(kind, msg, digest)
-
-    def _check_proof(self, state: ServerState, msg: ClientContribution | NoiseContribution, kind: Kind) -> None:
-        """With `config.prove_uploads`, the AHE part must carry a proof of a well-formed encryption under
-        the committee key, bound to this job, round, sender and kind (`loyal.protocols.zk.ahe`).
-
-        Raises:
-          ProofError: missing, malformed or failing proof (nothing is stored).
-        """
-        cfg = self.config
-        if not cfg.prove_uploads:
-            return
-        if not msg.proof:
-            raise ProofError("this job requires a proof that the upload's AHE ciphertext is well formed; none was sent")
-        sender = msg.client_id if kind == Kind.CLIENT_CONTRIBUTION else msg.member_index
-        statement = zk.AheStatement.from_ahe(cfg.ahe, state.public_key_hat, msg.ahe)
-        zk.verify_encryption(statement, msg.proof, context=proof_context(cfg, kind, msg.round_index, sender))
 
     def include(self, state: ServerState, contribution: Contribution) -> ServerState:
         """Adds a checked contribution's two parts to the open round (both or neither)."""
