@@ -51,7 +51,7 @@ def _ours(args, marks: list, prove: bool = False) -> dict:
         params = np.zeros(args.dim, dtype=np.float64)
         for _ in range(2):
             t0 = time.perf_counter()
-            ticket = __import__("pickle").dumps(agg.ticket())
+            ticket = agg.ticket_bytes()
             msgs = [Message(content=RecordDict({SSA_KEY: ConfigRecord({"ticket": ticket, "client-id": i})}),
                             dst_node_id=n, message_type="train") for i, n in enumerate(nodes)]
             replies = list(grid.send_and_receive(msgs))

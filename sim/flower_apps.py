@@ -12,7 +12,6 @@ which masks the same way: the mod wraps the training callable). Theirs: `SecAggP
 from __future__ import annotations
 
 import dataclasses
-import pickle
 import time
 from collections.abc import Callable
 
@@ -22,7 +21,7 @@ import torch
 from flwr.app import Array, ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 
 from loyal.methods.kit.train import LocalTrainConfig, evaluate, get_flat_params, local_update, set_flat_params
-from loyal.methods.fl.dpftrl_ssa import DPFTRLSsa, create_upload
+from loyal.methods.fl.dpftrl_ssa import DPFTRLSsa, create_upload, ticket_from_bytes
 
 SSA_KEY = "loyal.ssa"
 COUNTER = "loyal-flower-bytes"
@@ -76,8 +75,8 @@ def ssa_dpftrl_mod(msg: Message, context: Context, call_next) -> Message:
     if not msg.has_content() or SSA_KEY not in msg.content.config_records:
         return call_next(msg, context)
     cfg = msg.content.config_records[SSA_KEY]
-    ticket = pickle.loads(cfg["ticket"])  # noqa: S301 - from our own ServerApp in this simulation
-    config = _CONFIGS.setdefault(ticket.config.job_id, ticket.config)
+    ticket = ticket_from_bytes(cfg["ticket"])  # data, validated; never unpickled (the server is untrusted)
+    config = _CONFIGS.setdefault(ticket.config.genesis, ticket.config)  # keeps the NTT tables warm
     ticket = dataclasses.replace(ticket, config=config)
     reply = call_next(msg, context)
     update = reply.content.array_records["update"]["delta"].numpy()
@@ -128,7 +127,7 @@ def ssa_server_main(
         history = []
         for rnd in range(rounds):
             t0 = time.perf_counter()
-            ticket = pickle.dumps(agg.ticket())
+            ticket = agg.ticket_bytes()
             params = get_flat_params(model).numpy()
             msgs = []
             for cid, node in enumerate(nodes):

@@ -20,7 +20,9 @@ from __future__ import annotations
 import dataclasses
 import copy
 import hashlib
+import json
 import logging
+import struct
 import time
 from collections.abc import Callable, Sequence
 
@@ -30,6 +32,7 @@ import torch
 from loyal.methods.fl.dp_common import PrivacyConfig
 from loyal.methods.fl.dpftrl_plaintext import LearnerState
 from loyal.protocols.dpftrl.ledger import ParticipationError
+from loyal.protocols.proto.convert import residues_from_bytes, residues_to_bytes
 from loyal.protocols.proto.policies import canonical_policy_spec, policy_schema
 from loyal.protocols.rlwe.ahe import ThresholdError
 from loyal.protocols.rlwe.params import BY_NAME
@@ -130,6 +133,29 @@ class RoundTicket:
     public_key_hat: np.ndarray = dataclasses.field(repr=False)
 
 
+def ticket_to_bytes(job: Job, ticket: RoundTicket) -> bytes:
+    """The ticket as data for clients in other processes: round | job JSON | public key residues.
+
+    Never pickle: a client that unpickles what the server sent runs whatever the server chose, and SSA
+    distrusts the server (issue 16). `ticket_from_bytes` validates every field.
+    """
+    blob = json.dumps(job.to_json(), sort_keys=True).encode()
+    return struct.pack("<II", len(blob), ticket.round_index) + blob + residues_to_bytes(ticket.public_key_hat)
+
+
+def ticket_from_bytes(data: bytes) -> RoundTicket:
+    """Inverse of `ticket_to_bytes`. Raises ValueError on malformed bytes or an invalid job."""
+    if len(data) < 8:
+        raise ValueError(f"a ticket needs at least 8 bytes, got {len(data)}")
+    n, round_index = struct.unpack_from("<II", data)
+    try:
+        job = Job.from_json(json.loads(bytes(data[8:8 + n])))
+    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError) as e:
+        raise ValueError(f"malformed ticket job: {e}") from None
+    config = job.config_for_epoch(0)  # encryption does not depend on who decrypts
+    return RoundTicket(config, round_index, residues_from_bytes(bytes(data[8 + n:]), config.ahe.ring, "public_key_hat"))
+
+
 def create_upload(ticket: RoundTicket, update: np.ndarray, client_id: int, prng: AesCtrPrng | None = None) -> bytes:
     """The client step: clip, encode, encrypt `update`; returns the framed upload (then the client leaves)."""
     return SsaClient(ticket.config).create_contribution(
@@ -191,6 +217,10 @@ class DPFTRLSsa:
     # ---- client side -------------------------------------------------------------------------
     def ticket(self) -> RoundTicket:
         return RoundTicket(self.config, self.state.round_index, self.state.core.public_key_hat)
+
+    def ticket_bytes(self) -> bytes:
+        """`ticket()` as data (`ticket_to_bytes`), for clients in other processes (Flower)."""
+        return ticket_to_bytes(self.job, self.ticket())
 
     def client_prng(self, round_index: int, client_id: int) -> AesCtrPrng:
         return self.settings.prng(f"client/{round_index}/{client_id}")

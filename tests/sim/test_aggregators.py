@@ -158,3 +158,19 @@ def test_dpftrl_ssa_above_threshold_releases_with_live_subset_and_rotates() -> N
         assert agg.last_release.round_index == t  # released by a live subset without `first`
         assert float((params - expect).abs().max()) <= (t + 1) / settings.scale
     assert agg.epoch == ROUNDS - 1
+
+
+def test_ticket_travels_as_validated_data_not_pickle() -> None:
+    """A Flower client decodes the server's ticket as data (issue 16: unpickling lets the server run code)."""
+    from loyal.methods.fl.dpftrl_ssa import create_upload, ticket_from_bytes
+
+    agg = DPFTRLSsa(_privacy(0.0), DIM, SETTINGS, server_learning_rate=1.0)
+    data = agg.ticket_bytes()
+    assert b"\x80\x04" not in data[:2]  # no pickle header
+    ticket = ticket_from_bytes(data)
+    assert ticket.round_index == 0 and ticket.config.genesis == agg.config.genesis
+    assert np.array_equal(ticket.public_key_hat, agg.ticket().public_key_hat)
+    assert agg.handle_upload(create_upload(ticket, _updates(1)[0].numpy(), 0, agg.client_prng(0, 0)))
+    for bad in (data[:5], data[:40], data[:-4], b"\x05\x00\x00\x00\x00\x00\x00\x00{}{}{"):
+        with pytest.raises(ValueError):
+            ticket_from_bytes(bad)
