@@ -18,15 +18,21 @@ def _pem_key(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
 
 
-def create_certificates(out: str | pathlib.Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost"), days: int = 365) -> dict[str, str]:
-    """Writes ca.crt, ca.key, server.crt, server.key (P-256 keys, SANs = `hosts`) into `out`.
+def create_certificates(out: str | pathlib.Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost"), days: int = 365,
+                        ca_key_path: str | pathlib.Path | None = None) -> dict[str, str]:
+    """Writes ca.crt, server.crt, server.key (P-256 keys, SANs = `hosts`) into `out`.
+
+    The CA key never lands next to the server's material (issue 16): it is discarded after signing
+    (a one-certificate CA), or written to `ca_key_path`, which must lie outside `out`.
 
     Returns:
-      Paths of the written files by name. Keys are written with mode 0600.
+      Paths of the written files by name. Keys are written with mode 0600 from creation.
     """
+    d = pathlib.Path(out)
+    if ca_key_path is not None and pathlib.Path(ca_key_path).resolve().parent == d.resolve():
+        raise ValueError(f"keep the CA key apart from the server material: {ca_key_path} is inside {out}")
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
-    d = pathlib.Path(out)
     d.mkdir(parents=True, exist_ok=True)
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -56,7 +62,7 @@ def create_certificates(out: str | pathlib.Path, hosts: tuple[str, ...] = ("127.
         .sign(ca_key, hashes.SHA256())
     )
     files = {
-        "ca.crt": ca.public_bytes(serialization.Encoding.PEM), "ca.key": _pem_key(ca_key),
+        "ca.crt": ca.public_bytes(serialization.Encoding.PEM),
         "server.crt": cert.public_bytes(serialization.Encoding.PEM), "server.key": _pem_key(key),
     }
     for name, data in files.items():
@@ -64,7 +70,11 @@ def create_certificates(out: str | pathlib.Path, hosts: tuple[str, ...] = ("127.
             write_private(d / name, data)
         else:
             (d / name).write_bytes(data)
-    return {name: str(d / name) for name in files}
+    paths = {name: str(d / name) for name in files}
+    if ca_key_path is not None:
+        write_private(ca_key_path, _pem_key(ca_key))
+        paths["ca.key"] = str(ca_key_path)
+    return paths
 
 
 def write_private(path: str | os.PathLike, data: bytes) -> None:

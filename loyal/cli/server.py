@@ -190,7 +190,7 @@ def _status(args: argparse.Namespace) -> int:
 def _certs(args: argparse.Namespace) -> int:
     from loyal.server.certs import create_certificates
 
-    files = create_certificates(args.out, tuple(args.host or ("127.0.0.1", "localhost")))
+    files = create_certificates(args.out, tuple(args.host or ("127.0.0.1", "localhost")), ca_key_path=args.ca_key)
     emit_json(files) if args.json else print("\n".join(files.values()))
     return 0
 
@@ -282,6 +282,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p = sub.add_parser("certs", help="write a CA and a server certificate for 127.0.0.1/localhost")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--host", action="append", default=None, help="SAN host (repeatable; default 127.0.0.1, localhost)")
+    p.add_argument("--ca-key", help="keep the CA key in this file, outside --out (default: discard it after signing)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_certs)
 

@@ -152,7 +152,11 @@ def test_health_reports_serving(served):
 
 
 def test_tls_round_trip_and_plaintext_refused(tmp_path):
-    files = create_certificates(tmp_path / "tls")
+    files = create_certificates(tmp_path / "tls", ca_key_path=tmp_path / "ca-private.key")
+    assert sorted(p.name for p in (tmp_path / "tls").iterdir()) == ["ca.crt", "server.crt", "server.key"]  # no CA key
+    assert (tmp_path / "ca-private.key").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ValueError, match="keep the CA key apart"):
+        create_certificates(tmp_path / "tls2", ca_key_path=tmp_path / "tls2" / "ca.key")
     spec = make_spec(clients=1, rounds=1)
     with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(2), tls_dir=str(tmp_path / "tls")) as srv:
         with Session(srv.address, files["ca.crt"]) as s:
