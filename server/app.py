@@ -67,6 +67,9 @@ async def serve(
       insecure: allow plaintext on a non-loopback `host` (`limits.check_transport`).
     """
     limits.check_transport(host, tls_dir is not None, insecure)
+    if tls_dir is None:
+        logger.warning("serving plaintext gRPC on %s (loopback only; give --tls-dir for anything else)", host,
+                       extra={"event": "plaintext"})
     server = grpc.aio.server(options=limits.server_options())
     client_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(coord), server)
     committee_pb2_grpc.add_CommitteeServiceServicer_to_server(CommitteeServicer(coord), server)

@@ -101,3 +101,14 @@ def anchor_client(args, *, write: bool):
         else:
             raise ValueError("set LOYAL_ANCHOR_KEY to the server's chain key (or --insecure for the public dev key)")
     return AnchorClient(open_chain(args.chain_rpc, state_path=None), args.anchor, account)
+
+
+def tcp_port(text: str) -> int:
+    """argparse type: a TCP port in [0, 65535] (0: any free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a TCP port is in [0, 65535], got {value}")
+    return value

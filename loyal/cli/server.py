@@ -8,7 +8,7 @@ import os
 import pathlib
 import secrets
 
-from loyal.cli._common import add_anchor_flags, anchor_client, emit_json, positive_float, positive_int
+from loyal.cli._common import add_anchor_flags, anchor_client, emit_json, positive_float, positive_int, tcp_port
 
 
 _POLICY_FLAGS = ("mechanism", "steps", "participations", "min_separation", "bands", "buffers", "form", "scale_bits")
@@ -132,6 +132,8 @@ def _start(args: argparse.Namespace) -> int:
     from loyal.server.limits import check_transport
 
     check_transport(args.host, args.tls_dir is not None, args.insecure)
+    if not pathlib.Path(args.db).resolve().parent.is_dir():
+        raise ValueError(f"--db {args.db}: folder {pathlib.Path(args.db).resolve().parent} does not exist")
     authority = anchor_client(args, write=True)
     if authority is None and not args.insecure:
         raise ValueError("give the job's log authority (--anchor ADDRESS --chain-rpc URL), or --insecure")
@@ -241,7 +243,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
 
     p = sub.add_parser("start", help="serve a job (created on first start; restored from --db afterwards)")
     p.add_argument("--db", required=True, help="SQLite store (created if missing)")
-    p.add_argument("--port", type=int, required=True, help="TCP port (0: any free port, see --port-file)")
+    p.add_argument("--port", type=tcp_port, required=True, help="TCP port (0: any free port, see --port-file)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--tls-dir", help="folder with server.crt/server.key (omit only on loopback tests)")
     p.add_argument("--port-file", help="write the bound port here once serving")
@@ -273,7 +275,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p.set_defaults(func=_policy)
 
     p = sub.add_parser("status", help="round, state, stored rounds and submissions of a running server")
-    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--port", type=tcp_port, required=True)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--tls-dir", help="folder with ca.crt (TLS)")
     p.add_argument("--json", action="store_true", help='print {"round","state","stored_rounds","submissions"}')

@@ -90,6 +90,15 @@ BAD_INPUTS = {
     "alpha_zero": (["data", "stats", "digits", "--alpha", "0"], "must be > 0"),
     "alpha_negative": (["data", "stats", "digits", "--alpha", "-0.5"], "must be > 0"),
     "min_lines": (["data", "stats", "shakespeare", "--min-lines", "1"], "min_lines must be >= 2"),
+    "port_out_of_range": (["server", "start", "--db", "x.db", "--port", "99999"], "a TCP port is in [0, 65535]"),
+    "db_folder_missing": (["server", "start", "--db", "/nonexistent/x.db", "--port", "0", "--insecure"], "does not exist"),
+    "no_noise_no_insecure": (["server", "job", "--out", "/tmp/loyal-job.json"], "no default noise"),
+    "insecure_job": (["server", "job", "--out", "/tmp/loyal-job.json", "--noise-multiplier", "1"], "member_keys are not pinned"),
+    "plaintext_off_loopback": (["server", "start", "--db", "x.db", "--port", "0", "--host", "10.0.0.1"], "not loopback"),
+    "client_without_genesis": (["client", "run", "--server", "127.0.0.1:1", "--token", "t"], "published genesis"),
+    "member_without_anchor": (["committee", "run", "--server", "127.0.0.1:1", "--member-id", "1", "--genesis", "00" * 32],
+                              "log authority"),
+    "bad_genesis": (["client", "run", "--server", "127.0.0.1:1", "--token", "t", "--genesis", "zz"], "64 hex characters"),
 }
 
 
