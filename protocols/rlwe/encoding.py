@@ -20,6 +20,19 @@ from loyal.protocols.rlwe.prng import AesCtrPrng
 #: Gaussian tail multiplier: P(|N(0,1)| > 10) < 2^-75, so a union bound over 2^24 coefficients
 #: and 2^10 releases leaves failure probability below 2^-40.
 TAIL_SIGMAS = 10.0
+#: Conditional rounding: each draw exceeds the norm bound with probability <= 2^-_ROUNDING_BITS.
+_ROUNDING_BITS = 10
+_ROUNDING_ATTEMPTS = 16
+
+
+def _squared_norm(m: np.ndarray) -> int:
+    """Exact ‖m‖² of an integer vector (int64 sums while they cannot overflow, Python ints beyond)."""
+    top = int(np.abs(m).max()) if m.size else 0
+    if top * top * m.size < 2**62:
+        return int(np.dot(m, m))
+    return sum(int(v) * int(v) for v in m.tolist())
+
+
 #: Coordinates encoded per step (the step's temporaries, 32 B per coordinate, stay in a core's L2 cache).
 _ENCODE_CHUNK = 1 << 15
 
@@ -63,14 +76,45 @@ class FixedPointEncoder:
             raise ValueError("vector must be finite, got NaN or inf entries")
         return v * (self.clip_norm / norm) if norm > self.clip_norm else v
 
-    def encode(self, vector: np.ndarray, prng: AesCtrPrng) -> np.ndarray:
-        """Clips, scales and rounds randomly; returns int64 with |m_j| <= value_bound.
+    def rounding_radius(self, dim: int) -> float:
+        """r (scaled units) to clip to before rounding, so that a rounded vector stays within C·s with
+        probability >= 1 - 2^-10 per draw: r² + d/4 + a·(r + √d/2) <= (C·s)², a = √(2 ln 2^10)
+        (Kairouz, Liu, Steinke, "The distributed discrete Gaussian mechanism", ICML 2021, Lemma 4.1).
 
-        The Bernoulli(frac(x)) draw compares 53-bit words u with frac(x)·2^53 (exact, the same
-        outcome as the uniform float u·2^-53 < frac(x)), in chunks whose temporaries stay in cache;
-        the stream is read in order, so the draws are those of one call for all coordinates.
+        Raises:
+          ValueError: scale too small for `dim` (the rounding alone would exceed the clip norm).
         """
-        x = np.multiply(self.clip(vector), self.scale)
+        b2, a = (self.clip_norm * self.scale) ** 2, math.sqrt(2 * math.log(2.0**_ROUNDING_BITS))
+        c = dim / 4 + a * math.sqrt(dim) / 2 - b2
+        r = (-a + math.sqrt(a * a - 4 * c)) / 2 if a * a - 4 * c > 0 else 0.0
+        if r <= 0:
+            raise ValueError(
+                f"scale={self.scale} is too small for d={dim} at clip_norm={self.clip_norm}: rounding alone "
+                f"adds norm ~√d/2 = {math.sqrt(dim) / 2:.0f} > C·s = {self.clip_norm * self.scale:.0f}; raise the scale")
+        return r
+
+    def encode(self, vector: np.ndarray, prng: AesCtrPrng) -> np.ndarray:
+        """Clips, scales and rounds randomly, conditioned on the rounded norm: returns int64 with
+        ‖m‖₂ <= C·s (the sensitivity the DP accounting assumes) and |m_j| <= value_bound.
+
+        Conditional randomized rounding (Kairouz–Liu–Steinke 2021): clip to `rounding_radius`, round,
+        and draw the rounding again until the norm bound holds (each draw fails with prob <= 2^-10).
+        The Bernoulli(frac(x)) draw compares 53-bit words u with frac(x)·2^53 (exact, the same
+        outcome as the uniform float u·2^-53 < frac(x)), in chunks whose temporaries stay in cache.
+        """
+        v = self.clip(vector)
+        radius = self.rounding_radius(v.size) / self.scale
+        norm = float(np.linalg.norm(v))
+        x = np.multiply(v * (radius / norm) if norm > radius else v, self.scale)
+        bound2 = (self.clip_norm * self.scale) ** 2
+        for _ in range(_ROUNDING_ATTEMPTS):
+            out = self._round(x, prng)
+            if _squared_norm(out) <= bound2:
+                return out
+        raise RuntimeError(f"conditional rounding failed {_ROUNDING_ATTEMPTS} times (probability < 2^-{_ROUNDING_BITS * _ROUNDING_ATTEMPTS})")
+
+    def _round(self, x: np.ndarray, prng: AesCtrPrng) -> np.ndarray:
+        x = x.copy()
         out = np.empty(x.shape, dtype=np.int64)
         for start in range(0, x.size, _ENCODE_CHUNK):
             xs, o = x[start : start + _ENCODE_CHUNK], out[start : start + _ENCODE_CHUNK]
