@@ -97,3 +97,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as e:  # a gRPC status (unreachable server, refused request) or a timeout: one line too
+        if os.environ.get("LOYAL_DEBUG") or not _remote_error(e):
+            raise
+        code = getattr(e, "code", lambda: None)()
+        detail = e.details() if hasattr(e, "details") else str(e)
+        print(f"loyal {args.group}: error: {getattr(code, 'name', type(e).__name__)}: {detail}", file=sys.stderr)
+        return 2
+
+
+def _remote_error(e: BaseException) -> bool:
+    """A gRPC error (without importing grpc here) or a timeout waiting for a server."""
+    return isinstance(e, TimeoutError) or (type(e).__module__.startswith("grpc") and hasattr(e, "code"))

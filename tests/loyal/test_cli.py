@@ -98,6 +98,7 @@ BAD_INPUTS = {
     "client_without_genesis": (["client", "run", "--server", "127.0.0.1:1", "--token", "t"], "published genesis"),
     "member_without_anchor": (["committee", "run", "--server", "127.0.0.1:1", "--member-id", "1", "--genesis", "00" * 32],
                               "log authority"),
+    "server_unreachable": (["server", "status", "--port", "1"], "UNAVAILABLE"),
     "bad_genesis": (["client", "run", "--server", "127.0.0.1:1", "--token", "t", "--genesis", "zz"], "64 hex characters"),
 }
 
