@@ -3,9 +3,16 @@
 no-op gRPC service receiving the same bytes in the same chunks; and server memory per stored round.
 
 Run with `loyal bench server --json [--dim D] [--submissions N]`. Both servers run in this process
-(own event loop in a thread), one client thread uploads sequentially; encryption happens before the
-clock starts (it is the client's cost, measured by `loyal bench ssa`). The store uses
-synchronous=FULL (an fsync per accepted upload), as `loyal server start` does by default.
+(own event loop in a thread). Two loads, each timed on both servers with the same uploads:
+*sequential* (one client, each upload waits for the previous answer: latency-bound) and *concurrent*
+(STREAMS clients, each with its own channel, N uploads in all: the server's throughput). The loads are
+interleaved noop/server REPEATS times and the median of each is reported, so load drift on a shared
+machine hits both servers alike. Encryption happens before the clock starts (the client's cost,
+measured by `loyal bench ssa`); uploads carry no proofs (`Job.prove_uploads` off: a proof's
+verification, ~0.1 s per upload at rlwe-n8192, is timed by the proof rows of `loyal bench ssa` and
+would bound any server at ~10 uploads/s). The store uses synchronous=FULL, as `loyal server start`
+does by default: every acknowledged upload's payload is flushed (fdatasync, group commit) and its row
+committed before the answer.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import argparse
 import asyncio
 import os
 import platform
+import statistics
 import tempfile
 import threading
 import time
@@ -27,7 +35,13 @@ from loyal.protocols.ssa.job import Job
 from loyal.protocols.proto.loyal.v1 import client_pb2, common_pb2
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa.client import SsaClient
+from loyal.rpc import client_pb2_grpc
 from loyal.server import limits
+
+#: Concurrent clients of the concurrent load.
+STREAMS = 4
+#: Interleaved noop/server repetitions of both loads (medians reported).
+REPEATS = 3
 
 
 class _Loop:
@@ -74,16 +88,53 @@ async def _noop_server(h: _Loop) -> None:
     await server.stop(0)
 
 
+def _upload_all(address: str, jobs: list[tuple[object, bytes]], job_id: bytes, streams: int) -> float:
+    """Uploads `jobs` [(identity, payload)] over `streams` clients (own channel each); wall seconds."""
+    sessions = [Session(address) for _ in range(streams)]
+    for s in sessions:  # one TCP connection per client, as distinct client machines have
+        s.channel.close()
+        s.channel = grpc.insecure_channel(address, options=limits.channel_options() + [("grpc.use_local_subchannel_pool", 1)])
+        s.client = client_pb2_grpc.ClientServiceStub(s.channel)
+        grpc.channel_ready_future(s.channel).result(timeout=30)  # connect before the clock starts
+    start = threading.Barrier(streams + 1)
+    errors: list[BaseException] = []
+
+    def client(k: int) -> None:
+        s = sessions[k]
+        start.wait()
+        try:
+            for ident, p in jobs[k::streams]:
+                s.upload(s.client.Submit, round_index=0, payload=p, identity=ident, kind="client", job_id=job_id)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(streams)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    for s in sessions:
+        s.close()
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
 def run(args: argparse.Namespace) -> dict:
     from loyal.server.app import open_coordinator, serve
 
     n, dim = args.submissions, args.dim
+    total = 2 * REPEATS * n + 1  # every timed upload is a distinct client; the last one closes the round
+    load_before = os.getloadavg()
     job = Job(
-        job_id=os.urandom(16), public_seed=os.urandom(32), dim=dim, cohort_size=n, clip_norm=1.0, scale=1024.0,
-        committee_size=3, threshold=2, noise_multiplier=0.0, params_name="rlwe-n4096", rounds=1,
+        job_id=os.urandom(16), public_seed=os.urandom(32), dim=dim, cohort_size=total, clip_norm=1.0, scale=1024.0,
+        committee_size=3, threshold=2, noise_multiplier=0.0, params_name="rlwe-n4096", rounds=1, prove_uploads=False,
     )
     tmp = tempfile.mkdtemp(prefix="loyal-bench-server-")
-    coord = open_coordinator(os.path.join(tmp, "s.db"), job=job, round_seconds=3600, tokens=[f"t{i}" for i in range(n)])
+    coord = open_coordinator(os.path.join(tmp, "s.db"), job=job, round_seconds=3600, tokens=[f"t{i}" for i in range(total)])
 
     async def start_real(h: _Loop) -> None:
         ready = asyncio.Event()
@@ -104,7 +155,7 @@ def run(args: argparse.Namespace) -> dict:
         threading.Thread(target=member, args=(m,), daemon=True).start()
     with Session(address) as s:
         idents = []
-        for i in range(n):
+        for i in range(total):
             ident = Identity()
             ident.client_id = s.call(s.client.Enroll, client_pb2.EnrollRequest(token=f"t{i}", public_key=ident.public_key)).client_id
             idents.append(ident)
@@ -113,56 +164,68 @@ def run(args: argparse.Namespace) -> dict:
         config = job.config_for_epoch(0)
         prng = AesCtrPrng.from_os(b"bench")
         update = (prng.unit_floats(dim) * 2 - 1) / dim**0.5
-        payloads = [
-            SsaClient(config).create_contribution(update, round_index=0, client_id=i.client_id,
-                                                  public_key_hat=coord.state.core.public_key_hat, prng=prng)
+        uploads = [
+            (i, SsaClient(config).create_contribution(update, round_index=0, client_id=i.client_id,
+                                                      public_key_hat=coord.state.core.public_key_hat, prng=prng))
             for i in idents
         ]
-        noop = _Loop(_noop_server)
-        with Session(f"127.0.0.1:{noop.port}") as ns:
-            t0 = time.perf_counter()
-            for ident, p in zip(idents, payloads):
-                ns.upload(ns.client.Submit, round_index=0, payload=p, identity=ident, kind="client", job_id=config.job_id)
-            noop_s = time.perf_counter() - t0
-        noop.stop()
-        t0 = time.perf_counter()
-        for ident, p in zip(idents, payloads[:-1]):
-            s.upload(s.client.Submit, round_index=0, payload=p, identity=ident, kind="client", job_id=config.job_id)
-        real_s = time.perf_counter() - t0
-        s.upload(s.client.Submit, round_index=0, payload=payloads[-1], identity=idents[-1], kind="client", job_id=config.job_id)
-        end = time.monotonic() + 60
-        while len(members) < 3 and time.monotonic() < end:
-            time.sleep(0.05)
+    noop = _Loop(_noop_server)
+    noop_address = f"127.0.0.1:{noop.port}"
+    times: dict[str, list[float]] = {k: [] for k in ("noop_seq", "server_seq", "noop_conc", "server_conc")}
+    batches = iter(uploads[i * n:(i + 1) * n] for i in range(2 * REPEATS))
+    for _ in range(REPEATS):
+        for load, streams in (("seq", 1), ("conc", STREAMS)):
+            batch = next(batches)
+            times[f"noop_{load}"].append(_upload_all(noop_address, batch, config.job_id, streams))
+            times[f"server_{load}"].append(_upload_all(address, batch, config.job_id, streams))
+    noop.stop()
+    _upload_all(address, uploads[-1:], config.job_id, 1)
+    end = time.monotonic() + 60
+    while len(members) < 3 and time.monotonic() < end:
+        time.sleep(0.05)
+    load_after = os.getloadavg()
     log = coord.state.core.log[0]
     round_bytes = sum(a.nbytes for a in (log.data_kahe.b_hat, log.noise_kahe.b_hat, log.data_ahe.c0_hat,
                                           log.data_ahe.c1_hat, log.noise_ahe.c0_hat, log.noise_ahe.c1_hat))
-    db_bytes = os.path.getsize(os.path.join(tmp, "s.db")) + (os.path.getsize(os.path.join(tmp, "s.db-wal")) if os.path.exists(os.path.join(tmp, "s.db-wal")) else 0)
+    segment_dir = os.path.join(tmp, "s.db.segments")
+    segment_bytes = sum(os.path.getsize(os.path.join(segment_dir, f)) for f in os.listdir(segment_dir)) if os.path.isdir(segment_dir) else 0
+    sqlite_bytes = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp) if f.startswith("s.db") and f != "s.db.segments")
     real.stop()
     coord.store.close()
-    upload = len(payloads[0])
-    m = n - 1
+    upload = len(uploads[0][1])
+    rate = {k: statistics.median(n / t for t in v) for k, v in times.items()}
+    ratio = {load: statistics.median(noop_t / server_t for noop_t, server_t in zip(times[f"noop_{load}"], times[f"server_{load}"]))
+             for load in ("seq", "conc")}
     return {
-        "dim": dim, "submissions": n, "parameter_set": config.selection.params.name, "upload_bytes": upload,
-        "server_submissions_per_s": m / real_s, "noop_submissions_per_s": n / noop_s,
-        "ratio_vs_noop": (m / real_s) / (n / noop_s),
+        "dim": dim, "submissions": n, "streams": STREAMS, "repeats": REPEATS,
+        "parameter_set": config.selection.params.name, "upload_bytes": upload, "prove_uploads": job.prove_uploads,
+        "server_submissions_per_s": rate["server_conc"], "noop_submissions_per_s": rate["noop_conc"],
+        "ratio_vs_noop": ratio["conc"],
+        "sequential_server_submissions_per_s": rate["server_seq"], "sequential_noop_submissions_per_s": rate["noop_seq"],
+        "sequential_ratio_vs_noop": ratio["seq"],
+        "times_s": {k: [round(t, 4) for t in v] for k, v in times.items()},
         "server_memory_per_stored_round_bytes": round_bytes,
         "memory_per_round_vs_upload": round_bytes / upload,
-        "store_bytes_per_upload": db_bytes / n,
+        "sqlite_bytes_per_upload": sqlite_bytes / total, "segment_bytes_per_upload": segment_bytes / total,
         "releases": len(coord.releases),
+        "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "machine": f"{platform.machine()} {platform.python_version()} {os.cpu_count()} cpus (shared)",
     }
 
 
 def markdown(r: dict) -> str:
     return "\n".join([
-        f"# Server benchmark (d={r['dim']}, {r['submissions']} uploads of {r['upload_bytes']} B, set {r['parameter_set']})",
+        f"# Server benchmark (d={r['dim']}, {r['submissions']} uploads of {r['upload_bytes']} B per load, set {r['parameter_set']})",
+        "",
+        f"Median of {r['repeats']} interleaved repetitions; synchronous=FULL (payload fdatasync'd and row committed before each answer).",
         "",
         "| measure | SSA server | no-op gRPC service | ratio |",
         "|---|---|---|---|",
-        f"| submissions/s on loopback | {r['server_submissions_per_s']:.1f} | {r['noop_submissions_per_s']:.1f} | {r['ratio_vs_noop']:.2f} |",
+        f"| submissions/s, {r['streams']} concurrent clients | {r['server_submissions_per_s']:.1f} | {r['noop_submissions_per_s']:.1f} | {r['ratio_vs_noop']:.2f} |",
+        f"| submissions/s, 1 sequential client | {r['sequential_server_submissions_per_s']:.1f} | {r['sequential_noop_submissions_per_s']:.1f} | {r['sequential_ratio_vs_noop']:.2f} |",
         f"| server memory per stored round (bytes) | {r['server_memory_per_stored_round_bytes']} | — | {r['memory_per_round_vs_upload']:.2f}× one upload |",
-        f"| SQLite bytes per accepted upload | {r['store_bytes_per_upload']:.0f} | — | — |",
+        f"| bytes per accepted upload: SQLite (db + WAL), payload segments | {r['sqlite_bytes_per_upload']:.0f}, {r['segment_bytes_per_upload']:.0f} | — | — |",
         "",
-        f"Machine: {r['machine']}.",
+        f"Machine: {r['machine']}; 1-minute load average {r['load_average_before_after'][0]} before, {r['load_average_before_after'][1]} after.",
         "",
     ])

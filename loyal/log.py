@@ -4,6 +4,7 @@
 import logging
 import os
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 _CONFIGURED = False
@@ -23,7 +24,8 @@ def configure(verbosity: int = 0) -> None:
     logger = logging.getLogger("loyal")
     logger.setLevel(level)
     if not _CONFIGURED:
-        handler = RichHandler(show_path=False, rich_tracebacks=False)
+        # stderr: stdout carries only a command's output (pure JSON with --json)
+        handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False)
         handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.propagate = False

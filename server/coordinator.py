@@ -36,7 +36,7 @@ from loyal.server import limits, snapshots
 from loyal.protocols.ssa.enrollment import verify_signature
 from loyal.server.members import MemberDesk
 from loyal.server.errors import AuthenticationError, DuplicateError, SizeLimitError, WrongRoundError
-from loyal.server.store import Store
+from loyal.server.store import PayloadRef, Store
 
 logger = logging.getLogger(__name__)
 
@@ -255,8 +255,8 @@ class Coordinator(MemberDesk):
         return self.authenticate_upload(kind, up.round_index, len(up.payload), up.public_key, up.nonce, up.payload_digest,
                                         up.signature)
 
-    def submit(self, up: Upload, kind: str, sender: int) -> tuple[bool, int]:
-        """Checks, stores, then applies an upload whose header `authenticate_upload` accepted for `sender`."""
+    def submit(self, up: Upload, kind: str, sender: int, staged: PayloadRef | None = None) -> tuple[bool, int]:
+        """Checks, stores, then applies an upload `authenticate_upload` accepted (payload already durable at `staged`, if given)."""
         seen = self.store.find_submission(up.round_index, up.public_key, up.nonce)
         if seen is not None:
             if seen != up.payload_digest:
@@ -266,8 +266,9 @@ class Coordinator(MemberDesk):
         c = self.driver.check_upload(self.state, _KINDS[kind], sender, up.payload)
         if c.digest != up.payload_digest:
             raise MessageFormatError("payload does not match its signed payload_digest (truncated or corrupted upload)")
-        with self.store.transaction() as db:  # durable first, then memory
-            self.store.add_submission(db, up.round_index, kind, sender, up.public_key, up.nonce, c.digest, up.payload)
+        ref = staged or self.store.stage_payload(up.round_index, up.payload, c.digest)
+        with self.store.transaction() as db:  # durable first (payload, then its row), then memory
+            self.store.add_submission(db, up.round_index, kind, sender, up.public_key, up.nonce, c.digest, ref)
             if self.job.prove_uploads:
                 self.store.add_part(db, up.round_index, kind, sender, encode_part(c.message.ahe, c.message.proof))
             if kind == "client":

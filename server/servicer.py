@@ -86,14 +86,16 @@ async def _read_upload(coord: Coordinator, request_iterator: AsyncIterator[commo
         async for chunk in stream:
             if chunk.WhichOneof("part") != "data":
                 raise MessageFormatError("only the first SubmitChunk may carry a header")
-            size += len(chunk.data)
-            if len(chunk.data) > limits.CHUNK_BYTES or size > h.total_bytes:
+            data = chunk.data  # each read of a bytes field copies it: read once
+            size += len(data)
+            if len(data) > limits.CHUNK_BYTES or size > h.total_bytes:
                 raise SizeLimitError(f"upload exceeds its declared total_bytes={h.total_bytes} or the chunk limit")
-            parts.append(chunk.data)
+            parts.append(data)
         if size != h.total_bytes:
             raise MessageFormatError(f"upload truncated: {size} of {h.total_bytes} bytes")
+        payload = parts[0] if len(parts) == 1 else b"".join(parts)  # one chunk (≤ CHUNK_BYTES): no copy
         return Upload(h.round, bytes(h.public_key), bytes(h.nonce), bytes(h.payload_digest), bytes(h.signature),
-                      b"".join(parts)), sender
+                      payload), sender
 
 
 class ClientServicer(client_pb2_grpc.ClientServiceServicer):
@@ -127,7 +129,19 @@ _IN_FLIGHT = _InFlight()
 async def _submit(coord: Coordinator, kind: str, request_iterator, context):
     try:
         up, sender = await _read_upload(coord, request_iterator, kind, _IN_FLIGHT)
-        duplicate, accepted = coord.submit(up, kind, sender)
+        staged = None
+        if coord.store.find_submission(up.round_index, up.public_key, up.nonce) is None:
+            # The payload's flush runs in a thread (concurrent uploads share one fdatasync) while the loop
+            # serves other streams; check, row and memory then change in one step on the loop, as before.
+            staged = await asyncio.to_thread(coord.store.stage_payload, up.round_index, up.payload, up.payload_digest)
+        try:
+            duplicate, accepted = coord.submit(up, kind, sender, staged)
+        except Exception:
+            if staged is not None:
+                coord.store.discard_payload(staged)
+            raise
+        if duplicate and staged is not None:
+            coord.store.discard_payload(staged)
         return common_pb2.SubmitResponse(round=up.round_index, duplicate=duplicate, accepted=accepted)
     except (asyncio.CancelledError, grpc.aio.AbortError):
         raise

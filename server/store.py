@@ -8,10 +8,19 @@ AHE sums; `kahe_snapshots`: KAHE sums), the open round's uploads are replayed th
 in the same order (exact modular addition, so the rebuilt state equals the lost one), and
 `participations` (client, round) rebuilds the participation ledger after compaction dropped uploads.
 
+Upload payloads (~1 MB frames) live in append-only segment files beside the database
+(`server.segments`, `<db>.segments/round-<r>.seg`); a `submissions` row holds the payload's digest,
+offset and length. `stage_payload` makes the payload durable (group commit, any thread) before the
+transaction that references it commits, so a committed row always points at a whole record; on open,
+records past a segment's last referenced one (unacknowledged, possibly torn by a crash) are cut off.
+The payload of an upload refused after staging is cut off at once if it is still its segment's tail
+(`discard_payload`), else it stays unreferenced (never read) until its round is compacted.
+
 Ciphertext tables are append-only: SQLite triggers abort any UPDATE or DELETE. The one exception
 is compaction: rows of `submissions` and `kahe_snapshots` for rounds before the latest
-`compactions.before_round` (the policy's window start) may be deleted; headers and AHE sums stay.
-Only `rounds` (stage bookkeeping) and `tokens.used` change in place.
+`compactions.before_round` (the policy's window start) may be deleted, and with them the segment files
+of those rounds (after the deleting transaction commits; `recover` finishes a deletion a crash cut
+short); headers and AHE sums stay. Only `rounds` (stage bookkeeping) and `tokens.used` change in place.
 """
 
 from __future__ import annotations
@@ -24,62 +33,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-SCHEMA_VERSION = 4
-
-_APPEND_ONLY = (
-    "submissions", "keygen", "requests", "partials", "releases", "events",
-    "handoff_subsets", "handoffs", "refusals", "log_entries", "kahe_snapshots", "compactions", "release_values",
-    "participations", "keygen_commitments", "key_signatures", "upload_parts",
-)
-#: Tables whose rows of compacted rounds may be deleted (see module doc).
-_COMPACTABLE = ("submissions", "kahe_snapshots")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS job (id INTEGER PRIMARY KEY CHECK (id = 1), spec TEXT NOT NULL, round_seconds REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS tokens (token_hash BLOB PRIMARY KEY, used INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS clients (client_id INTEGER PRIMARY KEY, public_key BLOB NOT NULL UNIQUE,
-    enrolled_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS members (member_id INTEGER PRIMARY KEY, signing_key BLOB NOT NULL,
-    exchange_key BLOB NOT NULL, joined_at REAL NOT NULL, join_signature BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS keygen_commitments (dealer INTEGER PRIMARY KEY, commitment BLOB NOT NULL, signature BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS key_signatures (member_id INTEGER PRIMARY KEY, signature BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS upload_parts (round INTEGER NOT NULL, kind TEXT NOT NULL, sender INTEGER NOT NULL,
-    part BLOB NOT NULL, PRIMARY KEY (round, kind, sender));
-CREATE TABLE IF NOT EXISTS keygen (dealer INTEGER PRIMARY KEY, public_part BLOB NOT NULL, shares TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, stage TEXT NOT NULL, opened_at REAL NOT NULL,
-    updated_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS submissions (seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL,
-    kind TEXT NOT NULL, sender INTEGER NOT NULL, sender_key BLOB NOT NULL, nonce BLOB NOT NULL,
-    payload_digest BLOB NOT NULL, payload BLOB NOT NULL, received_at REAL NOT NULL,
-    UNIQUE (round, sender_key, nonce));
-CREATE TABLE IF NOT EXISTS requests (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id BLOB NOT NULL UNIQUE,
-    round INTEGER NOT NULL, row_index INTEGER NOT NULL, subset TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS partials (request_id BLOB NOT NULL, member_id INTEGER NOT NULL, payload BLOB NOT NULL,
-    PRIMARY KEY (request_id, member_id));
-CREATE TABLE IF NOT EXISTS releases (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id BLOB NOT NULL UNIQUE,
-    round INTEGER NOT NULL, integer_sha256 BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL, kind TEXT NOT NULL,
-    detail TEXT NOT NULL, at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS handoff_subsets (epoch INTEGER PRIMARY KEY, subset TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS handoffs (epoch INTEGER NOT NULL, dealer INTEGER NOT NULL, subshares TEXT NOT NULL,
-    PRIMARY KEY (epoch, dealer));
-CREATE TABLE IF NOT EXISTS refusals (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id BLOB NOT NULL,
-    member_id INTEGER NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL, UNIQUE (request_id, member_id));
-CREATE TABLE IF NOT EXISTS log_entries (round INTEGER PRIMARY KEY, header TEXT NOT NULL, data_ahe BLOB NOT NULL,
-    noise_ahe BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS kahe_snapshots (round INTEGER PRIMARY KEY, data_kahe BLOB NOT NULL, noise_kahe BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS compactions (seq INTEGER PRIMARY KEY AUTOINCREMENT, before_round INTEGER NOT NULL,
-    at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS release_values (seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id BLOB NOT NULL UNIQUE,
-    round INTEGER NOT NULL, meta TEXT NOT NULL, integer_values BLOB NOT NULL, release_values BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS participations (client_id INTEGER NOT NULL, round INTEGER NOT NULL, PRIMARY KEY (client_id, round));
-"""
-
-
-
-class StoreError(RuntimeError):
-    """The database is not a Loyal server store of a supported schema version."""
+from loyal.server import schema
+from loyal.server.schema import SCHEMA_VERSION, StoreError  # noqa: F401 - part of this module's API
+from loyal.server.segments import HEADER_BYTES, PayloadRef, Segments
 
 
 def token_hash(token: str) -> bytes:
@@ -87,12 +43,13 @@ def token_hash(token: str) -> bytes:
 
 
 class Store:
-    """One SQLite database in WAL mode (one writer: the server's event loop).
+    """One SQLite database in WAL mode (one writer: the server's event loop) and its payload segments.
 
     Args:
-      path: database file (created if missing).
-      synchronous: SQLite `synchronous` pragma: "FULL" (default; a commit survives power loss) or
-        "NORMAL" (survives a process crash, e.g. SIGKILL, but not power loss).
+      path: database file (created if missing); payloads go to the folder `path + ".segments"`.
+      synchronous: SQLite `synchronous` pragma: "FULL" (default; a commit survives power loss; each
+        payload is flushed with `fdatasync` before its row commits) or "NORMAL" (survives a process
+        crash, e.g. SIGKILL, but not power loss; payloads are not flushed).
     """
 
     def __init__(self, path: str, synchronous: str = "FULL") -> None:
@@ -102,54 +59,36 @@ class Store:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous}")
+        self._drop_segments_before = 0  # set by `compact`, carried out after its transaction commits
         self._migrate()
+        self.segments = Segments(path + ".segments", durable=synchronous == "FULL")
+        ends = {r: end + HEADER_BYTES for r, end in self.db.execute(
+            "SELECT round, MAX(payload_offset + payload_bytes) FROM submissions GROUP BY round")}
+        self.cut_tails = self.segments.recover(ends, drop_before=self.compacted_before())
 
     def close(self) -> None:
+        self.segments.close()
         self.db.close()
 
     def _migrate(self) -> None:
-        cur = self.db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='schema_version'")
-        if cur.fetchone() is not None:
-            row = self.db.execute("SELECT version FROM schema_version").fetchone()
-            if row is None or row[0] != SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {self.path} has schema version {row and row[0]}, this server reads {SCHEMA_VERSION} "
-                    "(older stores predate the pinned-job genesis: finish their job with the Loyal that created them)"
-                )
-            return
-        with self.transaction():
-            for stmt in _SCHEMA.split(";"):
-                if stmt.strip():
-                    self.db.execute(stmt)
-            self._append_only_triggers(_APPEND_ONLY)
-            # Deleting rows of compacted rounds is the one allowed change of these tables.
-            for t in _COMPACTABLE:
-                self.db.execute(f"DROP TRIGGER IF EXISTS {t}_no_delete")
-                self.db.execute(
-                    f"CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} "
-                    f"WHEN OLD.round >= (SELECT COALESCE(MAX(before_round), 0) FROM compactions) "
-                    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only (round not compacted)'); END"
-                )
-            self.db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-
-    def _append_only_triggers(self, tables: tuple[str, ...]) -> None:
-        for t in tables:
-            for op in ("UPDATE", "DELETE"):
-                self.db.execute(
-                    f"CREATE TRIGGER {t}_no_{op.lower()} BEFORE {op} ON {t} "
-                    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"
-                )
+        if not schema.check_version(self.db, self.path):
+            with self.transaction() as db:
+                schema.create(db)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any exception."""
+        """BEGIN IMMEDIATE … COMMIT (durable on exit), or ROLLBACK on any exception."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             yield self.db
         except BaseException:
+            self._drop_segments_before = 0
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+        if self._drop_segments_before:  # the rows are gone for good: now their payloads may go
+            before, self._drop_segments_before = self._drop_segments_before, 0
+            self.segments.drop_before(before)
 
     # ---- job ---------------------------------------------------------------------------------------
     def load_job(self) -> tuple[dict[str, Any], float] | None:
@@ -245,14 +184,32 @@ class Store:
         ).fetchone()
         return None if row is None else row[0]
 
+    def stage_payload(self, round_index: int, payload: bytes, payload_digest: bytes) -> PayloadRef:
+        """Makes an upload's payload durable in its round's segment, before any row references it.
+
+        Safe to call from several threads at once (no SQLite access; concurrent calls share one flush).
+        A staged payload that no committed row references is never read, and a restart cuts it off
+        if it is a segment's tail.
+        """
+        return self.segments.append(round_index, payload, payload_digest)
+
+    def discard_payload(self, payload: PayloadRef) -> bool:
+        """Drops a staged payload of a refused upload if no row references it and it is its segment's tail."""
+        row = self.db.execute("SELECT 1 FROM submissions WHERE round = ? AND payload_offset = ?",
+                              (payload.round_index, payload.offset)).fetchone()
+        return row is None and self.segments.discard(payload)
+
     def add_submission(
         self, db: sqlite3.Connection, round_index: int, kind: str, sender: int, sender_key: bytes, nonce: bytes,
-        payload_digest: bytes, payload: bytes,
+        payload_digest: bytes, payload: PayloadRef,
     ) -> None:
+        """Records a staged payload (`stage_payload`) as the upload (round, sender_key, nonce)."""
+        if payload.round_index != round_index:
+            raise ValueError(f"payload staged for round {payload.round_index}, submission is for round {round_index}")
         db.execute(
-            "INSERT INTO submissions (round, kind, sender, sender_key, nonce, payload_digest, payload, received_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (round_index, kind, sender, sender_key, nonce, payload_digest, payload, time.time()),
+            "INSERT INTO submissions (round, kind, sender, sender_key, nonce, payload_digest, payload_offset, "
+            "payload_bytes, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (round_index, kind, sender, sender_key, nonce, payload_digest, payload.offset, payload.length, time.time()),
         )
 
     def add_part(self, db: sqlite3.Connection, round_index: int, kind: str, sender: int, part: bytes) -> None:
@@ -264,8 +221,16 @@ class Store:
                                     (round_index,)))
 
     def submissions(self, round_index: int) -> Iterator[tuple[str, int, bytes]]:
-        """(kind, sender, payload) of a round's uploads in arrival order."""
-        yield from self.db.execute("SELECT kind, sender, payload FROM submissions WHERE round = ? ORDER BY seq", (round_index,))
+        """(kind, sender, payload) of a round's uploads in arrival order, read back from its segment.
+
+        Raises:
+          SegmentError: a payload is missing or does not match its stored digest.
+        """
+        rows = self.db.execute(
+            "SELECT kind, sender, payload_digest, payload_offset, payload_bytes FROM submissions WHERE round = ? "
+            "ORDER BY seq", (round_index,)).fetchall()
+        for kind, sender, digest, offset, length in rows:
+            yield kind, sender, self.segments.read(PayloadRef(round_index, offset, length), digest)
 
     def add_participation(self, db: sqlite3.Connection, client_id: int, round_index: int) -> None:
         db.execute("INSERT INTO participations VALUES (?, ?)", (client_id, round_index))
@@ -368,10 +333,14 @@ class Store:
         return self.db.execute("SELECT COALESCE(MAX(before_round), 0) FROM compactions").fetchone()[0]
 
     def compact(self, db: sqlite3.Connection, before_round: int) -> int:
-        """Deletes uploads and KAHE snapshots of rounds < before_round; returns rows deleted (0 if nothing new)."""
+        """Deletes uploads and KAHE snapshots of rounds < before_round; returns rows deleted (0 if nothing new).
+
+        The segment files of those rounds are deleted once `db`'s transaction commits.
+        """
         if before_round <= self.compacted_before():
             return 0
         db.execute("INSERT INTO compactions (before_round, at) VALUES (?, ?)", (before_round, time.time()))
         n = db.execute("DELETE FROM submissions WHERE round < ?", (before_round,)).rowcount
         n += db.execute("DELETE FROM kahe_snapshots WHERE round < ?", (before_round,)).rowcount
+        self._drop_segments_before = max(self._drop_segments_before, before_round)
         return n

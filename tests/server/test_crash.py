@@ -2,10 +2,12 @@
 """Crash safety: SIGKILL the server process mid-round, restart it on the same database, finish the
 round, and get exactly the releases of an uninterrupted run (the pure protocol, same seeds). The
 kill falls in round 1, so the restart rebuilds round 0 from its aggregate snapshot and round 1 from
-its stored uploads."""
+its stored uploads, read back from the round's payload segment; the kill also left half a record at
+that segment's end (an append it interrupted), which the restart cuts off."""
 
 from __future__ import annotations
 
+import pathlib
 import signal
 import time
 
@@ -15,6 +17,8 @@ from loyal.client.grpc_client import Session
 from loyal.client.runner import run_client
 from loyal.protocols.proto.convert import release_from_proto
 from loyal.protocols.proto.loyal.v1 import observer_pb2
+from loyal.server import segments
+from loyal.server.store import Store
 from tests.server.harness import (
     client_seed,
     make_spec,
@@ -54,6 +58,10 @@ def test_sigkill_mid_round_then_restart_gives_the_uninterrupted_release(tmp_path
                 before = s.status()
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
+            seg = pathlib.Path(db + ".segments") / "round-1.seg"
+            acked_bytes = seg.stat().st_size
+            with open(seg, "ab") as f:  # the append the kill interrupted: a header and part of a payload
+                f.write(segments.MAGIC + (10**6).to_bytes(8, "little") + b"\x01" * 500)
             proc = start_server_process(db, port_file, spec_args=["--port", str(port)] + ARGS)  # CLI flags ignored: job is in the DB
             with Session(address) as s:
                 after = s.status()
@@ -67,7 +75,11 @@ def test_sigkill_mid_round_then_restart_gives_the_uninterrupted_release(tmp_path
     finally:
         proc.kill()
         proc.wait(10)
+    store = Store(db, "NORMAL")  # reopened after the run: no tail left, round 1's uploads read back whole
+    tail, round1 = store.cut_tails, [p for _, _, p in store.submissions(1)]
+    store.close()
     # Assert
+    assert acked_bytes > 0 and tail == {} and len(round1) == CLIENTS + 3  # clients and noise shares
     assert (before.round, before.submissions, before.stored_rounds) == (1, 2, 1)
     assert (after.round, after.submissions, after.state) == (before.round, before.submissions, before.state)
     assert all(isinstance(v, dict) for v in results.values()), results

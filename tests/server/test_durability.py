@@ -1,11 +1,16 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
 """The durable write comes before the in-memory change: a process that dies between the two loses
-nothing and double-counts nothing; and the server enforces the job's participation schema (k, b)
-with the participation ledger, across restarts."""
+nothing and double-counts nothing; the server enforces the job's participation schema (k, b) with the
+participation ledger, across restarts; and upload payloads in segment files survive crashes (torn
+tails cut, damage detected, compaction completed, concurrent writers sharing flushes)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sqlite3
+import threading
+import time
 
 import grpc
 import pytest
@@ -18,8 +23,10 @@ from loyal.protocols.proto.convert import submit_message
 from loyal.protocols.proto.loyal.v1 import client_pb2
 from loyal.protocols.ssa.client import SsaClient
 from loyal.protocols.ssa.messages import frame_digest
+from loyal.server import segments
 from loyal.server.coordinator import Coordinator, Upload
-from loyal.server.store import Store
+from loyal.server.segments import HEADER_BYTES, PayloadRef, SegmentError
+from loyal.server.store import Store, StoreError
 from tests.server.harness import InProcessServer, make_spec, member_threads, tokens, update_for
 
 CLIENTS = 3
@@ -37,7 +44,13 @@ def _signed_upload(job, task, ident: Identity, round_index: int = 0) -> Upload:
     return Upload(round_index, ident.public_key, nonce, digest, sig, payload)
 
 
-def test_kill_between_store_write_and_memory_loses_nothing_and_double_counts_nothing(tmp_path):
+@pytest.mark.parametrize(("killed_at", "want"), [
+    # dies after the row's commit, before memory: the restart replays it, the retry is a duplicate
+    ("include_upload", {"retried": (True, 1), "cut": {}}),
+    # dies after the payload's flush, before its row: the restart cuts the record off, the retry stores it
+    ("add_submission", {"retried": (False, 1), "cut": "record"}),
+])
+def test_kill_between_store_write_and_memory_loses_nothing_and_double_counts_nothing(tmp_path, killed_at, want):
     # Prepare: a served job whose round 0 is open, an enrolled client, then the server stops.
     db, job = str(tmp_path / "s.db"), make_spec(clients=CLIENTS, rounds=1)
     with InProcessServer(db, job, toks=tokens(CLIENTS)) as srv, member_threads(srv.address, 3):
@@ -52,18 +65,21 @@ def test_kill_between_store_write_and_memory_loses_nothing_and_double_counts_not
     def killed(*_args):
         raise _Killed()
 
-    coord.driver.include_upload = killed  # the process dies right after the store's commit
+    target = coord.driver if killed_at == "include_upload" else coord.store
+    setattr(target, killed_at, killed)  # the process dies right there
     # Execute
     with pytest.raises(_Killed):
         coord.submit_client(up)
     assert coord.state.clients == 0  # memory never saw it
     coord.store.close()
     restarted = Coordinator.open_job(Store(db), job=None, round_seconds=60.0)
+    cut = restarted.store.cut_tails
     retried = restarted.submit_client(up)  # the client retries with the same nonce
-    # Assert: the stored upload is back after the restart, exactly once; the retry is a duplicate.
-    assert restarted.state.clients == 1
-    assert retried == (True, 1)
+    # Assert: the upload is stored and counted exactly once; an unreferenced payload was cut off on restart.
+    assert retried == want["retried"] and restarted.state.clients == 1
+    assert cut == ({0: HEADER_BYTES + len(up.payload)} if want["cut"] == "record" else want["cut"])
     assert restarted.store.db.execute("SELECT COUNT(*) FROM submissions WHERE kind = 'client'").fetchone()[0] == 1
+    assert [p for _, _, p in restarted.store.submissions(0)] == [up.payload]
     assert restarted.store.participations() == [(ident.client_id, 0)]
     restarted.store.close()
 
@@ -94,3 +110,153 @@ def test_server_refuses_upload_that_breaks_the_participation_schema(tmp_path):
     with pytest.raises(ParticipationError, match="already participated in 2 of k=2 rounds"):
         coord.state.ledger.check(ident.client_id, 3)
     coord.store.close()
+
+
+# ---- payload segments (server/segments.py): torn tails, damage, compaction, group commit ------------------------
+
+
+def _payload(i: int, size: int = 3000) -> tuple[bytes, bytes]:
+    payload = hashlib.sha256(f"payload/{i}".encode()).digest() * (size // 32)
+    return payload, hashlib.sha256(payload).digest()
+
+
+def _store_with_uploads(path: str, rounds: dict[int, int]) -> tuple[Store, dict[int, list[tuple[PayloadRef, bytes]]]]:
+    """A store with `rounds[r]` committed uploads in round r; returns their (ref, payload)."""
+    store, out = Store(path), {}
+    for r, count in rounds.items():
+        for i in range(count):
+            payload, digest = _payload(100 * r + i)
+            ref = store.stage_payload(r, payload, digest)
+            with store.transaction() as db:
+                store.add_submission(db, r, "client", i, bytes([i]) * 32, bytes([r, i]) * 8, digest, ref)
+            out.setdefault(r, []).append((ref, payload))
+    return store, out
+
+
+def test_restart_cuts_torn_segment_tail_and_keeps_acknowledged_uploads(tmp_path):
+    # Prepare: two acknowledged uploads, one staged whose row never committed, then half a record (the crash).
+    path = str(tmp_path / "s.db")
+    store, stored = _store_with_uploads(path, {0: 2})
+    unreferenced = store.stage_payload(0, *_payload(7))
+    store.close()
+    seg = tmp_path / "s.db.segments" / "round-0.seg"
+    half_record = segments.MAGIC + (900).to_bytes(8, "little") + b"\x00" * 40
+    with open(seg, "ab") as f:
+        f.write(half_record)
+    torn = seg.stat().st_size - stored[0][-1][0].end
+    # Execute
+    store = Store(path)
+    # Assert: the tail (unreferenced record + torn one) is cut, the acknowledged uploads read back whole,
+    # and the next record lands right after them.
+    assert store.cut_tails == {0: torn} and torn == unreferenced.end - unreferenced.offset + len(half_record)
+    assert seg.stat().st_size == stored[0][-1][0].end
+    assert [p for _, _, p in store.submissions(0)] == [p for _, p in stored[0]]
+    nxt = store.stage_payload(0, *_payload(8))
+    assert nxt.offset == stored[0][-1][0].end
+    assert store.segments.read(nxt, _payload(8)[1]) == _payload(8)[0]
+    store.close()
+
+
+@pytest.mark.parametrize(("damage", "error"), [
+    ("flip", "does not match its header, CRC or stored digest"),
+    ("truncate", "holds 3100 bytes, the store references"),
+    ("delete", "is missing but the store references"),
+])
+def test_store_fails_if_referenced_payload_is_damaged(tmp_path, damage, error):
+    # Prepare: two acknowledged uploads, then the segment is damaged behind the store's back.
+    path = str(tmp_path / "s.db")
+    store, _ = _store_with_uploads(path, {0: 2})
+    store.close()
+    seg = tmp_path / "s.db.segments" / "round-0.seg"
+    if damage == "flip":
+        raw = bytearray(seg.read_bytes())
+        raw[HEADER_BYTES + 5] ^= 1
+        seg.write_bytes(bytes(raw))
+    elif damage == "truncate":
+        os.truncate(seg, 3100)
+    else:
+        seg.unlink()
+    # Execute / Assert
+    with pytest.raises(SegmentError, match=error):
+        list(Store(path).submissions(0))
+
+
+def test_compaction_drops_segments_after_commit_and_restart_finishes_a_lost_unlink(tmp_path):
+    # Prepare
+    path = str(tmp_path / "s.db")
+    store, stored = _store_with_uploads(path, {0: 1, 1: 1, 2: 1})
+    seg_dir = tmp_path / "s.db.segments"
+    # Execute: a compaction that rolls back keeps every file; a committed one drops rounds < 2.
+    with pytest.raises(RuntimeError, match="rolled back"), store.transaction() as db:
+        store.compact(db, 1)
+        raise RuntimeError("rolled back")
+    kept = sorted(p.name for p in seg_dir.iterdir())
+    with store.transaction() as db:
+        store.compact(db, 2)
+    after_commit = sorted(p.name for p in seg_dir.iterdir())
+    store.close()
+    (seg_dir / "round-1.seg").write_bytes(b"left by a crash between COMMIT and unlink")
+    reopened = Store(path)
+    # Assert
+    assert kept == ["round-0.seg", "round-1.seg", "round-2.seg"]
+    assert after_commit == ["round-2.seg"]
+    assert sorted(p.name for p in seg_dir.iterdir()) == ["round-2.seg"]
+    assert [p for _, _, p in reopened.submissions(2)] == [stored[2][0][1]]
+    reopened.close()
+
+
+def test_concurrent_stage_payload_shares_flushes(tmp_path, monkeypatch):
+    # Prepare: the first fdatasync waits until all 8 threads have written their record.
+    store = Store(str(tmp_path / "s.db"))
+    real, calls, n = os.fdatasync, [], 8
+
+    def slow_fdatasync(fd):
+        calls.append(fd)
+        end = time.monotonic() + 10
+        while store.segments._appended < n and time.monotonic() < end:
+            time.sleep(0.001)
+        real(fd)
+
+    monkeypatch.setattr(segments.os, "fdatasync", slow_fdatasync)
+    refs: dict[int, PayloadRef] = {}
+    # Execute
+    threads = [threading.Thread(target=lambda i=i: refs.setdefault(i, store.stage_payload(0, *_payload(i))))
+               for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    # Assert: every record durable and whole, at distinct offsets, with at most two flushes for eight records.
+    assert len(refs) == n and 1 <= len(calls) <= 2
+    assert store.segments._synced == n
+    assert len({r.offset for r in refs.values()}) == n
+    assert all(store.segments.read(refs[i], _payload(i)[1]) == _payload(i)[0] for i in range(n))
+    store.close()
+
+
+def test_store_fails_if_schema_keeps_payloads_inline(tmp_path):
+    path = str(tmp_path / "s.db")
+    Store(path).close()
+    db = sqlite3.connect(path)
+    db.execute("UPDATE schema_version SET version = 4")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match="has schema version 4, this server reads 5 .schema 4 keeps upload payloads inside SQLite"):
+        Store(path)
+
+
+def test_stage_payload_fails_after_a_failed_flush(tmp_path, monkeypatch):
+    # Prepare: the disk reports an I/O error on the first flush.
+    store = Store(str(tmp_path / "s.db"))
+
+    def broken(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(segments.os, "fdatasync", broken)
+    with pytest.raises(OSError, match="Input/output error"):
+        store.stage_payload(0, *_payload(0))
+    monkeypatch.undo()
+    # Execute / Assert: no later record is acknowledged on the strength of the page cache.
+    with pytest.raises(OSError, match="an earlier flush in .* failed .*restart the server"):
+        store.stage_payload(0, *_payload(1))
+    store.close()

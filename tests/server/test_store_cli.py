@@ -23,8 +23,8 @@ from tests.server.harness import InProcessServer, make_spec, member_threads, tok
 def _one_row_everywhere(store: Store) -> None:
     """Row triggers fire only on existing rows: give every append-only table one row."""
     with store.transaction() as db:
-        db.execute("INSERT INTO submissions (round, kind, sender, sender_key, nonce, payload_digest, payload, received_at) "
-                   "VALUES (0, 'client', 0, x'00', x'00', x'00', x'00', 0)")
+        db.execute("INSERT INTO submissions (round, kind, sender, sender_key, nonce, payload_digest, payload_offset, "
+                   "payload_bytes, received_at) VALUES (0, 'client', 0, x'00', x'00', x'00', 0, 1, 0)")
         db.execute("INSERT INTO keygen VALUES (1, x'00', '{}')")
         db.execute("INSERT INTO requests (request_id, round, row_index, subset) VALUES (x'00', 0, 0, '[]')")
         db.execute("INSERT INTO partials VALUES (x'00', 1, x'00')")

@@ -1,0 +1,232 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Append-only segment files holding upload payloads (one file per round), so that SQLite keeps only
+each upload's (offset, length, digest) and a ~1 MB frame is written once, not twice (WAL, then checkpoint).
+
+Record layout (little-endian), appended at the file's end:
+
+    | magic "LSG1" (4) | payload length (8) | CRC-32 of payload (4) | payload digest (32) | payload |
+
+Durability (group commit): `append` writes a record and returns only once it is on disk; one
+`fdatasync` covers every record appended before it, so concurrent callers (threads) share flushes.
+A record is referenced by a SQLite row only after `append` returned, so after a crash the records past
+the last referenced one are unacknowledged (possibly torn): `recover` cuts them off. A referenced
+record that does not read back whole (wrong magic, length, CRC or digest) raises `SegmentError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import struct
+import threading
+import zlib
+
+MAGIC = b"LSG1"
+DIGEST_BYTES = 32
+_HEADER = struct.Struct(f"<4sQI{DIGEST_BYTES}s")
+#: Bytes before a record's payload.
+HEADER_BYTES = _HEADER.size
+_NAME = re.compile(r"round-(\d+)\.seg")
+
+
+class SegmentError(RuntimeError):
+    """A referenced record is missing or damaged (the segment file was truncated or corrupted)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PayloadRef:
+    """Where a stored payload lives: its round's segment, the record's offset and the payload length."""
+
+    round_index: int
+    offset: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.offset + HEADER_BYTES + self.length
+
+
+@dataclasses.dataclass
+class _File:
+    fd: int
+    end: int
+
+
+class Segments:
+    """The segment files of one store, in `directory` (created if missing).
+
+    Args:
+      directory: folder of `round-<r>.seg` files.
+      durable: flush each record to disk before `append` returns (`fdatasync`; the store's
+        synchronous=FULL). False keeps records in the OS page cache: they survive a process crash
+        (SIGKILL) but not power loss (synchronous=NORMAL).
+
+    Thread safety: `append` may run in several threads at once; the other methods run in one thread
+    (the server's event loop) while no `append` is in flight for the rounds they touch.
+    """
+
+    def __init__(self, directory: str, durable: bool = True) -> None:
+        self.directory, self.durable = directory, durable
+        if not os.path.isdir(directory):
+            os.makedirs(directory, exist_ok=True)
+            _sync_dir(os.path.dirname(os.path.abspath(directory)))
+        self._files: dict[int, _File] = {}
+        self._lock = threading.Lock()  # file table, offsets and writes
+        self._sync_lock = threading.Lock()  # one flush at a time; taken before _lock
+        self._appended = self._synced = 0
+        self._dirty: set[int] = set()
+        self._failed: OSError | None = None
+
+    def path(self, round_index: int) -> str:
+        return os.path.join(self.directory, f"round-{round_index}.seg")
+
+    def rounds(self) -> list[int]:
+        """Rounds that have a segment file."""
+        return sorted(int(m.group(1)) for n in os.listdir(self.directory) if (m := _NAME.fullmatch(n)))
+
+    def close(self) -> None:
+        with self._sync_lock, self._lock:
+            for f in self._files.values():
+                os.close(f.fd)
+            self._files.clear()
+
+    # ---- writing -----------------------------------------------------------------------------------
+    def append(self, round_index: int, payload: bytes, digest: bytes) -> PayloadRef:
+        """Appends one record to round `round_index`'s segment; durable on return (group commit).
+
+        Raises:
+          ValueError: `digest` is not DIGEST_BYTES long or `payload` is empty.
+        """
+        if len(digest) != DIGEST_BYTES:
+            raise ValueError(f"digest must be {DIGEST_BYTES} bytes, got {len(digest)}")
+        if not payload:
+            raise ValueError("payload must not be empty")
+        header = _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload), digest)
+        with self._lock:
+            f = self._open(round_index, create=True)
+            offset = f.end
+            written = os.pwritev(f.fd, [header, payload], offset)
+            if written != HEADER_BYTES + len(payload):  # a short write (disk full): leave no partial record
+                os.ftruncate(f.fd, offset)
+                raise OSError(f"short write to {self.path(round_index)}: {written} of {HEADER_BYTES + len(payload)} bytes")
+            f.end = offset + written
+            self._appended += 1
+            ticket = self._appended
+            self._dirty.add(round_index)
+        if self.durable:
+            self._flush(ticket)
+        return PayloadRef(round_index, offset, len(payload))
+
+    def discard(self, ref: PayloadRef) -> bool:
+        """Cuts an unreferenced record off if it is still its segment's last (a rejected upload's bytes);
+        True if it was cut. The caller guarantees no row references `ref`."""
+        with self._lock:
+            f = self._files.get(ref.round_index)
+            if f is None or f.end != ref.end:
+                return False  # another record follows: it stays, unreferenced, until compaction
+            os.ftruncate(f.fd, ref.offset)
+            f.end = ref.offset
+            return True
+
+    def _flush(self, ticket: int) -> None:
+        """Waits until record `ticket` is on disk; one fdatasync covers all records appended before it."""
+        with self._sync_lock:
+            if self._failed is not None:  # after a failed fdatasync the page cache is no proof of anything
+                raise OSError(f"an earlier flush in {self.directory} failed ({self._failed}); restart the server")
+            if self._synced >= ticket:
+                return  # another caller's flush covered this record
+            with self._lock:
+                target, dirty, self._dirty = self._appended, self._dirty, set()
+                fds = [self._files[r].fd for r in dirty if r in self._files]
+            try:
+                for fd in fds:
+                    os.fdatasync(fd)
+            except OSError as e:
+                self._failed = e
+                raise
+            self._synced = target
+
+    def _open(self, round_index: int, create: bool) -> _File:
+        f = self._files.get(round_index)
+        if f is None:
+            path = self.path(round_index)
+            existed = os.path.exists(path)
+            if not existed and not create:
+                raise SegmentError(f"segment {path} is missing")
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            if not existed and self.durable:
+                _sync_dir(self.directory)  # the new file's name survives power loss before any record is referenced
+            f = self._files[round_index] = _File(fd, os.fstat(fd).st_size)
+        return f
+
+    # ---- reading -----------------------------------------------------------------------------------
+    def read(self, ref: PayloadRef, digest: bytes) -> bytes:
+        """The payload of a referenced record, checked against its header, CRC and `digest`.
+
+        Raises:
+          SegmentError: the record is missing, torn or does not match.
+        """
+        with self._lock:
+            f = self._open(ref.round_index, create=False)
+        raw = os.pread(f.fd, HEADER_BYTES + ref.length, ref.offset)
+        where = f"{self.path(ref.round_index)} at offset {ref.offset}"
+        if len(raw) != HEADER_BYTES + ref.length:
+            raise SegmentError(f"record {where} is truncated: {len(raw)} of {HEADER_BYTES + ref.length} bytes")
+        magic, length, crc, stored_digest = _HEADER.unpack_from(raw)
+        payload = raw[HEADER_BYTES:]
+        if magic != MAGIC or length != ref.length or stored_digest != digest or zlib.crc32(payload) != crc:
+            raise SegmentError(f"record {where} does not match its header, CRC or stored digest (corrupted segment)")
+        return payload
+
+    # ---- recovery and compaction -----------------------------------------------------------------------
+    def recover(self, ends: dict[int, int], drop_before: int) -> dict[int, int]:
+        """Run once on open: removes segments of rounds < `drop_before` (a compaction whose unlink a crash
+        lost), and cuts every other segment at `ends[round]`, the end of its last referenced record (past
+        it lie only unacknowledged records, possibly torn by the crash).
+
+        Returns:
+          {round: bytes cut off} for the segments that had a tail.
+
+        Raises:
+          SegmentError: a segment is shorter than its referenced records (acknowledged uploads lost).
+        """
+        self.drop_before(drop_before)
+        for r, end in ends.items():
+            if r >= drop_before and not os.path.exists(self.path(r)):
+                raise SegmentError(f"segment {self.path(r)} is missing but the store references {end} bytes of it")
+        cut = {}
+        for r in self.rounds():
+            size, end = os.path.getsize(self.path(r)), ends.get(r, 0)
+            if size < end:
+                raise SegmentError(f"segment {self.path(r)} holds {size} bytes, the store references {end}")
+            if size > end:
+                with self._lock:
+                    f = self._open(r, create=False)
+                    os.ftruncate(f.fd, end)
+                    os.fsync(f.fd)
+                    f.end = end
+                cut[r] = size - end
+        return cut
+
+    def drop_before(self, round_index: int) -> list[int]:
+        """Deletes the segments of rounds < `round_index` (compaction); returns the rounds dropped."""
+        dropped = [r for r in self.rounds() if r < round_index]
+        with self._sync_lock, self._lock:
+            for r in dropped:
+                f = self._files.pop(r, None)
+                if f is not None:
+                    os.close(f.fd)
+                self._dirty.discard(r)
+                os.remove(self.path(r))
+        if dropped and self.durable:
+            _sync_dir(self.directory)
+        return dropped
+
+
+def _sync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
