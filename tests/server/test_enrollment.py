@@ -84,6 +84,24 @@ def test_server_anchors_every_round_on_chain_and_members_check_it(tmp_path, anch
     assert [anchor.head_at(spec.genesis, r) for r in range(2)] == [a.header.entry_hash for a in log]
 
 
+def test_a_job_with_every_defence_on_releases(tmp_path, anchor):
+    """Pinned seats, signed committee key, anchored heads, proven uploads and the members' audit together."""
+    spec, ids = _pinned(rounds=1, prove_uploads=True, noise=0.5, model_seed=9)
+    audits = []
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS), authority=anchor) as srv:
+        real = srv.coord.round_parts
+        srv.coord.round_parts = lambda m, r: audits.append((m, r)) or real(m, r)
+        with _members(srv, spec, ids, authority=anchor) as results:
+            for c in range(CLIENTS):
+                run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0,
+                           genesis=spec.genesis, insecure=True)
+    assert all(isinstance(r, dict) for r in results.values()), results
+    assert len(srv.coord.releases) == 1 and anchor.rounds(spec.genesis) == 1
+    assert len(audits) >= spec.threshold and {r for _, r in audits} == {0}  # each decrypting member audited round 0
+    assert spec.security_issues() == ("parameter set 'insecure-test-n1024' is below 128-bit security (tests only)",
+                                      "min_cohort=1: a one-client round releases that client's exact update")
+
+
 def test_members_refuse_a_server_that_does_not_anchor(tmp_path, anchor):
     spec, ids = _pinned(rounds=1, model_seed=5)  # another genesis: nothing anchored for it
     stop = threading.Event()
