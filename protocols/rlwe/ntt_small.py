@@ -45,7 +45,7 @@ from loyal.protocols.rlwe.ring import RnsRing
 
 #: Largest |x_k| the fast path accepts (one signed 16-bit "limb" per input).
 MAX_INPUT = (1 << 15) - 1
-LIMB_BITS = 15
+LIMB_BITS = ntt_fourstep.LIMB_BITS  # the limb width its matrices assume
 _LIMB_MASK = (1 << LIMB_BITS) - 1
 #: fl(v + _MAGIC) = _MAGIC + rint(v) for |v| < 2^51; the low 32 bits of bits(_MAGIC) are zero.
 _MAGIC = 1.5 * 2.0**52
@@ -64,21 +64,8 @@ def _dims(degree: int) -> tuple[int, int, int]:
     return 1 << b1, 1 << bm1, 1 << (bits - b1 - bm1)
 
 
-def _bit_reverse(values: np.ndarray, bits: int) -> np.ndarray:
-    out = np.zeros_like(values)
-    for b in range(bits):
-        out |= ((values >> b) & 1) << (bits - 1 - b)
-    return out
-
-
-def _centered(m: np.ndarray, q: int) -> np.ndarray:
-    m = m % q
-    return np.where(m > q // 2, m - q, m).astype(np.float64)
-
-
-def _limb_pair(m: np.ndarray, q: int, axis: int) -> np.ndarray:
-    """[M, M·2^15 mod q] along `axis`, centred float64 (the matrix for 15-bit limb inputs)."""
-    return np.concatenate([_centered(m, q), _centered(m * (1 << LIMB_BITS) % q, q)], axis=axis)
+# The matrix helpers of the four-step NTT (one definition: bit reversal, centring, 15-bit limb pairs).
+_bit_reverse, _centered, _limb_pair = ntt_fourstep._bit_reverse, ntt_fourstep._centered, ntt_fourstep._stack_limbs
 
 
 @dataclasses.dataclass(frozen=True)

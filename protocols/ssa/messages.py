@@ -195,7 +195,7 @@ def frame_sender(data: bytes) -> int:
 
 
 def frame_digest(data: bytes) -> bytes:
-    """A frame's digest as its trailer states it (the sender signs it; the parse recomputes and checks it)."""
+    """A frame's trailer digest (the sender signs it; the parse recomputes and checks it)."""
     if len(data) < _HEADER.size + _DIGEST:
         raise MessageFormatError(f"message truncated: {len(data)} bytes < minimum {_HEADER.size + _DIGEST}")
     return bytes(data[-_DIGEST:])
@@ -292,12 +292,10 @@ def serialize_contribution(msg: ClientContribution | NoiseContribution, job_id: 
     """Frames a client or noise contribution."""
     kind = Kind.CLIENT_CONTRIBUTION if isinstance(msg, ClientContribution) else Kind.NOISE_CONTRIBUTION
     sender = msg.client_id if isinstance(msg, ClientContribution) else msg.member_index
-    arrays = [msg.kahe.b_hat, msg.ahe.c0_hat, msg.ahe.c1_hat]
-    if not msg.proof:
-        return _frame(kind, job_id, msg.round_index, sender, {}, arrays)
-    padded = msg.proof + bytes(-len(msg.proof) % 4)  # a 4th array: the proof's bytes as u32 words
-    return _frame(kind, job_id, msg.round_index, sender, {"proof_bytes": len(msg.proof)},
-                  [*arrays, np.frombuffer(padded, dtype="<u4")])
+    arrays, meta = [msg.kahe.b_hat, msg.ahe.c0_hat, msg.ahe.c1_hat], {}
+    if msg.proof:  # a 4th array: the proof's bytes as u32 words
+        meta, arrays = {"proof_bytes": len(msg.proof)}, [*arrays, np.frombuffer(msg.proof + bytes(-len(msg.proof) % 4), "<u4")]
+    return _frame(kind, job_id, msg.round_index, sender, meta, arrays)
 
 
 def parse_contribution(
@@ -314,10 +312,8 @@ def parse_contribution(
     data = bytes(data) if isinstance(data, bytearray | memoryview) else data  # the range check reads it again
     p = _unframe(data, job_id, kind, verify_digest=verify_digest, as_int64=False)
     if len(p.arrays) not in (3, 4) or (len(p.arrays) == 4) != ("proof_bytes" in p.meta):
-        raise MessageFormatError(
-            f"contribution must carry 3 arrays (KAHE b, AHE c0, AHE c1) and optionally its proof, got {len(p.arrays)}: "
-            "a client missing either part is excluded"
-        )
+        raise MessageFormatError(f"contribution must carry 3 arrays (KAHE b, AHE c0, AHE c1) and optionally its proof, "
+                                 f"got {len(p.arrays)}: a client missing either part is excluded")
     shapes = ((num_polys, kahe_ring.num_moduli, kahe_ring.degree),) + ((ahe_ring.num_moduli, ahe_ring.degree),) * 2
     _check_ranges(data, p, shapes, (kahe_ring, ahe_ring, ahe_ring), ("KAHE ciphertext", "AHE c0", "AHE c1"))
     kahe, ahe, proof = KaheCiphertext(p.arrays[0]), AheCiphertext(*p.arrays[1:3]), b""
