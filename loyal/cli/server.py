@@ -119,6 +119,54 @@ def _add_policy_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale-bits", type=int, help="fixed-point bits of the coefficients (default 24)")
 
 
+#: `server start` job flags -> the `Job` field each pins (compared with the stored job on a restart).
+_FLAG_FIELDS = {
+    "dim": "dim", "clients_per_round": "cohort_size", "min_cohort": "min_cohort", "committee_size": "committee_size",
+    "threshold": "threshold", "noise_multiplier": "noise_multiplier", "clip_norm": "clip_norm", "scale": "scale",
+    "params": "params_name", "rounds": "rounds", "model_name": "model_name", "model_seed": "model_seed",
+    "server_learning_rate": "server_learning_rate",
+}
+
+
+def _stored_job(db: str):
+    """The job pinned in an existing store (read-only), or None for a new store."""
+    import contextlib
+    import json
+    import sqlite3
+
+    from loyal.protocols.ssa.job import Job
+
+    if not pathlib.Path(db).is_file():
+        return None
+    with contextlib.closing(sqlite3.connect(f"file:{pathlib.Path(db).resolve()}?mode=ro", uri=True)) as con:
+        try:
+            row = con.execute("SELECT spec FROM job").fetchone()
+        except sqlite3.Error:
+            return None  # not a job store yet, or another schema: the store itself says which
+    return None if row is None else Job.from_json(json.loads(row[0]))
+
+
+def _check_restart(args: argparse.Namespace, stored) -> None:
+    """Refuses a restart whose --job or explicitly given job flags differ from the pinned job (naming them)."""
+    import json
+
+    from loyal.protocols.ssa.job import Job
+
+    if args.job:
+        given = Job.from_json(json.loads(pathlib.Path(args.job).read_text())).to_json()
+        diff = [f"{k}: stored {v!r}, --job {given[k]!r}" for k, v in stored.to_json().items() if given[k] != v]
+    else:
+        defaults = argparse.ArgumentParser()
+        _add_job_flags(defaults)
+        default = vars(defaults.parse_args([]))
+        diff = [f"--{flag.replace('_', '-')} {getattr(args, flag)!r} (stored {getattr(stored, field)!r})"
+                for flag, field in _FLAG_FIELDS.items()
+                if getattr(args, flag) != default[flag] and getattr(args, flag) != getattr(stored, field)]
+    if diff:
+        raise ValueError(f"--db {args.db} holds a pinned job that differs: {'; '.join(diff)}. "
+                         "Restart without job flags, or serve the new job from a new --db")
+
+
 def _start(args: argparse.Namespace) -> int:
     import asyncio
 
@@ -137,9 +185,12 @@ def _start(args: argparse.Namespace) -> int:
     authority = anchor_client(args, write=True)
     if authority is None and not args.insecure:
         raise ValueError("give the job's log authority (--anchor ADDRESS --chain-rpc URL), or --insecure")
+    stored = _stored_job(args.db)
+    if stored is not None:
+        _check_restart(args, stored)
     configure_json_logs()
     coord = open_coordinator(
-        args.db, job=_job(args), round_seconds=args.round_seconds, tokens=tokens,
+        args.db, job=_job(args) if stored is None else None, round_seconds=args.round_seconds, tokens=tokens,
         synchronous=args.synchronous, reissue_seconds=args.reissue_seconds, authority=authority,
     )
     coord.job.check_secure(args.insecure)  # the stored job on a restart, too

@@ -135,3 +135,16 @@ def test_demo_fails_on_unwritable_output(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "is not a directory" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_server_restart_refuses_job_flags_that_differ_from_the_store(tmp_path, capsys):
+    """A restart never silently ignores changed job flags (issue 16): it names each difference."""
+    from loyal.server.app import open_coordinator
+    from tests.server.harness import make_spec
+
+    db = str(tmp_path / "s.db")
+    open_coordinator(db, job=make_spec(noise=0.5, rounds=5), round_seconds=60.0).store.close()
+    code = main(["server", "start", "--db", db, "--port", "0", "--insecure", "--noise-multiplier", "0.9", "--rounds", "5"])
+    err = capsys.readouterr().err
+    assert code == 2 and "--noise-multiplier 0.9 (stored 0.5)" in err and "--rounds" not in err  # 5 is the stored value
+    assert len(err.strip().splitlines()) == 1
