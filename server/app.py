@@ -14,15 +14,20 @@ import time
 import grpc
 
 from loyal.protocols.ssa.job import Job
-from loyal.rpc import client_pb2_grpc, committee_pb2_grpc, health_pb2_grpc, observer_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+
+from loyal.rpc import client_pb2_grpc, committee_pb2_grpc, observer_pb2_grpc
 from loyal.server import limits
 from loyal.protocols.ssa.log import LogAuthority
 from loyal.server.coordinator import Coordinator
-from loyal.server.servicer import ClientServicer, CommitteeServicer, HealthServicer, ObserverServicer
+from loyal.server.servicer import ClientServicer, CommitteeServicer, ObserverServicer
 from loyal.server.store import Store
 
 logger = logging.getLogger(__name__)
 
+#: Services the health service reports SERVING while the coordinator runs ("" = the whole server).
+HEALTH_SERVICES = ("", "loyal.v1.ClientService", "loyal.v1.CommitteeService", "loyal.v1.ObserverService")
 #: Seconds between deadline checks.
 TICK_SECONDS = 0.25
 
@@ -74,7 +79,10 @@ async def serve(
     client_pb2_grpc.add_ClientServiceServicer_to_server(ClientServicer(coord), server)
     committee_pb2_grpc.add_CommitteeServiceServicer_to_server(CommitteeServicer(coord), server)
     observer_pb2_grpc.add_ObserverServiceServicer_to_server(ObserverServicer(coord), server)
-    health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), server)
+    health = health_aio.HealthServicer()  # the stock grpc.health.v1 service (grpcio-health-checking)
+    for name in HEALTH_SERVICES:
+        await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
     address = f"{host}:{port}"
     bound = server.add_secure_port(address, server_credentials(tls_dir)) if tls_dir else server.add_insecure_port(address)
     if bound == 0:

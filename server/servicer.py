@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator
 import grpc
 
 from loyal.protocols.proto import convert
-from loyal.protocols.proto.loyal.v1 import client_pb2, committee_pb2, common_pb2, health_pb2, observer_pb2
+from loyal.protocols.proto.loyal.v1 import client_pb2, committee_pb2, common_pb2, observer_pb2
 from loyal.protocols.ssa.errors import MessageFormatError
-from loyal.rpc import client_pb2_grpc, committee_pb2_grpc, health_pb2_grpc, observer_pb2_grpc
+from loyal.rpc import client_pb2_grpc, committee_pb2_grpc, observer_pb2_grpc
 from loyal.server import limits
 from loyal.server.coordinator import Coordinator, Upload
 from loyal.server.errors import SizeLimitError, grpc_status
@@ -280,24 +280,3 @@ class ObserverServicer(observer_pb2_grpc.ObserverServiceServicer):
                 after = seq
                 yield observer_pb2.Event(seq=seq, round=rnd, kind=kind, detail=detail, time=at)
             await asyncio.sleep(0.2)
-
-
-class HealthServicer(health_pb2_grpc.HealthServicer):
-    """The standard `grpc.health.v1.Health` service (SERVING while the coordinator runs)."""
-
-    SERVICES = ("", "loyal.v1.ClientService", "loyal.v1.CommitteeService", "loyal.v1.ObserverService")
-
-    def _status(self, service: str) -> int:
-        if service not in self.SERVICES:
-            return health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
-        return health_pb2.HealthCheckResponse.SERVING
-
-    async def Check(self, request, context):
-        if request.service not in self.SERVICES:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service[:100]!r}")
-        return health_pb2.HealthCheckResponse(status=self._status(request.service))
-
-    async def Watch(self, request, context):
-        yield health_pb2.HealthCheckResponse(status=self._status(request.service))
-        await asyncio.Event().wait()  # status never changes while serving; ends when the client cancels
-

@@ -15,10 +15,11 @@ from loyal.client.grpc_client import Session
 from loyal.client.runner import run_client, wait_for_task
 from loyal.client.tls import Identity
 from loyal.protocols.proto.convert import release_from_proto, submit_message
-from loyal.protocols.proto.loyal.v1 import client_pb2, common_pb2, health_pb2, observer_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from loyal.protocols.proto.loyal.v1 import client_pb2, common_pb2, observer_pb2
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa.client import SsaClient
-from loyal.rpc import health_pb2_grpc
 from loyal.server.certs import create_certificates
 from tests.server.harness import (
     InProcessServer,
@@ -145,10 +146,13 @@ def test_bad_uploads_are_rejected_with_reason_and_never_stored(served):
 
 
 def test_health_reports_serving(served):
+    """The stock grpcio-health-checking client (what load balancers and grpc_health_probe use)."""
     srv, s, *_ = served
     stub = health_pb2_grpc.HealthStub(s.channel)
+    for name in ("loyal.v1.ClientService", "loyal.v1.CommitteeService", "loyal.v1.ObserverService"):
+        assert stub.Check(health_pb2.HealthCheckRequest(service=name)).status == health_pb2.HealthCheckResponse.SERVING
     assert stub.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING
-    _expect(grpc.StatusCode.NOT_FOUND, "unknown service", lambda: stub.Check(health_pb2.HealthCheckRequest(service="nope")))
+    _expect(grpc.StatusCode.NOT_FOUND, "", lambda: stub.Check(health_pb2.HealthCheckRequest(service="nope")))  # stock: no details
 
 
 def test_tls_round_trip_and_plaintext_refused(tmp_path):

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import pathlib
+
 import importlib
 
 import pytest
@@ -26,13 +28,18 @@ def test_committed_stubs_are_not_stale(tmp_path):
     assert services == {p.name for p in fresh if p.parent == tmp_path / "services"}
 
 
-@pytest.mark.parametrize("module", ["client_pb2_grpc", "committee_pb2_grpc", "observer_pb2_grpc", "health_pb2_grpc"])
+@pytest.mark.parametrize("module", ["client_pb2_grpc", "committee_pb2_grpc", "observer_pb2_grpc"])
 def test_stubs_import_from_the_installed_package(module):
     mod = importlib.import_module(f"loyal.rpc.{module}")
     assert any(name.endswith("Stub") for name in dir(mod))
 
 
-def test_health_service_uses_the_standard_wire_name():
-    from loyal.protocols.proto.loyal.v1 import health_pb2
+def test_health_is_the_stock_service_and_loads_beside_ours():
+    """No copied health proto: importing ours and grpcio-health-checking together raised a duplicate symbol."""
+    from grpc_health.v1 import health_pb2
+
+    import loyal.protocols.proto.loyal.v1 as ours
+    import loyal.server.app  # noqa: F401 - wires the stock servicer
 
     assert health_pb2.DESCRIPTOR.services_by_name["Health"].full_name == "grpc.health.v1.Health"
+    assert not list(pathlib.Path(ours.__file__).parent.glob("health*"))
