@@ -11,6 +11,7 @@ import argparse
 import importlib
 import importlib.util
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -79,9 +80,16 @@ def build_parser(group: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _globals_first(argv: list[str]) -> list[str]:
+    """Moves the global -v/-vv/--verbose flags to the front, so they work anywhere on the command line."""
+    stop = argv.index("--") if "--" in argv else len(argv)
+    verbose = [a for a in argv[:stop] if a == "--verbose" or re.fullmatch(r"-v+", a)]
+    return verbose + [a for i, a in enumerate(argv) if i >= stop or a not in verbose]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs `loyal`; returns the process exit code."""
-    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _globals_first(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser(selected_group(argv))
     args = parser.parse_args(argv)
     configure(args.verbose)

@@ -148,3 +148,9 @@ def test_server_restart_refuses_job_flags_that_differ_from_the_store(tmp_path, c
     err = capsys.readouterr().err
     assert code == 2 and "--noise-multiplier 0.9 (stored 0.5)" in err and "--rounds" not in err  # 5 is the stored value
     assert len(err.strip().splitlines()) == 1
+
+
+def test_verbosity_flags_work_after_the_command(capsys):
+    """Global flags anywhere on the command line (issue 16)."""
+    assert main(["data", "stats", "digits", "--clients", "10", "--json", "-vv"]) == 0
+    assert json.loads(capsys.readouterr().out)["clients"] == 10  # stdout stays pure JSON
