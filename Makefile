@@ -29,7 +29,7 @@ test: install
 	$(VENV)/bin/python -m pytest -q
 
 bench: install
-	$(VENV)/bin/loyal bench all
+	for b in dpftrl gas ssa server sim flower; do $(VENV)/bin/loyal bench $$b --out benchmarks/results || exit 1; done
 
 # Regenerates the committed messages (protocols/proto/loyal/v1) and gRPC stubs (loyal/rpc) from the .proto files (grpcio-tools).
 proto: install

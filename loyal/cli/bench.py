@@ -65,10 +65,23 @@ def _load(name: str):
     return module
 
 
+def default_out_dir() -> pathlib.Path:
+    """Where results go without --out: `$LOYAL_CACHE_DIR/bench` or the user data dir, never the source tree
+    (the committed `benchmarks/results/` are refreshed with `--out benchmarks/results`)."""
+    import os
+
+    root = os.environ.get("LOYAL_CACHE_DIR")
+    if root is None:
+        import platformdirs
+
+        return pathlib.Path(platformdirs.user_data_dir("loyal")) / "bench"
+    return pathlib.Path(root) / "bench"
+
+
 def _run(args: argparse.Namespace) -> int:
     module = _load(args.bench)
     results = module.run(args)
-    out_dir = _ROOT / "results"
+    out_dir = pathlib.Path(args.out) if args.out else default_out_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{args.bench}.json").write_text(json.dumps(results, indent=2) + "\n")
     (out_dir / f"{args.bench}.md").write_text(module.markdown(results))
@@ -87,5 +100,7 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     for name in BENCHMARKS:
         p = sub.add_parser(name, help=f"benchmarks/{name}.py")
         p.add_argument("--json", action="store_true", help="print the results as JSON")
+        p.add_argument("--out", help="folder for NAME.json and NAME.md (default: the user data dir; the committed "
+                                     "results: --out benchmarks/results)")
         _OPTIONS.get(name, lambda _: None)(p)
         p.set_defaults(func=_run)

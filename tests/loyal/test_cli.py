@@ -154,3 +154,12 @@ def test_verbosity_flags_work_after_the_command(capsys):
     """Global flags anywhere on the command line (issue 16)."""
     assert main(["data", "stats", "digits", "--clients", "10", "--json", "-vv"]) == 0
     assert json.loads(capsys.readouterr().out)["clients"] == 10  # stdout stays pure JSON
+
+
+def test_bench_writes_outside_the_source_tree_unless_told(tmp_path, monkeypatch):
+    """`loyal bench` never overwrites committed results by default (issue 16)."""
+    from loyal.cli.bench import _ROOT, default_out_dir
+
+    monkeypatch.setenv("LOYAL_CACHE_DIR", str(tmp_path))
+    assert default_out_dir() == tmp_path / "bench"
+    assert _ROOT not in default_out_dir().parents
