@@ -90,7 +90,13 @@ def _globals_first(argv: list[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs `loyal`; returns the process exit code."""
     argv = _globals_first(sys.argv[1:] if argv is None else list(argv))
-    parser = build_parser(selected_group(argv))
+    group = selected_group(argv)
+    parser = build_parser(group)
+    try:  # a group may expand argv first (`server start --config FILE.toml`)
+        argv = getattr(sys.modules.get(f"loyal.cli.{group}"), "expand_argv", lambda a: a)(argv)
+    except USER_ERRORS as e:
+        print(f"loyal {group}: error: {e}", file=sys.stderr)
+        return 2
     args = parser.parse_args(argv)
     configure(args.verbose)
     if not getattr(args, "func", None):

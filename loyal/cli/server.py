@@ -287,12 +287,51 @@ def _add_job_flags(p: argparse.ArgumentParser) -> None:
     _add_policy_flags(p)
 
 
+def expand_argv(argv: list[str]) -> list[str]:
+    """`server start --config FILE.toml`: the file's keys become flags (same names, `_` or `-`, top level or
+    under [server], [job] and [policy]); flags on the command line override them. Parsed by the same
+    parser as the flags, so every value gets the same validation."""
+    import tomllib
+
+    if "start" not in argv or "--config" not in argv:
+        return argv
+    i = argv.index("--config")
+    if i + 1 >= len(argv):
+        raise ValueError("--config needs a TOML file")
+    path, rest = argv[i + 1], argv[:i] + argv[i + 2:]
+    with open(path, "rb") as f:
+        try:
+            data = tomllib.load(f)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"--config {path} is not valid TOML: {e}") from None
+    flat = {k: v for k, v in data.items() if not isinstance(v, dict)}
+    for section in ("server", "job", "policy"):
+        flat.update(data.get(section, {}))
+    unknown = set(data) - set(flat) - {"server", "job", "policy"}
+    if unknown:
+        raise ValueError(f"--config {path}: unknown sections {sorted(unknown)} (use [server], [job], [policy])")
+    given = {a.split("=", 1)[0] for a in rest if a.startswith("--")}
+    tokens: list[str] = []
+    for key, value in flat.items():
+        flag = "--" + str(key).replace("_", "-")
+        if flag in given:
+            continue  # the command line overrides the file
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, bool):
+                tokens += [flag] if v else []
+            else:
+                tokens += [flag, str(v)]
+    j = rest.index("start") + 1
+    return rest[:j] + tokens + rest[j:]
+
+
 def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     group = subparsers.add_parser("server", help=help_text, description=help_text)
     sub = group.add_subparsers(dest="command", metavar="COMMAND", parser_class=type(group))
     group.set_defaults(func=lambda a: (group.print_help(), 2)[1])
 
-    p = sub.add_parser("start", help="serve a job (created on first start; restored from --db afterwards)")
+    p = sub.add_parser("start", help="serve a job (created on first start; restored from --db afterwards); "
+                                     "--config FILE.toml gives any of these flags (command-line flags override)")
     p.add_argument("--db", required=True, help="SQLite store (created if missing)")
     p.add_argument("--port", type=tcp_port, required=True, help="TCP port (0: any free port, see --port-file)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")

@@ -163,3 +163,23 @@ def test_bench_writes_outside_the_source_tree_unless_told(tmp_path, monkeypatch)
     monkeypatch.setenv("LOYAL_CACHE_DIR", str(tmp_path))
     assert default_out_dir() == tmp_path / "bench"
     assert _ROOT not in default_out_dir().parents
+
+
+def test_server_config_file_gives_flags_and_the_command_line_overrides(tmp_path, capsys):
+    """`loyal server start --config server.toml` (issue 16): same names and validation as the flags."""
+    from loyal.cli.server import expand_argv
+
+    cfg = tmp_path / "server.toml"
+    cfg.write_text('[server]\nround_seconds = 30\ninsecure = true\n[job]\nnoise_multiplier = 1.5\nmember-key = ["aa", "bb"]\n'
+                   '[policy]\nmechanism = "banded-toeplitz"\n')
+    argv = expand_argv(["server", "start", "--config", str(cfg), "--db", "x.db", "--port", "0", "--noise-multiplier", "2"])
+    assert argv[:2] == ["server", "start"] and "--config" not in argv
+    assert argv.count("--noise-multiplier") == 1 and argv[argv.index("--noise-multiplier") + 1] == "2"  # the flag wins
+    assert ["--member-key", "aa", "--member-key", "bb"] == argv[argv.index("--member-key"):argv.index("--member-key") + 4]
+    assert "--insecure" in argv and ["--round-seconds", "30"] == argv[argv.index("--round-seconds"):][:2]
+    cfg.write_text("[server]\nround_seconds = -1\n")
+    try:
+        code = main(["server", "start", "--config", str(cfg), "--db", "x.db", "--port", "0"])
+    except SystemExit as e:  # argparse validates the file's values like flags
+        code = e.code
+    assert code == 2 and "round-seconds" in capsys.readouterr().err
