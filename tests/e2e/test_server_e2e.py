@@ -16,12 +16,12 @@ import time
 import grpc
 import numpy as np
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from loyal.client.grpc_client import Session
 from loyal.client.runner import run_client
 from loyal.protocols.proto.convert import release_from_proto
-from loyal.protocols.proto.loyal.v1 import common_pb2, health_pb2, observer_pb2
-from loyal.rpc import health_pb2_grpc
+from loyal.protocols.proto.loyal.v1 import common_pb2, observer_pb2
 from tests.server.harness import (
     InProcessServer,
     client_seed,
