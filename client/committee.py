@@ -50,7 +50,7 @@ class CommitteeRunner:
       ca_file: CA certificate for TLS (None: plaintext on loopback).
       insecure_seed: 32 bytes seeding key generation, noise and smudging (TESTS ONLY: anyone with
         the seed knows this member's share and noise).
-      identity: this seat's Ed25519 key (the one the job pins; default a fresh key, for unpinned jobs).
+      identity: this member's Ed25519 key (the one the job pins; default a fresh key, for unpinned jobs).
       genesis: the published genesis of the job this member serves (`Job.genesis`, which binds the whole
         pinned configuration); a server offering any other job is refused at join.
       insecure: serve without a pinned genesis and accept a job with `Job.security_issues` (TESTS ONLY).
@@ -102,7 +102,7 @@ class CommitteeRunner:
             job.check_secure(self.insecure)
             pinned = job.member_key(self.member_id)
             if pinned is not None and pinned != self.identity.public_key:
-                raise AuthenticationError(f"this member's key is not the one the job pins for seat {self.member_id}")
+                raise AuthenticationError(f"this member's key is not the one the job pins for member {self.member_id}")
 
             self.member = CommitteeMember(job, self.member_id, self.seed, self.authority, parts=lambda r: self._parts(s, r))
             self.epoch, self.config = self.member.epoch, self.member.config

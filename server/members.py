@@ -1,8 +1,8 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""The committee side of the coordinator: joins (pinned seats), key generation (signed commitments,
+"""The committee side of the coordinator: joins (pinned member keys), key generation (signed commitments,
 then reveals with sealed shares stored for their recipients; `loyal.protocols.ssa.enrollment`),
 members' signatures of the committee key, work for members, partial decryptions, refusals and
-hand-offs; each authenticated by the member's seat key and handed to the round driver like every
+hand-offs; each authenticated by the member's pinned key and handed to the round driver like every
 other input."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class MemberDesk:
 
     # ---- committee ---------------------------------------------------------------------------------
     def join(self, member_id: int, signing_key: bytes, exchange_key: bytes, signature: bytes) -> None:
-        """Seats `member_id` under `signing_key` (which must be the pinned key of a pinned job)."""
+        """Joins `member_id` under `signing_key` (which must be the pinned key of a pinned job)."""
         try:
             self.job.epoch_of_member(member_id)
         except ValueError as e:
@@ -38,7 +38,7 @@ class MemberDesk:
             raise ValueError(f"signing_key and exchange_key must be 32 bytes, got {len(signing_key)}, {len(exchange_key)}")
         pinned = self.job.member_key(member_id)
         if pinned is not None and pinned != signing_key:
-            raise PermissionError(f"member {member_id}'s seat is pinned to another key: this job's committee is fixed")
+            raise PermissionError(f"member {member_id} is pinned to another key: this job's committee is fixed")
         enrollment.verify_join(self.job, member_id, signing_key, exchange_key, signature)
         if member_id in self.members:
             if self.members[member_id] != (signing_key, exchange_key):

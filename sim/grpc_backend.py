@@ -83,7 +83,7 @@ class ServerProcess:
         port_file = self.folder / "port"
         port_file.unlink(missing_ok=True)
         cmd = [sys.executable, "-m", "loyal", "server", "start", "--port", str(self.port), "--port-file", str(port_file),
-               "--insecure", *self.args]  # simulation jobs: unpinned seats, seeded members
+               "--insecure", *self.args]  # simulation jobs: unpinned member keys, seeded members
         with open(self.folder / "server.log", "ab") as log:  # a file, not a pipe: a full pipe would block the server
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ, OMP_NUM_THREADS="1"))
         end = time.monotonic() + 60

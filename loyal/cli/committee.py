@@ -45,14 +45,14 @@ def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--timeout", type=positive_float, default=3600.0, help="give up after this many seconds")
     p.add_argument("--insecure-seed", type=int, help="TESTS ONLY: seed key shares, noise and smudging")
     add_anchor_flags(p)
-    p.add_argument("--key", help="this seat's key file (`loyal committee key`; its public key is pinned in the job)")
+    p.add_argument("--key", help="this member's key file (`loyal committee key`; its public key is pinned in the job)")
     p.add_argument("--genesis", help="the job's published genesis (hex, `loyal server job`): refuse any other job")
     p.add_argument("--insecure", action="store_true",
                    help="TESTS ONLY: run without --genesis, accept an unsafe job and plaintext gRPC off loopback")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)
 
-    p = sub.add_parser("key", help="create this seat's Ed25519 key (file 0600); prints the public key to pin in the job")
+    p = sub.add_parser("key", help="create this member's Ed25519 key (file 0600); prints the public key to pin in the job")
     p.add_argument("--out", required=True, help="key file to write")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_key)

@@ -278,11 +278,11 @@ def _add_job_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rotate", type=_rotation, action="append",
                    help="AFTER_ROUND:SIZE:THRESHOLD: hand the committee off after that round's release (repeatable)")
     p.add_argument("--member-key", action="append",
-                   help="pinned Ed25519 public key (hex, `loyal committee key`) of seat 1, 2, ... in order (repeatable)")
+                   help="pinned Ed25519 public key (hex, `loyal committee key`) of member 1, 2, ... in order (repeatable)")
     p.add_argument("--no-prove-uploads", action="store_true",
                    help="TESTS ONLY: uploads without zero-knowledge proofs of well-formed AHE parts (needs --insecure)")
     p.add_argument("--insecure", action="store_true",
-                   help="TESTS ONLY: accept an unsafe job (no noise, min cohort 1, unpinned seats, test parameters) "
+                   help="TESTS ONLY: accept an unsafe job (no noise, min cohort 1, unpinned member keys, test parameters) "
                         "and plaintext gRPC off loopback")
     _add_policy_flags(p)
 

@@ -1,18 +1,18 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
 """Committee enrollment a malicious server cannot pack or bend (issue 14, deliverable 4).
 
-- **Seats are pinned.** `Job.member_keys` lists the Ed25519 key of every seat and is hashed into the
+- **Member keys are pinned.** `Job.member_keys` lists the Ed25519 key of every member id and is hashed into the
   genesis; the server refuses a join under any other key, and every party checks member signatures
   against the pinned key, never against a key the server relays (`member_key`).
 - **Exchange keys are authenticated.** A member's X25519 key travels with its join signature; a peer
-  seals Shamir shares only to exchange keys signed by the pinned seat key (`verify_join`).
+  seals Shamir shares only to exchange keys signed by the pinned member key (`verify_join`).
 - **Commit, then reveal.** Dealer j first publishes a signed commitment to its public-key part b_j
   (`commitment`) and reveals b_j only once it holds every dealer's signed commitment: a rushing dealer
   that sees the others' parts first could choose b_j = b* - sum_i b_i for a b* whose secret it knows
   and read every client key (Gennaro et al., "Secure distributed key generation for discrete-log
   based cryptosystems", J. Cryptology 2007, §3, the same bias attack on Pedersen's DKG).
 - **Members sign the committee key.** Each member checks every revealed part against the commitment it
-  saw and signs b = sum_j b_j (`key_message`); a client encrypts only under a key that t pinned seats
+  saw and signs b = sum_j b_j (`key_message`); a client encrypts only under a key that t pinned members
   signed (`verify_committee_key`): fewer than t members are malicious, so one signer is honest, its
   own fresh b_i is in b, and no coalition of the others knows the secret of b.
 What this does not give: verifiable secret sharing. A malicious dealer can deal shares inconsistent with
@@ -52,7 +52,7 @@ def member_key(job: Job, member_id: int, relayed: bytes | None = None) -> bytes:
     pinned = job.member_key(member_id)
     if pinned is not None:
         if relayed is not None and relayed != pinned:
-            raise AuthenticationError(f"member {member_id}'s seat is pinned to key {pinned.hex()[:16]}…, not {relayed.hex()[:16]}…")
+            raise AuthenticationError(f"member {member_id} is pinned to key {pinned.hex()[:16]}…, not {relayed.hex()[:16]}…")
         return pinned
     if relayed is None:
         raise AuthenticationError(f"member {member_id} has no pinned key and none was relayed")
@@ -64,7 +64,7 @@ def join_message(job: Job, member_id: int, exchange_key: bytes) -> bytes:
 
 
 def verify_join(job: Job, member_id: int, signing_key: bytes | None, exchange_key: bytes, signature: bytes) -> None:
-    """Raises AuthenticationError unless the seat's key signed this exchange key for this job."""
+    """Raises AuthenticationError unless the member's pinned key signed this exchange key for this job."""
     if len(exchange_key) != 32:
         raise AuthenticationError(f"member {member_id}'s exchange key must be 32 bytes, got {len(exchange_key)}")
     verify_signature(member_key(job, member_id, signing_key), signature, join_message(job, member_id, exchange_key))

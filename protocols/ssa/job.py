@@ -62,7 +62,7 @@ class Job:
       prove_uploads: uploads must carry zero-knowledge proofs of well-formed AHE parts (issue 14; off only
         for simulations that trust their own clients, a `security_issues` entry).
       member_keys: the pinned Ed25519 public keys (hex) of members 1..M of every epoch, or () for an
-        unpinned committee (whoever joins first holds a seat: tests and simulations only, `security_issues`).
+        unpinned committee (whoever joins first becomes the member: tests and simulations only, `security_issues`).
     """
 
     job_id: bytes
@@ -157,7 +157,7 @@ class Job:
             if len(k) != 64 or any(c not in "0123456789abcdef" for c in k):
                 raise ValueError(f"member_keys must be 32-byte Ed25519 public keys in hex, got {k!r}")
         if len(set(self.member_keys)) != len(self.member_keys):
-            raise ValueError("member_keys must be distinct (one key per seat)")
+            raise ValueError("member_keys must be distinct (one key per member id)")
         for epoch in range(len(self.rotations) + 1):
             self.config_for_epoch(epoch)  # the no-wrap-around and noise-share checks (raise ValueError)
 
@@ -228,7 +228,7 @@ class Job:
         if self.min_cohort < 2:
             issues.append(f"min_cohort={self.min_cohort}: a one-client round releases that client's exact update")
         if not self.member_keys:
-            issues.append("member_keys are not pinned: whoever joins first holds a committee seat")
+            issues.append("member_keys are not pinned: whoever joins first becomes a committee member")
         if not self.prove_uploads:
             issues.append("prove_uploads is off: a malicious upload can expose the committee secret")
         return tuple(issues)
@@ -285,7 +285,7 @@ def cheapest_params_name(*, dim: int, cohort_size: int, clip_norm: float, scale:
 
 
 def default_honest_members(committee_size: int, threshold: int) -> int:
-    """min(t, n - t + 1): the most honest members n seats with fewer than t malicious guarantee, capped at t."""
+    """min(t, n - t + 1): the most honest members n members with fewer than t malicious guarantee, capped at t."""
     return min(threshold, committee_size - threshold + 1)
 
 

@@ -1,6 +1,6 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
 """Committee enrollment against a malicious server and squatters (issue 14, attack 3 and deliverable 4),
-run over gRPC as the adversary would: pinned seats, authenticated exchange keys, commit-then-reveal
+run over gRPC as the adversary would: pinned member keys, authenticated exchange keys, commit-then-reveal
 key generation, and clients that encrypt only under a key t pinned members signed."""
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def test_server_anchors_every_round_on_chain_and_members_check_it(tmp_path, anch
 
 
 def test_a_job_with_every_defence_on_releases(tmp_path, anchor):
-    """Pinned seats, signed committee key, anchored heads, proven uploads and the members' audit together."""
+    """Pinned member keys, signed committee key, anchored heads, proven uploads and the members' audit together."""
     spec, ids = _pinned(rounds=1, prove_uploads=True, noise=0.5, model_seed=9)
     audits = []
     with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS), authority=anchor) as srv:
@@ -135,14 +135,14 @@ def _wait_for(cond, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def test_squatter_cannot_take_a_pinned_seat_and_the_real_member_still_joins(tmp_path):
+def test_squatter_cannot_join_as_a_pinned_member_and_the_real_member_still_joins(tmp_path):
     spec, ids = _pinned()
     with InProcessServer(str(tmp_path / "s.db"), spec) as srv, Session(srv.address, max_attempts=1) as s:
         squatter = CommitteeRunner(srv.address, 1, insecure=True)  # a fresh key, not the pinned one
         with pytest.raises(grpc.RpcError) as e:
             squatter._join(s, os.urandom(32))
         assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED and "pinned to another key" in e.value.details()
-        assert srv.coord.members == {}  # the squatter holds no seat
+        assert srv.coord.members == {}  # the squatter is not a member
         CommitteeRunner(srv.address, 1, identity=ids[1], insecure=True)._join(s, os.urandom(32))
         assert srv.coord.members[1][0] == ids[1].public_key
 
