@@ -310,25 +310,17 @@ class CommitteeRunner:
             })
         epoch, sealed = self._handoff
         body = b"".join(r.to_bytes(4, "little") + c for r, c in sorted(sealed.items()))
-        try:
-            s.call(s.committee.SubmitHandOff, committee_pb2.HandOffSubmission(
-                member_id=self.member_id, epoch=epoch,
-                subshares=[committee_pb2.EncryptedShare(recipient=r, ciphertext=c) for r, c in sorted(sealed.items())],
-                signature=self._sign("handoff", self.config.job_id, epoch.to_bytes(4, "little"), body),
-            ))
-        except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.ALREADY_EXISTS:
-                raise
+        self._settle(lambda: s.call(s.committee.SubmitHandOff, committee_pb2.HandOffSubmission(
+            member_id=self.member_id, epoch=epoch,
+            subshares=[committee_pb2.EncryptedShare(recipient=r, ciphertext=c) for r, c in sorted(sealed.items())],
+            signature=self._sign("handoff", self.config.job_id, epoch.to_bytes(4, "little"), body),
+        )))
 
     def _receive_handoff(self, s: Session, end: float) -> None:
         """Waits for the outgoing subset's sealed sub-shares and combines them into this member's share."""
         req = committee_pb2.MemberRequest(member_id=self.member_id)
-        idle = constants.POLL_S
-        while not (h := s.call(s.committee.GetHandOff, req)).complete:
-            if time.monotonic() > end or self.stop.is_set():
-                raise TimeoutError(f"hand-off into epoch {self.epoch} incomplete")
-            time.sleep(idle)
-            idle = min(2 * idle, constants.MAX_IDLE_POLL_S)
+        h = self._wait(f"hand-off into epoch {self.epoch}", end, lambda: s.call(s.committee.GetHandOff, req),
+                       lambda got: got.complete)
         ctx = b"handoff/" + self.epoch.to_bytes(4, "little")
         self._refresh_relayed(s)
         subs, pins = [], []

@@ -41,6 +41,13 @@ def make_spec(*, clients: int = 4, committee: int = 3, threshold: int = 2, noise
     )
 
 
+def wait_until(cond, timeout: float = 30.0) -> None:
+    """Polls `cond` every 50 ms until it holds or `timeout` passes (the caller asserts what it needs)."""
+    end = time.monotonic() + timeout
+    while not cond() and time.monotonic() < end:
+        time.sleep(0.05)
+
+
 def tokens(n: int, prefix: str = "tok") -> list[str]:
     return [f"{prefix}-{i}" for i in range(n)]
 

@@ -25,7 +25,7 @@ from loyal.protocols.ssa import enrollment
 from loyal.protocols.ssa.errors import AuthenticationError, PolicyViolationError
 from loyal.protocols.ssa.job import InsecureJobError
 from loyal.server.limits import check_transport
-from tests.server.harness import InProcessServer, make_spec, member_threads, tokens, update_for
+from tests.server.harness import InProcessServer, make_spec, member_threads, tokens, update_for, wait_until
 
 CLIENTS = 2
 
@@ -110,7 +110,7 @@ def test_members_refuse_a_server_that_does_not_anchor(tmp_path, anchor):
             for c in range(CLIENTS):
                 run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0,
                            genesis=spec.genesis, insecure=True)
-            _wait_for(lambda: sum(len(v) for v in _refusals(srv).values()) >= 2)
+            wait_until(lambda: sum(len(v) for v in _refusals(srv).values()) >= 2)
             stop.set()
     reasons = [r for v in _refusals(srv).values() for r in v]
     assert reasons and all("is not anchored" in r for r in reasons)
@@ -125,14 +125,6 @@ def _refusals(srv) -> dict[bytes, list[str]]:
         for rid, reason in db.execute("SELECT request_id, reason FROM refusals"):
             out.setdefault(rid, []).append(reason)
     return out
-
-
-def _wait_for(cond, timeout: float = 30.0) -> None:
-    import time
-
-    end = time.monotonic() + timeout
-    while not cond() and time.monotonic() < end:
-        time.sleep(0.05)
 
 
 def test_squatter_cannot_join_as_a_pinned_member_and_the_real_member_still_joins(tmp_path):

@@ -13,7 +13,7 @@ import numpy as np
 from loyal.client.committee import CommitteeRunner
 from loyal.client.constants import Key
 from loyal.protocols.ssa.rounds import RoundStage
-from tests.server.harness import InProcessServer, make_spec, member_threads, reference_releases, tokens
+from tests.server.harness import InProcessServer, make_spec, member_threads, reference_releases, tokens, wait_until
 from tests.server.test_grpc_server import _releases, _run_rounds
 
 CLIENTS = 3
@@ -34,12 +34,6 @@ def _runner(address, m, **kw):
     return (_VanishingMember if m == 2 else CommitteeRunner)(address, m, **kw)
 
 
-def _wait(cond, timeout=30.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond() and time.monotonic() < end:
-        time.sleep(0.05)
-
-
 def test_silent_member_is_replaced_by_a_fresh_request_to_live_members(tmp_path):
     # Prepare: 4 members, t = 2; the first request names (1, 2) and member 2 vanishes.
     spec = make_spec(clients=CLIENTS, committee=4, threshold=2, rounds=1)
@@ -47,7 +41,7 @@ def test_silent_member_is_replaced_by_a_fresh_request_to_live_members(tmp_path):
         with member_threads(srv.address, 4, runner=_runner) as results:
             # Execute
             _run_rounds(srv.address, 1)
-            _wait(lambda: srv.coord.state.stage == RoundStage.DONE)
+            wait_until(lambda: srv.coord.state.stage == RoundStage.DONE)
         got = _releases(srv.address)
         db = srv.coord.store.db
         requests = [(rid, s) for rid, s in db.execute("SELECT request_id, subset FROM requests ORDER BY seq")]
@@ -68,10 +62,10 @@ def test_member_refuses_same_row_for_another_subset(tmp_path):
     with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS), reissue_seconds=60.0) as srv:
         with member_threads(srv.address, 3, runner=_runner) as results:
             _run_rounds(srv.address, 1)
-            _wait(lambda: srv.coord.store.partials(next(iter(srv.coord.state.requests), b"")) != [])
+            wait_until(lambda: srv.coord.store.partials(next(iter(srv.coord.state.requests), b"")) != [])
             # Execute: the (misbehaving) reissue runs on the server's event loop.
             srv._loop.call_soon_threadsafe(srv.coord.driver.issue, srv.coord.state, 0, (1, 3), time.time())
-            _wait(lambda: len(srv.coord.store.refusals()) == 1)
+            wait_until(lambda: len(srv.coord.store.refusals()) == 1)
             refusals = srv.coord.store.refusals()
             srv._loop.call_soon_threadsafe(setattr, srv.coord.state, "stage", RoundStage.DONE)  # end the job
     # Assert
