@@ -28,7 +28,9 @@ for |v| < 2^51, and the low 32 bits of its bit pattern are rint(v) mod 2^32 (tho
 For P < 2^50 and 0 <= T < q, Q = rint(P·fl(T/q)) is within 0.75 of P·T/q (Shoup's precomputed
 T/q; Harvey 2014, §2), so R = P·T - Q·q has |R| < q < 2^31 and wrapping int32 arithmetic on the
 low words computes it exactly. The product U ⊙ V enters before the last reduction as
-U·V_lo + (2^15·U mod q)·V_hi, two exact terms below 2^45 (`prepare_multiplier`).
+U·V_lo + (2^15·U mod q)·V_hi, two exact terms below 2^45 (`prepare_multiplier`). The element-wise
+steps between the matrix products (twiddle, reduction, limb split) run as one compiled pass each
+(`kernels.py`); the matrix products stay in BLAS.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from loyal.protocols.rlwe import ntt_fourstep
+from loyal.protocols.rlwe import kernels, ntt_fourstep
 from loyal.protocols.rlwe.ring import RnsRing
 
 #: Largest |x_k| the fast path accepts (one signed 16-bit "limb" per input).
@@ -82,7 +84,7 @@ class _Tables:
     right: np.ndarray  # (L, 2·m2, m2) float64, [W3 ; 2^15 W3]
     q: np.ndarray  # (L, 1) float64
     q_inv: np.ndarray  # (L, 1) float64
-    q32: np.ndarray  # (L, 1) int32
+    q64: np.ndarray  # (L,) int64
 
 
 @functools.lru_cache(maxsize=32)
@@ -117,7 +119,7 @@ def _tables(degree: int, moduli: tuple[int, ...], psis: tuple[int, ...], weights
     arr = {k: np.ascontiguousarray(np.concatenate(v) if k == "left" else np.stack(v)) for k, v in out.items()}
     arr["tw1"], arr["tw2"] = arr["tw1"].astype(np.int32), arr["tw2"].astype(np.int32)
     q_arr = np.array(moduli, dtype=np.float64)[:, None]
-    arr.update(q=q_arr, q_inv=1.0 / q_arr, q32=q_arr.astype(np.int32))
+    arr.update(q=q_arr, q_inv=1.0 / q_arr, q64=np.array(moduli, dtype=np.int64))
     for v in arr.values():
         v.setflags(write=False)
     return _Tables(dims=(n1, m1, m2), **arr)
@@ -135,19 +137,6 @@ def _split_limbs(r32: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> None:
     """lo, hi <- float64 limbs of integers r: r = lo + 2^15·hi, lo in [0, 2^15)."""
     np.right_shift(r32, LIMB_BITS, out=hi, casting="unsafe")
     np.bitwise_and(r32, _LIMB_MASK, out=lo, casting="unsafe")
-
-
-def _mul_mod(p: np.ndarray, t: np.ndarray, t_q: np.ndarray, q32: np.ndarray, f: np.ndarray,
-             r32: np.ndarray, s32: np.ndarray) -> None:
-    """r32 <- p·t - rint(p·t/q)·q (|r| < q) for integers |p| < 2^50 in float64; p is overwritten."""
-    np.multiply(p, t_q, out=f)
-    f += _MAGIC
-    p += _MAGIC
-    np.copyto(r32, p.view(np.int64), casting="unsafe")  # p mod 2^32 (int64 -> int32 keeps the low bits)
-    np.copyto(s32, f.view(np.int64), casting="unsafe")  # rint(p·t/q) mod 2^32
-    r32 *= t
-    s32 *= q32
-    r32 -= s32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,14 +200,13 @@ def reduced(ring: RnsRing, v: np.ndarray) -> np.ndarray:
 
 
 def _scratch(x_size: int, size: int, v_size: int) -> tuple[np.ndarray, ...]:
-    """This thread's buffers (x; y, limbs, two int32; two V limbs), kept between calls and grown on
-    demand: every encryption needs the same sizes, and fresh pages cost more than the arithmetic."""
+    """This thread's buffers (x; y, limbs; two V limbs), kept between calls and grown on demand: every
+    encryption needs the same sizes, and fresh pages cost more than the arithmetic."""
     have = getattr(_LOCAL, "buffers", None)
     sizes = (x_size, size, v_size)
     if have is None or any(n > h for n, h in zip(sizes, have[0])):
         x, y, v = sizes if have is None else tuple(max(n, h) for n, h in zip(sizes, have[0]))
-        have = ((x, y, v), (np.empty(x), np.empty(y), np.empty(2 * y), np.empty(y, dtype=np.int32),
-                            np.empty(y, dtype=np.int32), np.empty(v), np.empty(v)))
+        have = ((x, y, v), (np.empty(x), np.empty(y), np.empty(2 * y), np.empty(v), np.empty(v)))
         _LOCAL.buffers = have
     return have[1]
 
@@ -256,7 +244,7 @@ def forward_combination(
     rows = max(1, min(batch, _CHUNK_VALUES // (group * degree)))
     shared = product is not None and isinstance(product[1], np.ndarray) and product[1].ndim == 2
     size = rows * group * degree
-    x_buf, y_buf, limbs_buf, r32_buf, s32_buf, vlo_buf, vhi_buf = _scratch(
+    x_buf, y_buf, limbs_buf, vlo_buf, vhi_buf = _scratch(
         rows * k * degree, size, num * degree if shared else size)
     x = x_buf[: rows * k * degree].reshape(rows, k, degree)
     if shared:  # V's limbs once for every chunk
@@ -276,55 +264,32 @@ def forward_combination(
             g = min(group, num - l0)
             ls = slice(l0, l0 + g)
             shape5, used = (r, g, n1, m1, m2), r * g * degree
-            p, rr, sr, fr = (buf[:used].reshape(shape5) for buf in (y_buf, r32_buf, s32_buf, limbs_buf))
-            limbs = limbs_buf[: 2 * used]
-            q32 = t.q32[ls, :, None, None]
+            p, limbs = y_buf[:used].reshape(shape5), limbs_buf[: 2 * used]
             # Step 1: contract i1 (the inputs are shared by all moduli).
             np.matmul(t.left[l0 * n1 : (l0 + g) * n1], x[:r].reshape(r, k * n1, m1 * m2), out=p.reshape(r, g * n1, -1))
-            _mul_mod(p, t.tw1[ls], t.tw1_q[ls], q32, fr, rr, sr)
             mid_in = limbs.reshape(r, g, n1, 2 * m1, m2)
-            _split_limbs(rr, mid_in[:, :, :, :m1], mid_in[:, :, :, m1:])
+            kernels.mul_mod_split(p.reshape(r, g, n1, m1 * m2), t.tw1[ls].reshape(g, n1, -1), t.tw1_q[ls].reshape(g, n1, -1),
+                                  t.q64[ls], mid_in.reshape(r, g, n1, 2 * m1 * m2))
             # Step 2: contract a (batched over rows, moduli, k1).
             np.matmul(t.mid[ls], mid_in, out=p)
-            _mul_mod(p, t.tw2[ls], t.tw2_q[ls], q32, fr, rr, sr)
             right_in = limbs.reshape(r, g, n1 * m1, 2 * m2)
-            _split_limbs(rr.reshape(r, g, n1 * m1, m2), right_in[..., :m2], right_in[..., m2:])
+            kernels.mul_mod_split(p.reshape(r, g, n1 * m1, m2), t.tw2[ls].reshape(g, m1, m2), t.tw2_q[ls].reshape(g, m1, m2),
+                                  t.q64[ls], right_in)
             # Step 3: contract b; the result is in output order.
             np.matmul(right_in, t.right[ls], out=p.reshape(r, g, n1 * m1, m2))
-            res, fr = p.reshape(r, g, degree), fr.reshape(r, g, degree)
-            if product is not None:
-                if shared:
-                    lo, hi = v_lo[ls], v_hi[ls]
-                else:
-                    lo, hi = vlo_buf[:used].reshape(r, g, degree), vhi_buf[:used].reshape(r, g, degree)
-                    for i in range(r):
-                        _split_limbs(product[1][b0 + i][ls], lo[i], hi[i])
-                _add_product(res, product[0], b0, ls, fr, lo, hi)
-            _finish(res, t.q_inv[ls], t.q32[ls], fr, rr.reshape(r, g, degree), sr.reshape(r, g, degree), out[b0 : b0 + r, ls])
+            res = p.reshape(r, g, degree)
+            if product is None:
+                kernels.finish(res, t.q64[ls], t.q_inv[ls, 0], res, res, res, res, False, out[b0 : b0 + r, ls])
+                continue
+            u = product[0]
+            uv, us = (u.value[ls], u.shifted[ls]) if u.value.ndim == 2 else (u.value[b0 : b0 + r, ls], u.shifted[b0 : b0 + r, ls])
+            if shared:
+                lo, hi = v_lo[ls], v_hi[ls]
+            else:
+                lo, hi = vlo_buf[:used].reshape(r, g, degree), vhi_buf[:used].reshape(r, g, degree)
+                for i in range(r):
+                    _split_limbs(product[1][b0 + i][ls], lo[i], hi[i])
+            shape = (r, g, degree)
+            kernels.finish(res, t.q64[ls], t.q_inv[ls, 0], *(np.broadcast_to(a, shape) for a in (uv, us, lo, hi)), True,
+                           out[b0 : b0 + r, ls])
     return out
-
-
-def _add_product(res: np.ndarray, u: Multiplier, b0: int, ls: slice, f: np.ndarray, v_lo: np.ndarray,
-                 v_hi: np.ndarray) -> None:
-    """res += U ⊙ V as exact float64 terms U·V_lo + (2^15·U mod q)·V_hi for the chunk's rows and moduli."""
-    r = res.shape[0]
-    uv, us = (u.value[ls], u.shifted[ls]) if u.value.ndim == 2 else (u.value[b0 : b0 + r, ls], u.shifted[b0 : b0 + r, ls])
-    np.multiply(uv, v_lo, out=f)
-    res += f
-    np.multiply(us, v_hi, out=f)
-    res += f
-
-
-def _finish(p: np.ndarray, q_inv: np.ndarray, q32: np.ndarray, f: np.ndarray, r32: np.ndarray, s32: np.ndarray,
-            out: np.ndarray) -> None:
-    """out <- p mod q in [0, q) for integers |p| < 2^51 in float64 (rint quotient: |p - Q·q| < q/2 + 2)."""
-    np.multiply(p, q_inv, out=f)
-    f += _MAGIC
-    p += _MAGIC
-    np.copyto(r32, p.view(np.int64), casting="unsafe")
-    np.copyto(s32, f.view(np.int64), casting="unsafe")
-    s32 *= q32
-    r32 -= s32
-    np.right_shift(r32, 31, out=s32)  # -1 where negative
-    s32 &= q32
-    np.add(r32, s32, out=out, casting="unsafe")  # values in [0, q): exact as int64 or uint32

@@ -1,0 +1,98 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""Compiled element-wise passes of the small-input NTT (`ntt_small.py`), each one pass over memory.
+
+Why hand-written: numpy runs Shoup's modular multiplication (Harvey 2014, §2) and the 15-bit limb split
+as seven separate array passes (multiply, two magic-constant adds, two copies, two int32 products,
+shift, mask), each reading and writing buffers larger than a core's L2 cache; between the BLAS matrix
+products that is most of an encryption's time. numba (LLVM, no fast-math, so no contraction and no
+reassociation) fuses them per element with the same arithmetic, so every value equals numpy's:
+
+* `mul_mod_split`: R = P·T − Q·q with Q = rint(P·fl(T/q)) (|R| < q), computed modulo 2^32 as the numpy
+  path does (the low words of P and Q; the true R fits int32), then split R = lo + 2^15·hi.
+* `finish`: P (+ U·V_lo + (2^15·U mod q)·V_hi) reduced to [0, q) with Q = rint(P/q).
+
+Inputs are exact integers held in float64 (|P| < 2^51), as `ntt_small.py`'s docstring establishes.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+_MASK32 = (1 << 32) - 1
+_HALF32 = 1 << 31
+_LIMB_BITS = 15
+#: fl(v + _MAGIC) = _MAGIC + rint(v) for |v| < 2^51, and the low 32 bits of bits(_MAGIC) are zero: the
+#: low word of the bit pattern is rint(v) mod 2^32 without a float -> int64 conversion (none in AVX2).
+_MAGIC = 1.5 * 2.0**52
+
+
+@intrinsic
+def _bits(typingctx, x):  # noqa: ARG001 (numba's intrinsic signature)
+    """The IEEE-754 bit pattern of a float64 as int64 (an LLVM bitcast: free, and vectorizable)."""
+    def codegen(context, builder, signature, args):  # noqa: ARG001
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@numba.njit(inline="always")
+def _low_signed(x: int) -> int:
+    """x mod 2^32 as a signed 32-bit value (two's complement), for an int64 x."""
+    return ((x + _HALF32) & _MASK32) - _HALF32
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def mul_mod_split(p: np.ndarray, tw: np.ndarray, tw_q: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
+    """out[r, g, a, j] = lo, out[r, g, a, J + j] = hi of R = p·tw mod± q (R = lo + 2^15·hi, J = p.shape[3]).
+
+    Args:
+      p: (R, G, A, J) float64, integers |p| < 2^50.
+      tw, tw_q: (G, TA, J) int32 twiddles T in [0, q) and float64 T/q; row a uses tw[:, a % TA].
+      q: (G,) int64 moduli.
+      out: (R, G, A, 2J) float64 limbs.
+    """
+    rr, gg, aa, jj = p.shape
+    ta = tw.shape[1]
+    for r in range(rr):
+        for g in range(gg):
+            qq = q[g]
+            for a in range(aa):
+                t_row = a % ta
+                for j in range(jj):
+                    pv = p[r, g, a, j]
+                    quot = _bits(pv * tw_q[g, t_row, j] + _MAGIC)
+                    res = _low_signed((_bits(pv + _MAGIC) & _MASK32) * np.int64(tw[g, t_row, j]) - (quot & _MASK32) * qq)
+                    hi = res >> _LIMB_BITS
+                    out[r, g, a, j] = res - (hi << _LIMB_BITS)
+                    out[r, g, a, jj + j] = hi
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def finish(p: np.ndarray, q: np.ndarray, q_inv: np.ndarray, uv: np.ndarray, us: np.ndarray, v_lo: np.ndarray,
+           v_hi: np.ndarray, with_product: bool, out: np.ndarray) -> None:
+    """out = (p + uv·v_lo + us·v_hi if with_product else p) mod q in [0, q), element-wise.
+
+    Args:
+      p: (R, G, N) float64, integers |p| < 2^51 (with the product terms added: each term < 2^45).
+      q, q_inv: (G,) int64 moduli and float64 1/q.
+      uv, us, v_lo, v_hi: (R, G, N) float64 views (broadcast allowed); ignored without a product.
+      out: (R, G, N) int64 or uint32 residues.
+    """
+    rr, gg, nn = p.shape
+    for r in range(rr):
+        for g in range(gg):
+            qq = q[g]
+            qi = q_inv[g]
+            for i in range(nn):
+                pv = p[r, g, i]
+                if with_product:
+                    pv += uv[r, g, i] * v_lo[r, g, i]
+                    pv += us[r, g, i] * v_hi[r, g, i]
+                quot = _bits(pv * qi + _MAGIC)
+                res = _low_signed((_bits(pv + _MAGIC) & _MASK32) - (quot & _MASK32) * qq)
+                out[r, g, i] = res + (qq & (res >> 63))

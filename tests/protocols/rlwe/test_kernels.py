@@ -1,0 +1,59 @@
+# Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
+"""The compiled NTT passes against exact integer arithmetic, at the edges of their stated input ranges."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from loyal.protocols.rlwe import kernels
+
+Q = (1073479681, 1072496641, 1071513601)  # 30-bit NTT primes of the parameter sets
+
+
+def _edge_values(rng: np.random.Generator, size: int, bound: int) -> np.ndarray:
+    """Integers in (-bound, bound): random, plus the extremes and the rounding boundaries around 0."""
+    v = rng.integers(-bound + 1, bound, size=size, dtype=np.int64)
+    v[:8] = [bound - 1, -(bound - 1), 0, 1, -1, bound // 2, -(bound // 2), 2**31]
+    return v
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mul_mod_split_equals_exact_modular_product(seed: int) -> None:
+    rng = np.random.default_rng(seed)  # test data, not secrets
+    rr, gg, aa, jj, ta = 2, len(Q), 4, 64, 2
+    p = _edge_values(rng, rr * gg * aa * jj, 2**50).reshape(rr, gg, aa, jj)
+    q = np.array(Q, dtype=np.int64)
+    tw = np.stack([rng.integers(0, qq, size=(ta, jj)) for qq in Q])
+    tw[:, 0, :2] = [[qq - 1, 0] for qq in Q]
+    out = np.empty((rr, gg, aa, 2 * jj))
+    kernels.mul_mod_split(p.astype(np.float64), tw.astype(np.int32), tw / q[:, None, None], q, out)
+    lo, hi = out[..., :jj].astype(np.int64), out[..., jj:].astype(np.int64)
+    assert ((lo >= 0) & (lo < 2**15)).all()
+    res = lo + (hi << 15)
+    assert (np.abs(res) < q[None, :, None, None]).all()  # |R| < q, as the next matrix product assumes
+    for r in range(rr):
+        for g in range(gg):
+            for a in range(aa):
+                exact = [int(pv) * int(tv) % Q[g] for pv, tv in zip(p[r, g, a], tw[g, a % ta])]
+                assert [int(x) % Q[g] for x in res[r, g, a]] == exact
+
+
+@pytest.mark.parametrize("with_product", [False, True])
+def test_finish_reduces_to_canonical_residues(with_product: bool) -> None:
+    rng = np.random.default_rng(7)  # test data, not secrets
+    rr, gg, nn = 2, len(Q), 257
+    q = np.array(Q, dtype=np.int64)
+    p = _edge_values(rng, rr * gg * nn, 2**50).reshape(rr, gg, nn)
+    uv = np.broadcast_to(rng.integers(0, 2**30, size=(gg, nn)), (rr, gg, nn))
+    us = rng.integers(-(2**29), 2**29, size=(rr, gg, nn))
+    v_lo, v_hi = rng.integers(0, 2**15, size=(rr, gg, nn)), rng.integers(0, 2**15, size=(rr, gg, nn))
+    for dtype in (np.int64, np.uint32):
+        out = np.empty((rr, gg, nn), dtype=dtype)
+        f = [a.astype(np.float64) for a in (uv, us, v_lo, v_hi)]
+        kernels.finish(p.astype(np.float64), q, 1.0 / q, *f, with_product, out)
+        for r in range(rr):
+            for g in range(gg):
+                for i in range(nn):
+                    x = int(p[r, g, i]) + (int(uv[r, g, i]) * int(v_lo[r, g, i]) + int(us[r, g, i]) * int(v_hi[r, g, i]) if with_product else 0)
+                    assert int(out[r, g, i]) == x % Q[g]
