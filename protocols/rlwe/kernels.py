@@ -26,6 +26,7 @@ from numba.extending import intrinsic
 _MASK32 = (1 << 32) - 1
 _HALF32 = 1 << 31
 _LIMB_BITS = 15
+_LIMB_MASK = (1 << _LIMB_BITS) - 1
 #: fl(v + _MAGIC) = _MAGIC + rint(v) for |v| < 2^51, and the low 32 bits of bits(_MAGIC) are zero: the
 #: low word of the bit pattern is rint(v) mod 2^32 without a float -> int64 conversion (none in AVX2).
 _MAGIC = 1.5 * 2.0**52
@@ -96,3 +97,64 @@ def finish(p: np.ndarray, q: np.ndarray, q_inv: np.ndarray, uv: np.ndarray, us: 
                 quot = _bits(pv * qi + _MAGIC)
                 res = _low_signed((_bits(pv + _MAGIC) & _MASK32) - (quot & _MASK32) * qq)
                 out[r, g, i] = res + (qq & (res >> 63))
+
+
+# ---- the two-limb four-step transform (`ntt_fourstep.py`) -----------------------------------------------
+@numba.njit(inline="always")
+def _reduce(x: float, q: float, q_inv: float) -> float:
+    """x − q·floor(x/q) for an integer |x| < 2^53 in float64: in [−q, 2q) (the quotient is off by <= 1)."""
+    return x - q * np.floor(x * q_inv)
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def split_input(x: np.ndarray, out: np.ndarray, lo_first: bool) -> None:
+    """Limbs of residues x (R, A, J) in [0, 2^31): lo = x mod 2^15, hi = x >> 15 as float64, into
+    out (R, 2A, J) (lo rows, then hi rows) or, with `lo_first` False, out (R, A, 2J) (lo columns, then hi)."""
+    rr, aa, jj = x.shape
+    for r in range(rr):
+        for a in range(aa):
+            for j in range(jj):
+                v = np.int32(x[r, a, j])
+                if lo_first:
+                    out[r, a, j] = v & _LIMB_MASK
+                    out[r, aa + a, j] = v >> _LIMB_BITS
+                else:
+                    out[r, a, j] = v & _LIMB_MASK
+                    out[r, a, jj + j] = v >> _LIMB_BITS
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def reduce_twiddle_split(prod: np.ndarray, tw: np.ndarray, tw_q: np.ndarray, q: int, q_inv: float, out: np.ndarray,
+                         rows_split: bool) -> None:
+    """Limbs of R = (prod mod q)·tw − floor((prod mod q)·tw/q)·q (Shoup; R in [−q, 2q)) for prod (R, A, J)
+    float64 integers below 2^53 and twiddles tw (A, J) int64 in [0, q) with tw_q = tw/q: into out (R, 2A, J)
+    (lo rows, then hi rows) with `rows_split`, else out (R, A, 2J) (lo columns, then hi columns)."""
+    rr, aa, jj = prod.shape
+    qf = float(q)
+    for r in range(rr):
+        for a in range(aa):
+            for j in range(jj):
+                x = _reduce(prod[r, a, j], qf, q_inv)
+                quot = np.floor(x * tw_q[a, j])
+                res = _low_signed((_bits(x + _MAGIC) & _MASK32) * tw[a, j] - (_bits(quot + _MAGIC) & _MASK32) * q)
+                hi = res >> _LIMB_BITS
+                lo = res - (hi << _LIMB_BITS)
+                if rows_split:
+                    out[r, a, j] = lo
+                    out[r, aa + a, j] = hi
+                else:
+                    out[r, a, j] = lo
+                    out[r, a, jj + j] = hi
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def reduce_canonical(src: np.ndarray, q: int, q_inv: float, out: np.ndarray) -> None:
+    """out (R, N) int64 <- src mod q in [0, q) for float64 integers |src| < 2^53 (R, N)."""
+    rr, nn = src.shape
+    qf = float(q)
+    for r in range(rr):
+        for i in range(nn):
+            res = _low_signed(_bits(_reduce(src[r, i], qf, q_inv) + _MAGIC) & _MASK32)
+            res += q & (res >> 63)
+            res -= q & ((q - 1 - res) >> 63)
+            out[r, i] = res

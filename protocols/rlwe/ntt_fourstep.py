@@ -28,6 +28,8 @@ import functools
 
 import numpy as np
 
+from loyal.protocols.rlwe import kernels
+
 #: Limb width of the float64 splitting (two limbs cover residues below 2^30; see module docstring).
 LIMB_BITS = 15
 #: Smallest and largest ring degree handled here (n1, n2 <= 128 keeps sums below 2^53).
@@ -35,7 +37,6 @@ MIN_DEGREE, MAX_DEGREE = 1 << 4, 1 << 14
 #: Polynomial rows per chunk: keeps the working set of one chunk in a core's L2 cache.
 _CHUNK_VALUES = 1 << 15
 _LIMB = float(1 << LIMB_BITS)
-_LIMB_MASK = (1 << LIMB_BITS) - 1
 
 
 def supports(degree: int) -> bool:
@@ -136,51 +137,6 @@ class _Scratch:
         self.left_in = np.empty((rows, 2 * n1, n2))
         self.right_in = np.empty((rows, n1, 2 * n2))
         self.prod = np.empty((rows, n1, n2))
-        self.quot = np.empty((rows, n1, n2))
-        self.prod_i = np.empty((rows, n1, n2), dtype=np.int64)
-        self.quot_i = np.empty((rows, n1, n2), dtype=np.int64)
-
-
-def _reduce_float(x: np.ndarray, tmp: np.ndarray, q: float, q_inv: float) -> None:
-    """x <- x - q·floor(x/q) in place for integers |x| < 2^53: result in [-q, 2q) (usually [0, q])."""
-    np.multiply(x, q_inv, out=tmp)
-    np.floor(tmp, out=tmp)
-    tmp *= q
-    x -= tmp
-
-
-def _twiddle_split(s: _Scratch, rows: int, tw: np.ndarray, tw_q: np.ndarray, q: float, q_int: int,
-                   dest_lo: np.ndarray, dest_hi: np.ndarray) -> None:
-    """dest <- limbs of prod·tw mod q (Shoup: quotient from tw/q in float, remainder in int64).
-
-    prod holds reduced values in [0, q]; the remainder lands in [-q, 2q) (quotient off by <= 1), whose
-    limbs satisfy |hi| <= 2^16, inside the 2^53 bound of the next product.
-    """
-    prod, quot = s.prod[:rows], s.quot[:rows]
-    prod_i, quot_i = s.prod_i[:rows], s.quot_i[:rows]
-    np.multiply(prod, tw_q, out=quot)
-    np.floor(quot, out=quot)
-    np.copyto(prod_i, prod, casting="unsafe")
-    np.copyto(quot_i, quot, casting="unsafe")
-    prod_i *= tw
-    quot_i *= q_int
-    prod_i -= quot_i
-    np.right_shift(prod_i, LIMB_BITS, out=dest_hi, casting="unsafe")
-    np.bitwise_and(prod_i, _LIMB_MASK, out=dest_lo, casting="unsafe")
-
-
-def _finish(dest: np.ndarray, src: np.ndarray, tmp: np.ndarray, q: float, q_int: int) -> None:
-    """dest (int64 view) <- src mod q in [0, q), for integers |src| < 2^53 in float64."""
-    tmp = tmp.reshape(src.shape)
-    _reduce_float(src, tmp, q, 1.0 / q)
-    np.copyto(dest, src, casting="unsafe")
-    u = dest.view(np.uint64)
-    t = tmp.view(np.uint64)
-    # r in [-q, 2q): min(u, u + q) lifts negatives (as uint64 they are huge), min(u, u - q) lowers >= q.
-    np.add(u, np.uint64(q_int), out=t)
-    np.minimum(u, t, out=u)
-    np.subtract(u, np.uint64(q_int), out=t)
-    np.minimum(u, t, out=u)
 
 
 def forward(x: np.ndarray, moduli: tuple[int, ...], psis: tuple[int, ...]) -> np.ndarray:
@@ -201,17 +157,14 @@ def forward(x: np.ndarray, moduli: tuple[int, ...], psis: tuple[int, ...]) -> np
             rows = b1 - b0
             xs = flat[b0:b1, l].reshape(rows, n1, n2)
             left_in = s.left_in[:rows]
-            np.right_shift(xs, LIMB_BITS, out=left_in[:, n1:], casting="unsafe")
-            np.bitwise_and(xs, _LIMB_MASK, out=left_in[:, :n1], casting="unsafe")
+            kernels.split_input(xs, left_in, True)
             prod = s.prod[:rows]
             np.matmul(t.fwd_left[l], left_in, out=prod)
-            _reduce_float(prod, s.quot[:rows], q, q_inv)
             right_in = s.right_in[:rows]
-            _twiddle_split(s, rows, t.fwd_twiddle[l], t.fwd_twiddle_q[l], q, q_int,
-                           right_in[..., :n2], right_in[..., n2:])
+            kernels.reduce_twiddle_split(prod, t.fwd_twiddle[l], t.fwd_twiddle_q[l], q_int, q_inv, right_in, False)
             res = s.prod[:rows].reshape(rows * n1, n2)
             np.matmul(right_in.reshape(rows * n1, 2 * n2), t.fwd_right[l], out=res)
-            _finish(out[b0:b1, l], res.reshape(rows, degree), s.quot[:rows], q, q_int)
+            kernels.reduce_canonical(res.reshape(rows, degree), q_int, q_inv, out[b0:b1, l])
     return out.reshape(x.shape)
 
 
@@ -233,14 +186,11 @@ def inverse(x: np.ndarray, moduli: tuple[int, ...], psis: tuple[int, ...]) -> np
             rows = b1 - b0
             xs = flat[b0:b1, l].reshape(rows, n1, n2)
             right_in = s.right_in[:rows]
-            np.right_shift(xs, LIMB_BITS, out=right_in[..., n2:], casting="unsafe")
-            np.bitwise_and(xs, _LIMB_MASK, out=right_in[..., :n2], casting="unsafe")
+            kernels.split_input(xs, right_in, False)
             prod = s.prod[:rows]
             np.matmul(right_in.reshape(rows * n1, 2 * n2), t.inv_right[l], out=prod.reshape(rows * n1, n2))
-            _reduce_float(prod, s.quot[:rows], q, q_inv)
             left_in = s.left_in[:rows]
-            _twiddle_split(s, rows, t.inv_twiddle[l], t.inv_twiddle_q[l], q, q_int,
-                           left_in[:, :n1], left_in[:, n1:])
+            kernels.reduce_twiddle_split(prod, t.inv_twiddle[l], t.inv_twiddle_q[l], q_int, q_inv, left_in, True)
             np.matmul(t.inv_left[l], left_in, out=prod)
-            _finish(out[b0:b1, l], prod.reshape(rows, degree), s.quot[:rows], q, q_int)
+            kernels.reduce_canonical(prod.reshape(rows, degree), q_int, q_inv, out[b0:b1, l])
     return out.reshape(x.shape)
