@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -34,6 +35,24 @@ def test_artifacts_are_not_stale(tmp_path):
         old = json.loads((BUILD_DIR / name).read_text())
         for key in ("abi", "bytecode", "deployedBytecode", "metadata", "compiler"):
             assert new[key] == old[key], f"contracts/build/{name}: {key} is stale; run `node contracts/compile.js`"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (CONTRACTS_DIR / "node_modules" / "hardhat").is_dir() or shutil.which("npx") is None,
+    reason="contracts/node_modules is absent (run `make install`, which runs `npm ci` in contracts/)",
+)
+def test_hardhat_compile_reproduces_the_committed_bytecode(tmp_path):
+    # Execute: `npx hardhat compile` (the project's hardhat.config.js) into a temporary folder.
+    env = {**os.environ, "LOYAL_HARDHAT_OUT": str(tmp_path), "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"}
+    subprocess.run(["npx", "hardhat", "compile", "--force"], cwd=CONTRACTS_DIR, env=env, check=True,
+                   capture_output=True, text=True, timeout=300)
+    # Assert: every committed contract is there, with the same ABI and byte-identical bytecode.
+    for path in sorted(BUILD_DIR.glob("*.json")):
+        ours = json.loads(path.read_text())
+        built = json.loads((tmp_path / "artifacts" / ours["sourceName"] / path.name).read_text())
+        for key in ("abi", "bytecode", "deployedBytecode"):
+            assert built[key] == ours[key], f"npx hardhat compile differs from contracts/build/{path.name} in {key}"
 
 
 def test_artifact_is_cancun_solc_0_8_28():
