@@ -1,14 +1,16 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""Merkle commitments to salted OML fingerprints, matching `OMLRegistry.sol` (sorted-pair keccak tree).
+"""Merkle commitments to salted OML fingerprints: OpenZeppelin's `StandardMerkleTree`, as `OMLRegistry.sol` checks.
 
-Encoding (the contract's `leafHash` and OpenZeppelin `MerkleProof`):
+The layout is `@openzeppelin/merkle-tree`'s (v1.0.8, `StandardMerkleTree.of(values, ["uint256", "bytes32",
+"bytes32", "bytes32"])`), so JavaScript tooling rebuilds our roots and proofs and ours verify theirs
+(tests/contracts/test_contracts_merkle.py runs the npm package in Node):
 
 * key hash ``k_i = keccak256(utf8(key_i))``, response hash ``r_i = keccak256(utf8(response_i))``;
-* leaf ``L_i = keccak256(abi.encode(uint256 i, bytes32 salt_i, bytes32 k_i, bytes32 r_i))`` (128 bytes hashed,
-  so a leaf can never be confused with an inner node, whose preimage is 64 bytes);
+* leaf ``L_i = keccak256(keccak256(abi.encode(uint256 i, bytes32 salt_i, bytes32 k_i, bytes32 r_i)))`` (hashed
+  twice: a 64-byte inner-node preimage can never pass as a leaf, the second-preimage defence OpenZeppelin uses);
 * inner node ``H(a, b) = keccak256(min(a, b) || max(a, b))`` (sorted pair, so proofs carry no left/right bits);
-* layers are built left to right over leaves in list order; an odd last node is promoted unchanged to the next
-  layer (its proof simply has no sibling at that level).
+* the tree is an array of 2n − 1 nodes: leaves sorted by hash fill it from the end, node k is the parent of
+  2k + 1 and 2k + 2, the root is node 0 (`makeMerkleTree`); a proof lists the siblings from the leaf up.
 
 Example:
   >>> tree = MerkleTree.build([b"\\x01" * 32, b"\\x02" * 32, b"\\x03" * 32])
@@ -25,7 +27,10 @@ from dataclasses import dataclass, field
 from eth_abi import encode
 from eth_utils import keccak
 
-__all__ = ["Fingerprint", "MerkleTree", "hash_pair", "hash_text", "verify_proof", "derive_salt"]
+__all__ = ["Fingerprint", "MerkleTree", "hash_pair", "hash_text", "verify_proof", "derive_salt", "LEAF_ENCODING"]
+
+#: ABI types of a leaf's value, the `leafEncoding` of `StandardMerkleTree.of`.
+LEAF_ENCODING = ("uint256", "bytes32", "bytes32", "bytes32")
 
 
 def hash_text(text: str) -> bytes:
@@ -89,8 +94,8 @@ class Fingerprint:
         return (self.index, self.salt, self.key_hash, self.response_hash)
 
     def leaf(self) -> bytes:
-        """The leaf hash `keccak256(abi.encode(index, salt, keyHash, responseHash))`."""
-        return keccak(encode(["uint256", "bytes32", "bytes32", "bytes32"], list(self.as_tuple())))
+        """The leaf hash `keccak256(keccak256(abi.encode(index, salt, keyHash, responseHash)))` (`standardLeafHash`)."""
+        return keccak(keccak(encode(list(LEAF_ENCODING), list(self.as_tuple()))))
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
@@ -108,14 +113,19 @@ def verify_proof(root: bytes, leaf: bytes, proof: Sequence[bytes]) -> bool:
 
 @dataclass(frozen=True)
 class MerkleTree:
-    """A sorted-pair Merkle tree over 32-byte leaves, kept as its layers (layer 0 = leaves).
+    """OpenZeppelin's `StandardMerkleTree` layout over 32-byte leaves (see the module docstring).
 
-    Build with :meth:`build` (or :meth:`from_fingerprints`); ``tree.proof(i)`` proves the i-th leaf in list
-    order. For fingerprints the list order is the order given, which need not be by fingerprint index (a
-    host's assignment tree holds a subset).
+    Build with :meth:`build` (or :meth:`from_fingerprints`); ``tree.proof(i)`` proves the i-th leaf in the
+    order given to `build` (the tree itself sorts leaves by hash). For fingerprints the order given need not
+    be by fingerprint index (a host's assignment tree holds a subset).
+
+    Attributes:
+      nodes: the 2n − 1 nodes, root first (`StandardMerkleTree.dump().tree`).
+      positions: node index of each leaf, in the order given.
     """
 
-    layers: tuple[tuple[bytes, ...], ...]
+    nodes: tuple[bytes, ...]
+    positions: tuple[int, ...]
 
     @classmethod
     def build(cls, leaves: Sequence[bytes]) -> MerkleTree:
@@ -132,42 +142,49 @@ class MerkleTree:
         for i, leaf in enumerate(leaves):
             if len(leaf) != 32:
                 raise ValueError(f"leaves[{i}] must be 32 bytes, got {len(leaf)}")
-        layers = [tuple(bytes(x) for x in leaves)]
-        while len(layers[-1]) > 1:
-            prev = layers[-1]
-            nxt = [hash_pair(prev[j], prev[j + 1]) for j in range(0, len(prev) - 1, 2)]
-            if len(prev) % 2:
-                nxt.append(prev[-1])
-            layers.append(tuple(nxt))
-        return cls(layers=tuple(layers))
+        n = len(leaves)
+        nodes: list[bytes] = [b""] * (2 * n - 1)
+        positions = [0] * n
+        for rank, i in enumerate(sorted(range(n), key=lambda j: bytes(leaves[j]))):  # stable, as Array.sort
+            positions[i] = len(nodes) - 1 - rank
+            nodes[positions[i]] = bytes(leaves[i])
+        for k in range(len(nodes) - 1 - n, -1, -1):
+            nodes[k] = hash_pair(nodes[2 * k + 1], nodes[2 * k + 2])
+        return cls(nodes=tuple(nodes), positions=tuple(positions))
 
     @classmethod
     def from_fingerprints(cls, fingerprints: Sequence[Fingerprint]) -> MerkleTree:
-        """Builds the tree over `fingerprints[i].leaf()` in the given order."""
+        """Builds the tree over `fingerprints[i].leaf()`; `proof(i)` proves `fingerprints[i]`."""
         return cls.build([fp.leaf() for fp in fingerprints])
 
     @property
     def root(self) -> bytes:
         """The 32-byte root."""
-        return self.layers[-1][0]
+        return self.nodes[0]
 
     @property
     def size(self) -> int:
         """The number of leaves."""
-        return len(self.layers[0])
+        return len(self.positions)
+
+    def leaf(self, position: int) -> bytes:
+        """The leaf given at `position` to `build`."""
+        return self.nodes[self.positions[self._check(position)]]
 
     def proof(self, position: int) -> list[bytes]:
-        """Returns the sibling hashes from leaf `position` up to the root.
+        """Returns the sibling hashes from leaf `position` (in the order given to `build`) up to the root.
 
         Raises:
           ValueError: if `position` is not in [0, size).
         """
+        k = self.positions[self._check(position)]
+        proof = []
+        while k > 0:
+            proof.append(self.nodes[k + 1 if k % 2 else k - 1])
+            k = (k - 1) // 2
+        return proof
+
+    def _check(self, position: int) -> int:
         if not 0 <= position < self.size:
             raise ValueError(f"position must be in [0, {self.size}), got {position}")
-        proof = []
-        for layer in self.layers[:-1]:
-            sibling = position ^ 1
-            if sibling < len(layer):
-                proof.append(layer[sibling])
-            position //= 2
-        return proof
+        return position

@@ -9,8 +9,8 @@ pragma solidity 0.8.28;
  *
  * A fingerprint is a (key, response) pair embedded in a model (Perinucleus fingerprints, arXiv 2502.07760). The
  * owner commits to all of them at registration with a Merkle root over salted leaves
- * `keccak256(abi.encode(index, salt, keyHash, responseHash))`; parent nodes hash the sorted pair of their children
- * (OpenZeppelin `MerkleProof`). Hosts stake once to join the platform; licences are time intervals taken from
+ * `keccak256(bytes.concat(keccak256(abi.encode(index, salt, keyHash, responseHash))))`; parent nodes hash the
+ * sorted pair of their children (OpenZeppelin `StandardMerkleTree` and `MerkleProof`). Hosts stake once to join the platform; licences are time intervals taken from
  * owner-signed offers. A stake is slashed only (a) for host-signed answers to committed fingerprint keys given at a
  * time the host held no licence for the model, or (b) for a leak of a licensed host's assigned fingerprints; both
  * pass a dispute window the host can answer, and a disputed claim is decided by a quorum of arbiters.

@@ -267,9 +267,12 @@ contract OMLRegistry is OMLLicensing {
         return _spent[modelId].get(index);
     }
 
-    /// @dev Returns the Merkle leaf of `fingerprint`: `keccak256(abi.encode(index, salt, keyHash, responseHash))`.
+    /// @dev Returns the Merkle leaf of `fingerprint`, OpenZeppelin `StandardMerkleTree`'s leaf hash:
+    /// `keccak256(bytes.concat(keccak256(abi.encode(index, salt, keyHash, responseHash))))`.
     function leafHash(Fingerprint calldata fingerprint) public pure returns (bytes32) {
-        return keccak256(abi.encode(fingerprint.index, fingerprint.salt, fingerprint.keyHash, fingerprint.responseHash));
+        return keccak256(bytes.concat(keccak256(
+            abi.encode(fingerprint.index, fingerprint.salt, fingerprint.keyHash, fingerprint.responseHash)
+        )));
     }
 
     /// @dev Returns whether `fingerprint` is a leaf of the sorted-pair Merkle tree with root `root`.

@@ -296,7 +296,7 @@ def test_disputed_claim_without_quorum_is_rejected_and_an_upheld_one_slashes(pen
 def test_leak_of_a_licensed_hosts_assignment_goes_through_dispute_and_is_capped(world):
     # Prepare: 6 of the host's assigned fingerprints were answered by an unlicensed deployment (off-chain evidence).
     fps = sorted(world.assigned[:6], key=lambda fp: fp.key_hash)
-    position = {leaf: i for i, leaf in enumerate(world.assignment.layers[0])}
+    position = {world.assignment.leaf(i): i for i in range(world.assignment.size)}
     model_proofs = [world.commitment.proof(fp) for fp in fps]
     assignment_proofs = [world.assignment.proof(position[fp.leaf()]) for fp in fps]
     args = (world.env.owner, world.model_id, world.host.address, 0)

@@ -4,6 +4,11 @@
 
 from __future__ import annotations
 
+import json
+import random
+import shutil
+import subprocess
+
 import pytest
 from eth_keys import keys
 from eth_utils import keccak
@@ -11,6 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from loyal.contracts import eip712
+from loyal.contracts.artifacts import CONTRACTS_DIR
 from loyal.contracts.chain import insecure_dev_account, open_chain
 from loyal.contracts.client import OMLRegistryClient
 from loyal.contracts.merkle import Fingerprint, MerkleTree, derive_salt, hash_pair, verify_proof
@@ -28,9 +34,11 @@ def registry():
 
 def test_three_leaf_root_is_closed_form():
     a, b, c = (bytes([i]) * 32 for i in (3, 1, 2))
-    # Sorted pairs: H(a, b) = keccak(min || max); the odd leaf c is promoted.
-    assert MerkleTree.build([a, b, c]).root == keccak(min(keccak(b + a), c) + max(keccak(b + a), c))
-    assert hash_pair(a, b) == hash_pair(b, a)
+    # StandardMerkleTree: sorted leaves b < c < a fill nodes 4, 3, 2 of five; node 1 = H(c, b), root = H(node 1, a).
+    tree = MerkleTree.build([a, b, c])
+    assert tree.root == hash_pair(hash_pair(c, b), a)
+    assert tree.proof(0) == [hash_pair(c, b)] and tree.proof(1) == [c, a] and tree.proof(2) == [b, a]
+    assert hash_pair(a, b) == hash_pair(b, a) == keccak(b + a)
 
 
 def test_single_leaf_tree_is_its_leaf_with_empty_proof():
@@ -114,3 +122,29 @@ def test_contract_threshold_equals_the_python_mirror(registry, n, p0, fpr):
         model_hash = keccak(f"fuzz-{p0}-{fpr}".encode())
         _registered[(p0, fpr)] = registry.register_model(owner, model_hash, b"\x01" * 32, 1, p0, fpr, 0)[0]
     assert registry.threshold_for(_registered[(p0, fpr)], n) == chain_threshold(n, p0, fpr)
+
+
+_OZ = CONTRACTS_DIR / "node_modules" / "@openzeppelin" / "merkle-tree"
+
+
+@pytest.mark.skipif(not _OZ.is_dir() or shutil.which("node") is None,
+                    reason="contracts/node_modules is absent (run `make install`, which runs `npm ci` in contracts/)")
+@pytest.mark.parametrize("count", [1, 2, 7, 32])
+def test_openzeppelin_merkle_tree_rebuilds_our_root_and_proofs(registry, count):
+    # Arrange: fingerprints with shuffled indices (a host's assignment tree is a subset in any order).
+    rng = random.Random(count)  # test data, not secrets
+    fps = [Fingerprint(i, f"key {i}", f"response {i}", derive_salt(b"s" * 16, b"m" * 32, i))
+           for i in rng.sample(range(1000), count)]
+    tree = MerkleTree.from_fingerprints(fps)
+    values = [[fp.index, *("0x" + x.hex() for x in fp.as_tuple()[1:])] for fp in fps]
+    # Execute: @openzeppelin/merkle-tree's StandardMerkleTree.of(values, leafEncoding) in Node.
+    out = json.loads(subprocess.run(["node", "scripts/oz_merkle.js"], cwd=CONTRACTS_DIR, input=json.dumps(values),
+                                    capture_output=True, text=True, check=True, timeout=60).stdout)
+    # Assert: same leaves, root and proofs; JS verifies its own proofs, and the contract accepts them.
+    assert out["verified"]
+    assert [bytes.fromhex(x[2:]) for x in out["leaves"]] == [fp.leaf() for fp in fps]
+    assert bytes.fromhex(out["root"][2:]) == tree.root
+    for i, fp in enumerate(fps):
+        js_proof = [bytes.fromhex(x[2:]) for x in out["proofs"][i]]
+        assert js_proof == tree.proof(i)
+        assert registry.verify_fingerprint(tree.root, fp, js_proof)
