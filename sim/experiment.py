@@ -1,8 +1,9 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
 """`loyal sim run`: one configured simulation, or a comparison over aggregations × seeds, with outputs.
 
-Writes into the run folder: metrics.json (history, ε report), accuracy.png (accuracy vs round) and, for
-comparisons, comparison.md (table) and comparison.png (mean ± std per round). Everything written is
+Writes into the run folder: metrics.json (history, ε report), accuracy.png (test accuracy vs round),
+loss.png (test loss vs round, train loss dashed) and, for comparisons, comparison.md (table) and
+comparison.png (mean ± std per round). Everything written is
 built in the driver from results that travelled through Ray.
 """
 
@@ -27,8 +28,10 @@ def _strip(out: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if k not in ("model", "eval_labels")}
 
 
-def plot_runs(curves: dict[str, list[list[float]]], path: Path, title: str, baseline: float | None = None) -> None:
-    """Mean test accuracy per round (± one std over seeds) for each label, as a PNG."""
+def plot_runs(curves: dict[str, list[list[float]]], path: Path, title: str, baseline: float | None = None,
+              ylabel: str = "test accuracy", dashed: dict[str, list[list[float]]] | None = None) -> None:
+    """Mean of a metric per round (± one std over seeds) for each label, as a PNG; `dashed` curves (e.g. the
+    train loss beside the test loss) are drawn dashed in the same colour as their label."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,19 +42,29 @@ def plot_runs(curves: dict[str, list[list[float]]], path: Path, title: str, base
         a = np.asarray(runs, dtype=float)
         mean, std = a.mean(axis=0), a.std(axis=0)
         r = np.arange(1, a.shape[1] + 1)
-        ax.plot(r, mean, marker="o", ms=3, label=label)
+        (line,) = ax.plot(r, mean, marker="o", ms=3, label=label)
         if len(a) > 1:
             ax.fill_between(r, mean - std, mean + std, alpha=0.2)
+        if dashed and label in dashed:
+            ax.plot(r, np.asarray(dashed[label], dtype=float).mean(axis=0), linestyle="--", color=line.get_color(),
+                    label=f"{label} (train)")
     if baseline is not None:
         ax.axhline(baseline, color="gray", linestyle="--", label="unigram baseline")
     ax.set_xlabel("round")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _plot_loss(results: dict[str, list[dict]], path: Path, task: str) -> None:
+    """loss.png: test loss per round (mean ± std over seeds), the clients' mean train loss dashed."""
+    test = {a: [[h["test_loss"] for h in r["history"]] for r in runs] for a, runs in results.items()}
+    train = {a: [[h["train_loss"] for h in r["history"]] for r in runs] for a, runs in results.items()}
+    plot_runs(test, path, f"{task}: loss vs round", ylabel="loss (test; train dashed)", dashed=train)
 
 
 def comparison_table(results: dict[str, list[dict]]) -> str:
@@ -80,6 +93,7 @@ def run_experiment(
         metrics["config"] = dataclasses.asdict(config)
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
         plot_runs({config.aggregation: [[h["test_accuracy"] for h in out["history"]]]}, run_dir / "accuracy.png", title)
+        _plot_loss({config.aggregation: [out]}, run_dir / "loss.png", config.task)
         return metrics
     results: dict[str, list[dict]] = {}
     for agg in config.compare_aggregations:
@@ -96,6 +110,7 @@ def run_experiment(
     curves = {a: [[h["test_accuracy"] for h in r["history"]] for r in runs] for a, runs in results.items()}
     plot_runs(curves, run_dir / "comparison.png", title + " (mean ± std over seeds)")
     plot_runs(curves, run_dir / "accuracy.png", title)
+    _plot_loss(results, run_dir / "loss.png", config.task)
     metrics = {
         "comparison": {
             a: {

@@ -75,3 +75,27 @@ def test_committee_below_threshold_stops_the_run(ray_cluster) -> None:
 def test_too_few_eligible_clients_is_a_clear_error(ray_cluster) -> None:
     with pytest.raises(SimulationError, match="only 0 clients are online and within the participation limit"):
         run_simulation(_cfg(aggregation="fedavg", clients_per_round=15, participations=1, min_separation=1))
+
+
+def test_sim_run_writes_accuracy_and_loss_curves(ray_cluster, tmp_path) -> None:
+    from unittest import mock
+
+    from loyal.sim import experiment
+
+    drawn = {}
+    real = experiment.plot_runs
+
+    def spy(curves, path, title, baseline=None, ylabel="test accuracy", dashed=None):
+        drawn[path.name] = (curves, dashed)
+        return real(curves, path, title, baseline, ylabel, dashed)
+
+    with mock.patch.object(experiment, "plot_runs", spy):
+        metrics = experiment.run_experiment(_cfg(aggregation="fedavg", rounds=2), tmp_path)
+    history = metrics["history"]
+    for name in ("accuracy.png", "loss.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The loss plot shows each round's test loss, with the clients' train loss dashed.
+    curves, dashed = drawn["loss.png"]
+    assert curves == {"fedavg": [[h["test_loss"] for h in history]]}
+    assert dashed == {"fedavg": [[h["train_loss"] for h in history]]}
+    assert all(math.isfinite(h["test_loss"]) and h["test_loss"] > 0 for h in history)
