@@ -68,13 +68,17 @@ def check_task(t: client_pb2.Task, genesis: bytes | None, insecure: bool) -> Tas
     return TaskView(job, t.round, t.model_version, pk, delta)
 
 
+class RoundClosed(TimeoutError):
+    """The round a client waits for has closed (the server is past it): it will never accept the upload."""
+
+
 def wait_for_task(session: Session, timeout_s: float, round_index: int | None = None, *, genesis: bytes | None = None,
                   insecure: bool = False) -> TaskView:
     """Polls GetTask until a round (or `round_index`) accepts uploads under a key t members signed
     (`check_task`); in-process callers of a known job pass `insecure=True` to skip the pin.
 
     Raises:
-      TimeoutError: if none does within `timeout_s`.
+      TimeoutError: if none does within `timeout_s`; `RoundClosed` at once if `round_index` has closed.
       AuthenticationError: the committee key still lacks t valid signatures at the deadline.
     """
     end = time.monotonic() + timeout_s
@@ -88,25 +92,42 @@ def wait_for_task(session: Session, timeout_s: float, round_index: int | None = 
                     raise
         if t.state == common_pb2.ROUND_STATE_DONE:
             raise TimeoutError("the job is done; no round accepts uploads")
+        if round_index is not None and t.round > round_index:
+            raise RoundClosed(f"round {round_index} has closed (the server is on round {t.round})")
         if time.monotonic() > end:
             raise TimeoutError(f"no round accepted uploads within {timeout_s} s (round {t.round}, state {t.state})")
         time.sleep(constants.POLL_S)
 
 
-def digits_trainer(client_index: int, num_clients: int = 100, local_steps: int = 5) -> Callable[[TaskView], np.ndarray]:
-    """A training callable: local SGD of the job's digits model on one federated-digits shard.
+#: Federated data sets a client can train on, and the models each trains (`methods.kit.models.build_model`).
+DATASETS: dict[str, tuple[str, ...]] = {
+    "digits": ("digits-mlp", "digits-cnn"),
+    "shakespeare": ("char-transformer-small", "char-transformer", "char-lstm"),
+}
 
-    The initial model is `build_model(spec.model_name)` under `torch.manual_seed(spec.model_seed)`,
-    moved by the server's released model delta; the update is the local weight change.
+
+def trainer(data: str, client_index: int, *, num_clients: int = 100, local_steps: int = 5,
+            local: dict[str, Any] | None = None) -> Callable[[TaskView], np.ndarray]:
+    """A training callable: local steps of the job's model (`Job.model_name`) on one client's shard.
+
+    The initial model is `build_model(job.model_name)` under `torch.manual_seed(job.model_seed)`, moved by
+    the server's released model delta; the update is the local weight change. Digits shards come from a
+    Dirichlet split into `num_clients`; Shakespeare shards are the speaking roles.
+
+    Raises (when called):
+      ValueError: the job's model is not one `data` trains, or its size is not the job's dim.
     """
+    if data not in DATASETS:
+        raise ValueError(f"data must be one of {sorted(DATASETS)}, got {data!r}")
 
     def train(task: TaskView) -> np.ndarray:
         import torch
 
-        from loyal.methods.kit.data import load_digits_federated
         from loyal.methods.kit.models import build_model
         from loyal.methods.kit.train import LocalTrainConfig, get_flat_params, local_update, set_flat_params
 
+        if task.job.model_name not in DATASETS[data]:
+            raise ValueError(f"the job trains model {task.job.model_name!r}; {data} clients train {DATASETS[data]}")
         torch.manual_seed(task.job.model_seed)
         model = build_model(task.job.model_name)
         flat = get_flat_params(model)
@@ -114,9 +135,17 @@ def digits_trainer(client_index: int, num_clients: int = 100, local_steps: int =
             raise ValueError(f"model {task.job.model_name!r} has {flat.numel()} parameters, job dim is {task.job.dim}")
         if task.model_delta is not None:
             set_flat_params(model, flat + torch.as_tensor(task.model_delta, dtype=flat.dtype))
-        data = load_digits_federated(num_clients=num_clients)
-        x, y = data.train_arrays(data.client_ids[client_index % len(data.client_ids)])
-        delta, _ = local_update(model, x, y, LocalTrainConfig(max_steps=local_steps), seed=client_index)
+        if data == "digits":
+            from loyal.methods.kit.data import load_digits_federated
+
+            shards = load_digits_federated(num_clients=num_clients)
+        else:
+            from loyal.methods.kit.data.shakespeare import load_shakespeare
+
+            shards = load_shakespeare()
+        x, y = shards.train_arrays(shards.client_ids[client_index % len(shards.client_ids)])
+        config = LocalTrainConfig(**{"max_steps": local_steps, **(local or {})})
+        delta, _ = local_update(model, x, y, config, seed=client_index)
         return delta.numpy().astype(np.float64)
 
     return train

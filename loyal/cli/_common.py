@@ -77,30 +77,32 @@ def add_anchor_flags(p) -> None:
     p.add_argument("--chain-rpc", help="JSON-RPC URL of the chain holding --anchor (e.g. a hardhat node)")
 
 
-def anchor_client(args, *, write: bool):
-    """The `AnchorClient` of --anchor/--chain-rpc, or None without --anchor. The server's key (`write`) is
-    $LOYAL_ANCHOR_KEY (hex), or the public dev key with --insecure."""
+def anchor_account(args):
+    """The server's chain account for anchoring: $LOYAL_ANCHOR_KEY (hex), or the public dev key with --insecure."""
     import os
 
+    key = os.environ.get("LOYAL_ANCHOR_KEY")
+    if key:
+        from eth_account import Account
+
+        return Account.from_key(key)
+    if getattr(args, "insecure", False):
+        from loyal.contracts.chain import insecure_dev_account
+
+        return insecure_dev_account("ssa-server")
+    raise ValueError("set LOYAL_ANCHOR_KEY to the server's chain key (or --insecure for the public dev key)")
+
+
+def anchor_client(args, *, write: bool):
+    """The `AnchorClient` of --anchor/--chain-rpc, or None without --anchor; `write` signs with `anchor_account`."""
     if not getattr(args, "anchor", None):
         return None
     from loyal.contracts.anchor import AnchorClient
-    from loyal.contracts.chain import insecure_dev_account, open_chain
+    from loyal.contracts.chain import open_chain
 
     if not args.chain_rpc:
         raise ValueError("--anchor needs --chain-rpc URL (the embedded chain lives in one process only)")
-    account = None
-    if write:
-        key = os.environ.get("LOYAL_ANCHOR_KEY")
-        if key:
-            from eth_account import Account
-
-            account = Account.from_key(key)
-        elif getattr(args, "insecure", False):
-            account = insecure_dev_account("ssa-server")
-        else:
-            raise ValueError("set LOYAL_ANCHOR_KEY to the server's chain key (or --insecure for the public dev key)")
-    return AnchorClient(open_chain(args.chain_rpc, state_path=None), args.anchor, account)
+    return AnchorClient(open_chain(args.chain_rpc, state_path=None), args.anchor, anchor_account(args) if write else None)
 
 
 def tcp_port(text: str) -> int:

@@ -8,7 +8,7 @@ import os
 import pathlib
 import secrets
 
-from loyal.cli._common import add_anchor_flags, anchor_client, emit_json, positive_float, positive_int, tcp_port
+from loyal.cli._common import add_anchor_flags, anchor_account, anchor_client, emit_json, positive_float, positive_int, tcp_port
 
 
 _POLICY_FLAGS = ("mechanism", "steps", "participations", "min_separation", "bands", "buffers", "form", "scale_bits")
@@ -79,6 +79,7 @@ def _job(args: argparse.Namespace):
         except (OSError, json.JSONDecodeError) as e:
             raise ValueError(f"--job {args.job}: {e}") from None
 
+    args.dim = _job_dim(args)
     policy_spec = _policy_spec(args)
     k, b = policies.policy_schema(policy_spec) or (args.participations or 1, args.min_separation or 1)
     z = _noise_multiplier(args)
@@ -94,6 +95,18 @@ def _job(args: argparse.Namespace):
         model_seed=args.model_seed, server_learning_rate=args.server_learning_rate, rotations=tuple(args.rotate or ()),
         member_keys=tuple(args.member_key or ()), prove_uploads=not args.no_prove_uploads,
     )
+
+
+def _job_dim(args: argparse.Namespace) -> int:
+    """d: --dim, or the parameter count of --model-name (they must agree when both are given; 64 without either)."""
+    if not args.model_name:
+        return args.dim or 64
+    from loyal.methods.kit.models import build_model, num_parameters
+
+    size = num_parameters(build_model(args.model_name))
+    if args.dim is not None and args.dim != size:
+        raise ValueError(f"--dim {args.dim} does not match --model-name {args.model_name} ({size} parameters): drop --dim")
+    return size
 
 
 def _policy(args: argparse.Namespace) -> int:
@@ -204,8 +217,8 @@ def _deploy_anchor(args: argparse.Namespace) -> int:
     from loyal.contracts.anchor import AnchorClient
     from loyal.contracts.chain import open_chain
 
-    client = anchor_client(argparse.Namespace(**{**vars(args), "anchor": "0x" + "00" * 20}), write=True)
-    deployed = AnchorClient.deploy(open_chain(args.chain_rpc, state_path=None), client.account)
+    account = anchor_account(args)  # before any connection: a missing key is the first thing to say
+    deployed = AnchorClient.deploy(open_chain(args.chain_rpc, state_path=None), account)
     emit_json({"anchor": deployed.address}) if args.json else print(deployed.address)
     return 0
 
@@ -259,7 +272,7 @@ def _tokens(args: argparse.Namespace) -> int:
 
 def _add_job_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--job", help="a pinned job as JSON (Job.to_json(); replaces the job flags below)")
-    p.add_argument("--dim", type=positive_int, default=64, help="vector length d (default 64)")
+    p.add_argument("--dim", type=positive_int, help="vector length d (default: the parameter count of --model-name, else 64)")
     p.add_argument("--clients-per-round", type=positive_int, default=10, help="clients that close a round (default 10)")
     p.add_argument("--min-cohort", type=positive_int, default=2,
                    help="clients needed to close at the deadline (default 2; 1 releases a lone client's exact update: --insecure)")
