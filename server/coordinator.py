@@ -15,15 +15,17 @@ state; this class keeps only what the store holds for the shell (joined members'
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from loyal.protocols.proto.convert import residues_from_bytes, submit_message
 from loyal.protocols.rlwe.ahe import KeyGenContribution
-from loyal.protocols.ssa.driver import RoundDriver
+from loyal.protocols.ssa.driver import Parsed, RoundDriver
 from loyal.protocols.ssa.errors import MessageFormatError
 from loyal.protocols.ssa.job import Job
 from loyal.protocols.ssa.audit import encode_part
@@ -243,27 +245,28 @@ class Coordinator(MemberDesk):
         verify_signature(public_key, signature, submit_message(self.job.job_id, round_index, nonce, payload_digest, kind))
         return sender
 
-    def submit_client(self, up: Upload) -> tuple[bool, int]:
-        """Authenticates, checks, stores, then applies one client contribution; (duplicate, clients in round)."""
-        return self.submit(up, "client", self._authenticate(up, "client"))
+    def submit_upload(self, up: Upload, kind: str) -> tuple[bool, int]:
+        """Authenticates, checks, stores, then applies one whole upload ("client" or "noise"); (duplicate, clients)."""
+        return self.submit(up, kind, self.authenticate_upload(kind, up.round_index, len(up.payload), up.public_key,
+                                                              up.nonce, up.payload_digest, up.signature))
 
-    def submit_noise(self, up: Upload) -> tuple[bool, int]:
-        """The same for a committee member's noise share."""
-        return self.submit(up, "noise", self._authenticate(up, "noise"))
+    def parse(self, up: Upload, kind: str) -> Callable[[], Parsed]:
+        """The upload's pure checks (parse, digest, ranges, proof) as a call a worker thread may run while the
+        loop serves others; the epoch and key are taken now, and `submit` redoes the check if they changed."""
+        epoch, key = self.state.epoch, self.state.core.public_key_hat
+        return functools.partial(self.driver.parse_upload, epoch, key, _KINDS[kind], up.payload)
 
-    def _authenticate(self, up: Upload, kind: str) -> int:
-        return self.authenticate_upload(kind, up.round_index, len(up.payload), up.public_key, up.nonce, up.payload_digest,
-                                        up.signature)
-
-    def submit(self, up: Upload, kind: str, sender: int, staged: PayloadRef | None = None) -> tuple[bool, int]:
-        """Checks, stores, then applies an upload `authenticate_upload` accepted (payload already durable at `staged`, if given)."""
+    def submit(self, up: Upload, kind: str, sender: int, staged: PayloadRef | None = None,
+               parsed: Parsed | None = None) -> tuple[bool, int]:
+        """Checks, stores, then applies an upload `authenticate_upload` accepted (payload already durable at
+        `staged`, and parsed by `parse`, if given)."""
         seen = self.store.find_submission(up.round_index, up.public_key, up.nonce)
         if seen is not None:
             if seen != up.payload_digest:
                 raise DuplicateError(f"nonce already used in round {up.round_index} with different bytes")
             return True, self.state.clients
         # The one hash of the upload: the parse recomputes the frame's BLAKE3 digest and checks its trailer.
-        c = self.driver.check_upload(self.state, _KINDS[kind], sender, up.payload)
+        c = self.driver.check_upload(self.state, _KINDS[kind], sender, up.payload, parsed)
         if c.digest != up.payload_digest:
             raise MessageFormatError("payload does not match its signed payload_digest (truncated or corrupted upload)")
         ref = staged or self.store.stage_payload(up.round_index, up.payload, c.digest)
@@ -276,14 +279,6 @@ class Coordinator(MemberDesk):
         self._persist(self.driver.include_upload(self.state, c, time.time()))
         logger.info("stored %s upload", kind, extra={"event": "upload", "round": up.round_index, "kind": kind, "sender": sender})
         return False, self.state.clients
-
-    def round_parts(self, member_id: int, round_index: int) -> list[tuple[str, int, bytes]]:
-        """[(kind, sender, AHE part and proof)] of a stored round, for a member's audit (`protocols.ssa.audit`)."""
-        if member_id not in self.members:
-            raise AuthenticationError(f"member {member_id} has not joined")
-        if self.state.core is None or not 0 <= round_index < len(self.state.core.log):
-            raise WrongRoundError(f"round {round_index} is not stored")
-        return self.store.parts(round_index)
 
     # ---- time and observers --------------------------------------------------------------------------
     def advance(self, now: float | None = None) -> None:

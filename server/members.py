@@ -28,6 +28,14 @@ class MemberDesk:
     """Committee-facing methods of `server.coordinator.Coordinator` (uses its job, store, driver, state)."""
 
     # ---- committee ---------------------------------------------------------------------------------
+    def round_parts(self, member_id: int, round_index: int) -> list[tuple[str, int, bytes]]:
+        """[(kind, sender, AHE part and proof)] of a stored round, for a member's audit (`protocols.ssa.audit`)."""
+        if member_id not in self.members:
+            raise AuthenticationError(f"member {member_id} has not joined")
+        if self.state.core is None or not 0 <= round_index < len(self.state.core.log):
+            raise WrongRoundError(f"round {round_index} is not stored")
+        return self.store.parts(round_index)
+
     def join(self, member_id: int, signing_key: bytes, exchange_key: bytes, signature: bytes) -> None:
         """Joins `member_id` under `signing_key` (which must be the pinned key of a pinned job)."""
         try:

@@ -129,13 +129,21 @@ _IN_FLIGHT = _InFlight()
 async def _submit(coord: Coordinator, kind: str, request_iterator, context):
     try:
         up, sender = await _read_upload(coord, request_iterator, kind, _IN_FLIGHT)
-        staged = None
+        staged = parsed = None
         if coord.store.find_submission(up.round_index, up.public_key, up.nonce) is None:
-            # The payload's flush runs in a thread (concurrent uploads share one fdatasync) while the loop
-            # serves other streams; check, row and memory then change in one step on the loop, as before.
-            staged = await asyncio.to_thread(coord.store.stage_payload, up.round_index, up.payload, up.payload_digest)
+            # The payload's flush and the upload's pure checks (parse, digest, proof) run in threads
+            # (concurrent uploads share one fdatasync) while the loop serves other streams; the state
+            # checks, row and memory then change in one step on the loop, as before.
+            staged, parsed = await asyncio.gather(
+                asyncio.to_thread(coord.store.stage_payload, up.round_index, up.payload, up.payload_digest),
+                asyncio.to_thread(coord.parse(up, kind)), return_exceptions=True)
+            failed = [x for x in (parsed, staged) if isinstance(x, BaseException)]
+            if failed:  # refused or not stored: nothing stays staged; the upload's own fault is named first
+                if not isinstance(staged, BaseException):
+                    coord.store.discard_payload(staged)
+                raise failed[0]
         try:
-            duplicate, accepted = coord.submit(up, kind, sender, staged)
+            duplicate, accepted = coord.submit(up, kind, sender, staged, parsed)
         except Exception:
             if staged is not None:
                 coord.store.discard_payload(staged)

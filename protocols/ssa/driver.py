@@ -43,6 +43,15 @@ logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
+class Parsed:
+    """An upload parsed (and its proof verified) for one serving epoch and key (`RoundDriver.parse_upload`)."""
+
+    epoch: int
+    public_key_hat: np.ndarray = dataclasses.field(repr=False)
+    contribution: Contribution = dataclasses.field(repr=False)
+
+
+@dataclasses.dataclass(frozen=True)
 class Work:
     """What a committee member should do now: "noise" (payload: round), "decrypt" (the request frame),
     "handoff" (epoch, subset, incoming members, their threshold), "wait" or "done"."""
@@ -100,11 +109,17 @@ class RoundDriver:
         return effects
 
     # ---- uploads -------------------------------------------------------------------------------------
-    def check_upload(self, state: DriverState, kind: Kind, sender: int, payload: bytes) -> Contribution:
+    def parse_upload(self, epoch: int, public_key_hat: np.ndarray, kind: Kind, payload: bytes) -> Parsed:
+        """The pure, costly part of `check_upload` (`SsaServer.parse_contribution`) for the serving epoch
+        `epoch` and its key, which a shell takes from the state before handing this to a worker thread."""
+        return Parsed(epoch, public_key_hat, self._servers[epoch].parse_contribution(public_key_hat, payload, kind))
+
+    def check_upload(self, state: DriverState, kind: Kind, sender: int, payload: bytes, parsed: Parsed | None = None) -> Contribution:
         """Parses and checks an upload (once) without changing `state`.
 
         Args:
           sender: the client or member id the shell authenticated; the frame must name it.
+          parsed: `parse_upload` of the same payload, done earlier (used only if the epoch and key still serve).
 
         Raises:
           ProtocolStateError: the round does not accept it; ReplayError: replayed, another sender, or
@@ -116,7 +131,8 @@ class RoundDriver:
             raise ProtocolStateError("this job has noise_multiplier 0 and takes no noise shares")
         if kind == Kind.CLIENT_CONTRIBUTION and state.clients >= self.job.cohort_size:
             raise ProtocolStateError(f"round {state.round_index} is full ({self.job.cohort_size} clients)")
-        c = self.server(state).check_contribution(state.core, payload, kind)
+        fresh = parsed is not None and parsed.epoch == state.epoch and parsed.public_key_hat is state.core.public_key_hat
+        c = self.server(state).check_contribution(state.core, payload, kind, parsed.contribution if fresh else None)
         if c.sender != sender:
             raise AuthenticationError(f"upload names sender {c.sender}, but it was authenticated as {sender}")
         if kind == Kind.CLIENT_CONTRIBUTION:

@@ -198,19 +198,39 @@ class SsaServer:
         return ServerState(public_key_hat, self._new_round(0), [], self.config.genesis)
 
     # ---- uploads -----------------------------------------------------------------------------
-    def check_contribution(self, state: ServerState, data: bytes, kind: Kind) -> Contribution:
-        """Parses and validates an upload against the open round without changing `state`.
-
-        The caller may then make it durable and `include` it: validation never runs twice.
+    def parse_contribution(self, public_key_hat: np.ndarray, data: bytes, kind: Kind) -> Contribution:
+        """The state-free part of `check_contribution`: parse (digest, shapes, residue ranges) and, for a job
+        with `prove_uploads`, verify the AHE part's proof under `public_key_hat`. Pure, so a shell may run it
+        in a worker thread while it serves other uploads (the costly part: BLAKE3, range scan, proof).
 
         Raises:
-          MessageFormatError: malformed bytes; ReplayError: wrong round, replayed bytes or sender;
-          ProofError: a job with `prove_uploads` and no valid proof of the AHE part (`audit.verify_part`).
+          MessageFormatError: malformed bytes; ProofError: no valid proof of the AHE part (`audit.verify_part`).
         """
         msg, digest = parse_contribution(
             data, job_id=self.config.job_id, kahe_ring=self.config.kahe.ring, ahe_ring=self.config.ahe.ring,
             num_polys=self.config.num_polys, kind=kind, verify_digest=self.verify_digests,
         )
+        if self.config.prove_uploads:  # before any aggregate changes (issue 14, attack 1)
+            sender = msg.client_id if kind == Kind.CLIENT_CONTRIBUTION else msg.member_index
+            verify_part(self.config, public_key_hat, kind, msg.round_index, sender, msg.ahe, msg.proof)
+        return Contribution(kind, msg, digest)
+
+    def check_contribution(self, state: ServerState, data: bytes, kind: Kind, parsed: Contribution | None = None) -> Contribution:
+        """Parses and validates an upload against the open round without changing `state`.
+
+        The caller may then make it durable and `include` it: validation never runs twice.
+
+        Args:
+          parsed: `parse_contribution(state.public_key_hat, data, kind)` done earlier (e.g. in a thread), or None.
+
+        Raises:
+          MessageFormatError: malformed bytes; ReplayError: wrong round, replayed bytes or sender;
+          ProofError: a job with `prove_uploads` and no valid proof of the AHE part (`audit.verify_part`).
+        """
+        c = parsed if parsed is not None else self.parse_contribution(state.public_key_hat, data, kind)
+        msg, digest = c.message, c.digest
+        if c.kind != kind:
+            raise ValueError(f"a {c.kind.name} was parsed, {kind.name} checked")
         rnd = state.open_round
         if msg.round_index != rnd.round_index:
             raise ReplayError(f"contribution for round {msg.round_index}, but round {rnd.round_index} is open")
@@ -224,10 +244,7 @@ class SsaServer:
                 raise ReplayError(f"noise from {msg.member_index}, not a committee member {self.config.committee}")
             if msg.member_index in rnd.noise_members:
                 raise ReplayError(f"member {msg.member_index} already sent noise for round {rnd.round_index}")
-        if self.config.prove_uploads:  # before any aggregate changes (issue 14, attack 1)
-            sender = msg.client_id if kind == Kind.CLIENT_CONTRIBUTION else msg.member_index
-            verify_part(self.config, state.public_key_hat, kind, msg.round_index, sender, msg.ahe, msg.proof)
-        return Contribution(kind, msg, digest)
+        return c
 
     def include(self, state: ServerState, contribution: Contribution) -> ServerState:
         """Adds a checked contribution's two parts to the open round (both or neither)."""

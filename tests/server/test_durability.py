@@ -69,12 +69,12 @@ def test_kill_between_store_write_and_memory_loses_nothing_and_double_counts_not
     setattr(target, killed_at, killed)  # the process dies right there
     # Execute
     with pytest.raises(_Killed):
-        coord.submit_client(up)
+        coord.submit_upload(up, "client")
     assert coord.state.clients == 0  # memory never saw it
     coord.store.close()
     restarted = Coordinator.open_job(Store(db), job=None, round_seconds=60.0)
     cut = restarted.store.cut_tails
-    retried = restarted.submit_client(up)  # the client retries with the same nonce
+    retried = restarted.submit_upload(up, "client")  # the client retries with the same nonce
     # Assert: the upload is stored and counted exactly once; an unreferenced payload was cut off on restart.
     assert retried == want["retried"] and restarted.state.clients == 1
     assert cut == ({0: HEADER_BYTES + len(up.payload)} if want["cut"] == "record" else want["cut"])

@@ -168,3 +168,24 @@ def test_member_audit_requires_its_own_noise_share_exactly_once(job):
     check_round_parts(job.config, header, parts, pk, None)
     with pytest.raises(LogIntegrityError, match="holds this member's noise share 0 times, not once"):
         check_round_parts(job.config, header, parts, pk, own_noise=b"\x01" * 32)
+
+
+def test_an_upload_parsed_ahead_is_still_checked_against_the_state_it_meets(job):
+    """Shells parse and verify uploads in worker threads (`parse_contribution`); what happened to the round
+    meanwhile is checked when the parsed upload meets the state: a second upload of the same client, or
+    the same bytes again, is refused even though each was parsed (and its proof verified) in advance."""
+    from loyal.protocols.ssa.errors import ReplayError
+
+    st = copy.deepcopy(job.server_state)
+    first, again = _honest(job, 1), _honest(job, 1)
+    parsed = [job.server.parse_contribution(st.public_key_hat, d, Kind.CLIENT_CONTRIBUTION) for d in (first, again, first)]
+    job.server.include(st, job.server.check_contribution(st, first, Kind.CLIENT_CONTRIBUTION, parsed[0]))
+    with pytest.raises(ReplayError, match="client 1 already contributed to round 0"):
+        job.server.check_contribution(st, again, Kind.CLIENT_CONTRIBUTION, parsed[1])
+    with pytest.raises(ReplayError, match="replayed bytes"):
+        job.server.check_contribution(st, first, Kind.CLIENT_CONTRIBUTION, parsed[2])
+    # A parse under another key fails the proof there, not later: the attack ciphertext never gets parsed.
+    bad = serialize_contribution(dataclasses.replace(_parse(job, _honest(job, 2)), ahe=_attack_ahe(job)), job.config.job_id)
+    with pytest.raises(ProofError):
+        job.server.parse_contribution(st.public_key_hat, bad, Kind.CLIENT_CONTRIBUTION)
+    assert st.open_round.client_ids == {1}
