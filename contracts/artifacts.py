@@ -6,11 +6,13 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 CONTRACTS_DIR = Path(__file__).resolve().parent
-BUILD_DIR = CONTRACTS_DIR / "build"
+#: The committed artifacts: package data of `loyal.contracts` (found the same way in a wheel and a checkout).
+BUILD_DIR = Path(str(resources.files("loyal.contracts") / "build"))
 SOURCE_DIR = CONTRACTS_DIR / "src"
 
 

@@ -16,6 +16,7 @@ import grpc
 from loyal.protocols.ssa.job import Job
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
 
 from loyal.rpc import client_pb2_grpc, committee_pb2_grpc, observer_pb2_grpc
 from loyal.server import limits
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 #: Services the health service reports SERVING while the coordinator runs ("" = the whole server).
 HEALTH_SERVICES = ("", "loyal.v1.ClientService", "loyal.v1.CommitteeService", "loyal.v1.ObserverService")
+#: Services server reflection lists (`grpcio-reflection`): Loyal's, the health service and reflection itself.
+REFLECTED_SERVICES = (*HEALTH_SERVICES[1:], health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                      reflection.SERVICE_NAME)
 #: Seconds between deadline checks.
 TICK_SECONDS = 0.25
 
@@ -83,6 +87,7 @@ async def serve(
     for name in HEALTH_SERVICES:
         await health.set(name, health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(REFLECTED_SERVICES, server)  # the stock grpc.reflection.v1alpha service
     address = f"{host}:{port}"
     bound = server.add_secure_port(address, server_credentials(tls_dir)) if tls_dir else server.add_insecure_port(address)
     if bound == 0:

@@ -172,12 +172,18 @@ class SimConfig:
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> SimConfig:
-    """Reads a TOML config; unknown sections or keys are errors (one line naming them).
+    """Reads a TOML config (a path, or the name of a shipped one: "digits" is `loyal.configs/digits.toml`);
+    unknown sections or keys are errors (one line naming them).
 
     Raises:
       ValueError: missing file, bad TOML, unknown key, wrong type or value out of range.
     """
     path = Path(path)
+    if not path.is_file() and path.suffix == "" and len(path.parts) == 1:  # a shipped config by name
+        from importlib import resources
+
+        shipped = Path(str(resources.files("loyal.configs") / f"{path.name}.toml"))
+        path = shipped if shipped.is_file() else path
     if not path.is_file():
         raise ValueError(f"config file not found: {path}")
     try:

@@ -1,5 +1,5 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""`loyal bench NAME`: runs benchmarks/NAME.py, writes benchmarks/results/NAME.{json,md}.
+"""`loyal bench NAME`: runs benchmarks/NAME.py (`loyal.benchmarks`), writes NAME.{json,md} to --out or the user data dir.
 
 A benchmark module defines `run(args) -> dict` and `markdown(results) -> str`. To add one, add its
 name to BENCHMARKS and, if it takes options, a function to _OPTIONS.
@@ -11,11 +11,22 @@ import argparse
 import importlib.util
 import json
 import pathlib
+from importlib import resources
 
 from loyal.cli._common import emit_json
 
 BENCHMARKS = ("dpftrl", "gas", "ssa", "server", "sim", "flower")
-_ROOT = pathlib.Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _root() -> pathlib.Path:
+    """The benchmark definitions: the `loyal.benchmarks` package (the repository's benchmarks/ when editable)."""
+    return pathlib.Path(str(resources.files("loyal.benchmarks")))
+
+
+def __getattr__(name: str):  # `_ROOT`, resolved on first use so that `loyal --help` never imports the benchmarks
+    if name == "_ROOT":
+        return _root()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _dpftrl_options(p: argparse.ArgumentParser) -> None:
@@ -56,7 +67,7 @@ _OPTIONS = {"dpftrl": _dpftrl_options, "ssa": _ssa_options, "server": _server_op
 
 
 def _load(name: str):
-    path = _ROOT / f"{name}.py"
+    path = _root() / f"{name}.py"
     if not path.is_file():
         raise FileNotFoundError(f"benchmark file not found: {path}")
     spec = importlib.util.spec_from_file_location(f"loyal_benchmarks_{name}", path)
