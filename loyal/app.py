@@ -34,6 +34,7 @@ GROUPS: dict[str, str] = {
     "chain": "The on-chain OML registry.",
     "bench": "Benchmarks, written as JSON + Markdown.",
     "demo": "The main job on embedded defaults.",
+    "methods": "Research methods: list them, run one as a reproducible experiment.",
 }
 
 
