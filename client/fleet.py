@@ -103,7 +103,22 @@ def client_life(config: FleetConfig, index: int, round_index: int, key: str | No
         out, status, detail = {}, FAILED, f"{type(e).__name__}: {e}"
     saved = None if fresh.client_id is None else json.dumps({"ed25519": raw_private(fresh.key).hex(), "client_id": fresh.client_id})
     return {"index": index, "round": round_index, "status": status, "detail": detail, "key": saved,
-            "bytes": int(out.get("bytes", 0)), "seconds": time.perf_counter() - t0}
+            "bytes": int(out.get("bytes", 0)), "seconds": time.perf_counter() - t0, **_where()}
+
+
+def _where() -> dict[str, str]:
+    """Where this client ran: the Ray node and the folder Loyal was imported from (a runtime_env's copy on Ray)."""
+    import loyal
+
+    where = {"loyal": str(loyal.__file__)}
+    try:
+        import ray
+
+        if ray.is_initialized():
+            where["node"] = ray.get_runtime_context().get_node_id()
+    except ImportError:
+        pass
+    return where
 
 
 def current_round(config: FleetConfig) -> int:
@@ -153,7 +168,7 @@ def _ray_submit(config: FleetConfig) -> Callable[[list[tuple[int, str | None]], 
         ray.init(address=None if config.ray_address == "local" else config.ray_address,
                  runtime_env=config.runtime_env, log_to_driver=False, include_dashboard=False)
     remote = ray.remote(num_cpus=0.5)(client_life)
-    options = {"runtime_env": config.runtime_env} if config.runtime_env else {}
+    options = {"scheduling_strategy": "SPREAD", **({"runtime_env": config.runtime_env} if config.runtime_env else {})}
 
     def submit(jobs: list[tuple[int, str | None]], round_index: int) -> list[dict[str, Any]]:
         out, pending = [], []
