@@ -69,40 +69,37 @@ def _fleet(args: argparse.Namespace) -> int:
     return 0 if summary["accepted"] else 2
 
 
+def _add_client_flags(p: argparse.ArgumentParser) -> None:
+    """The flags `run` and `fleet` share: where the server is, how to trust it, what to train."""
+    p.add_argument("--server", required=True, help="HOST:PORT")
+    p.add_argument("--ca", help="CA certificate (ca.crt from `loyal server certs`) for TLS")
+    p.add_argument("--genesis", help="the job's published genesis (hex, `loyal server job`): refuse any other job")
+    p.add_argument("--data", choices=("digits", "shakespeare"), default="digits",
+                   help="federated data set whose shard a client trains on (default digits)")
+    p.add_argument("--local-steps", type=positive_int, default=5, help="local training steps (default 5)")
+    p.add_argument("--timeout", type=positive_float, default=120.0, help="wait at most this long for a round (default 120 s)")
+    p.add_argument("--insecure", action="store_true",
+                   help="TESTS ONLY: run without --genesis, accept an unsafe job and plaintext gRPC off loopback")
+    p.add_argument("--json", action="store_true")
+
+
 def register(subparsers: argparse._SubParsersAction, help_text: str) -> None:
     group = subparsers.add_parser("client", help=help_text, description=help_text)
     sub = group.add_subparsers(dest="command", metavar="COMMAND", parser_class=type(group))
     group.set_defaults(func=lambda a: (group.print_help(), 2)[1])
     p = sub.add_parser("run", help="fetch the task, train the job's model on one shard, submit once")
-    p.add_argument("--server", required=True, help="HOST:PORT")
+    _add_client_flags(p)
     p.add_argument("--token", help="one-time enrollment token")
     p.add_argument("--key", help="enrolled key file (written by an earlier run with --token --key)")
-    p.add_argument("--ca", help="CA certificate (ca.crt from `loyal server certs`) for TLS")
-    p.add_argument("--data", choices=("digits", "shakespeare"), default="digits",
-                   help="federated data set whose shard this client trains on (default digits)")
     p.add_argument("--client-index", type=int, default=0, help="shard of the data set (default 0)")
-    p.add_argument("--local-steps", type=int, default=5, help="local SGD steps (default 5)")
-    p.add_argument("--timeout", type=positive_float, default=120.0, help="give up after this many seconds (default 120)")
-    p.add_argument("--genesis", help="the job's published genesis (hex, `loyal server job`): refuse any other job")
-    p.add_argument("--insecure", action="store_true",
-                   help="TESTS ONLY: run without --genesis, accept an unsafe job and plaintext gRPC off loopback")
     p.add_argument("--insecure-seed", help="TESTS ONLY: seed encoding/encryption randomness (reproducible ciphertext)")
-    p.add_argument("--json", action="store_true")
     p.set_defaults(func=_run)
     f = sub.add_parser("fleet", help="N ephemeral clients against a server, as local processes or Ray tasks")
-    f.add_argument("--server", required=True, help="HOST:PORT")
-    f.add_argument("--clients", type=positive_int, required=True, help="clients in the fleet (one token each)")
+    _add_client_flags(f)
+    f.add_argument("--clients", type=positive_int, required=True, help="clients in the fleet (one token each; client i trains shard i)")
     f.add_argument("--tokens-file", required=True, help="enrollment tokens, one per line (`loyal server tokens`)")
-    f.add_argument("--data", choices=("digits", "shakespeare"), default="digits",
-                   help="client i trains the job's model on shard i of this data set (default digits)")
     f.add_argument("--rounds", type=positive_int, default=1, help="rounds offered to every client (default 1)")
     f.add_argument("--workers", type=positive_int, default=2, help="clients running at once (default 2)")
-    f.add_argument("--local-steps", type=positive_int, default=5, help="local steps per submission (default 5)")
-    f.add_argument("--ca", help="CA certificate (ca.crt from `loyal server certs`) for TLS")
-    f.add_argument("--genesis", help="the job's published genesis (hex): every client refuses any other job")
-    f.add_argument("--timeout", type=positive_float, default=120.0, help="per-client wait for its round (default 120 s)")
     f.add_argument("--ray-address", help="run clients as Ray tasks on this cluster ('auto', HOST:PORT, or 'local')")
     f.add_argument("--ray-wheel", help="a loyal-ai wheel shipped to Ray nodes in runtime_env py_modules")
-    f.add_argument("--insecure", action="store_true", help="TESTS ONLY: no --genesis, unsafe jobs, plaintext off loopback")
-    f.add_argument("--json", action="store_true")
     f.set_defaults(func=_fleet)
