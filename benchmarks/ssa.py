@@ -208,7 +208,8 @@ def run(args: argparse.Namespace) -> dict:
     out = {
         "dim": args.dim,
         "clients": args.clients,
-        "machine": f"{platform.machine()} {platform.processor() or ''} OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, BLAS threads 1",
+        "machine": f"{platform.machine()} {platform.processor() or ''} OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')} "
+                   f"(`loyal bench ssa` sets 1 before numpy loads), BLAS threads 1",
         # Other processes share the cores: the 1-minute load average before and after the run.
         "load_average": [round(load_start, 2), round(os.getloadavg()[0], 2)],
         "ours": ours,
