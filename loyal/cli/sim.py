@@ -1,5 +1,6 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""`loyal sim run --config configs/NAME.toml`: a Ray simulation with metrics.json, PNG and ε report."""
+"""`loyal sim run --config configs/NAME.toml`: a Ray simulation with metrics.json, PNG and ε report;
+`loyal sim headline --task shakespeare-bigram|digits`: the tuned, paired-seed headline experiment."""
 
 from __future__ import annotations
 
@@ -22,6 +23,12 @@ def register(sub: argparse._SubParsersAction, help_text: str) -> None:
     p.add_argument("--out", default="runs", help="folder for runs/<timestamp>/ (default ./runs)")
     p.add_argument("--json", action="store_true", help="print metrics.json to stdout")
     p.set_defaults(func=_run)
+    h = cmds.add_parser("headline", help="the headline experiment: per-arm tuning, paired seeds, CIs (docs/sim.md)")
+    h.add_argument("--task", required=True, choices=("shakespeare-bigram", "digits"), help="headline A or B")
+    h.add_argument("--quick", action="store_true", help="fewer rounds, seeds and grid points (<= 3 min; labelled quick)")
+    h.add_argument("--out", default="docs/headline", help="folder for TASK.json, TASK.md, TASK-epsE.png (default docs/headline)")
+    h.add_argument("--json", action="store_true", help="print the results JSON to stdout")
+    h.set_defaults(func=_headline)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -51,4 +58,30 @@ def _run(args: argparse.Namespace) -> int:
         emit_json({k: v for k, v in metrics.items() if k != "runs"})
     else:
         Console().print(metrics.get("table") or {k: metrics.get(k) for k in ("aggregation", "test_accuracy", "epsilon", "delta", "run_dir")})
+    return 0
+
+
+def _headline(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from loyal.sim.headline_run import finite, preset, run_headline, total_rounds, write_outputs
+
+    config, _ = preset(args.task, args.quick)  # validates before any work
+    with Progress(
+        TextColumn("[bold]headline"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
+        console=Console(file=sys.stderr), transient=args.json,
+    ) as progress:
+        task = progress.add_task("rounds", total=total_rounds(config))
+        stem = f"{args.task}{'-quick' if args.quick else ''}"
+        result = run_headline(args.task, args.quick, on_round=lambda: progress.advance(task),
+                              checkpoint=Path(args.out) / f"{stem}.partial.json")
+    paths = write_outputs(result, Path(args.out))
+    if args.json:
+        emit_json(finite(result))
+    else:
+        Console().print(paths[1].read_text())
+        Console().print("wrote " + ", ".join(str(p) for p in paths))
     return 0

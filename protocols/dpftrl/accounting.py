@@ -98,6 +98,30 @@ def calibrate_noise_multiplier(
     def eps(z: float) -> float:
         return epsilon(z, delta, sensitivity=1.0, accountant=accountant)
 
+    return _bisect(eps, target_epsilon, delta, tolerance) * sensitivity
+
+
+def poisson_epsilon(noise_multiplier: float, delta: float, *, rate: float, steps: int) -> float:
+    """epsilon of `steps` Poisson-subsampled Gaussian mechanisms at sampling `rate` (RDP; DP-SGD/DP-FedAvg with
+    amplification by sampling, Abadi et al. 2016; Mironov et al. 2019). Needs verifiable sampling to hold."""
+    _checks.check_positive(noise_multiplier, "noise_multiplier")
+    _checks.check_delta(delta)
+    if not 0 < rate <= 1 or steps < 1:
+        raise ValueError(f"rate must be in (0, 1] and steps >= 1, got rate={rate}, steps={steps}")
+    acc = _accountant("rdp")
+    acc.compose(dp_accounting.PoissonSampledDpEvent(rate, dp_accounting.GaussianDpEvent(noise_multiplier)), steps)
+    return float(acc.get_epsilon(delta))
+
+
+def calibrate_poisson_noise_multiplier(target_epsilon: float, delta: float, *, rate: float, steps: int,
+                                       tolerance: float = 1e-4) -> float:
+    """Smallest noise multiplier whose `poisson_epsilon` is <= `target_epsilon` (bisection, as above)."""
+    _checks.check_positive(target_epsilon, "epsilon")
+    return _bisect(lambda z: poisson_epsilon(z, delta, rate=rate, steps=steps), target_epsilon, delta, tolerance)
+
+
+def _bisect(eps, target_epsilon: float, delta: float, tolerance: float) -> float:
+    """hi with eps(hi) <= target and hi - lo <= tolerance·hi for eps non-increasing in z."""
     lo, hi = 0.0, 1.0
     while eps(hi) > target_epsilon:
         lo, hi = hi, hi * 2.0
@@ -109,4 +133,4 @@ def calibrate_noise_multiplier(
             hi = mid
         else:
             lo = mid
-    return hi * sensitivity
+    return hi

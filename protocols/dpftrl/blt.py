@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from loyal.protocols.dpftrl import _checks
 from loyal.protocols.dpftrl import streaming
 from loyal.protocols.dpftrl import toeplitz
 from loyal.protocols.dpftrl.base import ParticipationSchema, Sampler
+
+if TYPE_CHECKING:
+    from loyal.protocols.dpftrl.workload import LearningWorkload
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +49,8 @@ def _unpack(params: torch.Tensor, m: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def optimize_blt(
-    schema: ParticipationSchema, buffers: int, *, reduction: str = "mean", max_iterations: int = 200
+    schema: ParticipationSchema, buffers: int, *, reduction: str = "mean", max_iterations: int = 200,
+    workload: LearningWorkload | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fits (theta, omega) of an m-buffer BLT for (mean|max error) x sens^2 under `schema`.
 
@@ -54,6 +59,8 @@ def optimize_blt(
       buffers: m in [1, 32]; memory of the noise stream is m vectors.
       reduction: "mean" or "max" (the last step's error, the max for Toeplitz).
       max_iterations: L-BFGS iterations.
+      workload: the learning workload to optimize for (momentum and cooldown folded in, as McMahan et al.,
+        arXiv 2408.08868, do); None (default) optimizes for prefix sums. Its steps must equal n.
 
     Returns:
       (theta, omega), each of length m.
@@ -65,6 +72,7 @@ def optimize_blt(
         raise ValueError(f"optimize must be one of {toeplitz.REDUCTIONS}, got optimize={reduction!r}")
     n, m = schema.steps, buffers
     k, b = schema.participations, schema.min_separation
+    toeplitz._check_workload(workload, n)
     # Start: decays spread log-uniformly between 1/2 and 1 - 1/n, half of the mass on c_1.
     gaps = np.logspace(math.log10(0.5), math.log10(1.0 / max(n, 4)), m)
     omega0 = torch.tensor(1.0 - gaps, dtype=torch.float64)
@@ -78,7 +86,7 @@ def optimize_blt(
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
         theta, omega = _unpack(params, m)
-        value = toeplitz.loss(blt_coefficients(theta, omega, n), n, k, b, reduction)
+        value = toeplitz.loss(blt_coefficients(theta, omega, n), n, k, b, reduction, workload)
         value.backward()
         return value
 
@@ -130,9 +138,11 @@ class BltMechanism(toeplitz.ToeplitzMechanism):
         )
 
 
-def blt(schema: ParticipationSchema, buffers: int = 4, *, reduction: str = "mean") -> BltMechanism:
-    """The optimized m-buffer BLT mechanism for `schema`."""
-    theta, omega = optimize_blt(schema, buffers, reduction=reduction)
+def blt(
+    schema: ParticipationSchema, buffers: int = 4, *, reduction: str = "mean", workload: LearningWorkload | None = None
+) -> BltMechanism:
+    """The optimized m-buffer BLT mechanism for `schema` (for `workload` instead of prefix sums when given)."""
+    theta, omega = optimize_blt(schema, buffers, reduction=reduction, workload=workload)
     coef = blt_coefficients(torch.tensor(theta), torch.tensor(omega), schema.steps).numpy()
     return BltMechanism(
         schema=schema,

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from loyal.protocols.dpftrl import _checks
 from loyal.protocols.dpftrl import sensitivity as sens_lib
 from loyal.protocols.dpftrl import streaming
 from loyal.protocols.dpftrl.base import MatrixMechanism, ParticipationSchema, Sampler
+
+if TYPE_CHECKING:
+    from loyal.protocols.dpftrl.workload import LearningWorkload
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +80,20 @@ def fhu_coefficients(length: int) -> np.ndarray:
 
 
 def loss(
-    coef: torch.Tensor, n: int, participations: int, min_separation: int, reduction: str
+    coef: torch.Tensor, n: int, participations: int, min_separation: int, reduction: str,
+    workload: LearningWorkload | None = None,
 ) -> torch.Tensor:
-    """Squared mean (or max) error times sens^2 for Toeplitz coefficients (closed-form sensitivity)."""
-    var = per_step_variance(coef, n)
-    err = var.mean() if reduction == "mean" else var[-1]
+    """Squared mean (or max) error times sens^2 for Toeplitz coefficients (closed-form sensitivity).
+
+    `workload`: the learning workload W (`workload.LearningWorkload`) whose error W C^{-1} is measured;
+    None (default) is the prefix-sum workload A.
+    """
+    if workload is None:
+        var = per_step_variance(coef, n)
+        err = var.mean() if reduction == "mean" else var[-1]
+    else:
+        var = workload.per_step_variance(coef)
+        err = var.mean() if reduction == "mean" else var.max()
     return err * sens_lib.toeplitz_sensitivity_squared(coef, n, participations, min_separation)
 
 
@@ -89,8 +102,14 @@ def _check_reduction(reduction: str) -> None:
         raise ValueError(f"optimize must be one of {REDUCTIONS}, got optimize={reduction!r}")
 
 
+def _check_workload(workload: LearningWorkload | None, n: int) -> None:
+    if workload is not None and workload.steps != n:
+        raise ValueError(f"workload steps must equal the schema's steps={n}, got {workload.steps}")
+
+
 def optimize_banded_toeplitz(
-    schema: ParticipationSchema, bands: int, *, reduction: str = "mean", max_iterations: int = 250
+    schema: ParticipationSchema, bands: int, *, reduction: str = "mean", max_iterations: int = 250,
+    workload: LearningWorkload | None = None,
 ) -> np.ndarray:
     """L-BFGS over b-banded Toeplitz coefficients for (mean|max error) x sens^2 (arXiv 2306.08153, Sec. 4).
 
@@ -100,6 +119,8 @@ def optimize_banded_toeplitz(
         b-banded, so sens^2 = k' ||c||^2 exactly.
       reduction: "mean" (rmse) or "max" (last step, the max for Toeplitz).
       max_iterations: L-BFGS iterations (default 250, jax_privacy's default).
+      workload: the learning workload to optimize for (momentum and cooldown folded in, Sec. 5 of
+        arXiv 2306.08153); None (default) optimizes for prefix sums. Its steps must equal n.
 
     Returns:
       The `bands` coefficients with unit L2 norm, starting from the truncated FHU coefficients.
@@ -108,6 +129,7 @@ def optimize_banded_toeplitz(
     if not 1 <= bands <= n:
         raise ValueError(f"bands must be in [1, steps], got bands={bands}, steps={n}")
     _check_reduction(reduction)
+    _check_workload(workload, n)
     start = torch.tensor(fhu_coefficients(bands), dtype=torch.float64)
     params = start.clone().requires_grad_(True)
     optimizer = torch.optim.LBFGS(
@@ -118,7 +140,7 @@ def optimize_banded_toeplitz(
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        value = loss(params, n, k, b, reduction)
+        value = loss(params, n, k, b, reduction, workload)
         value.backward()
         return value
 
@@ -192,11 +214,15 @@ class ToeplitzMechanism(MatrixMechanism):
 
 
 def banded_toeplitz(
-    schema: ParticipationSchema, bands: int | None = None, *, reduction: str = "mean"
+    schema: ParticipationSchema, bands: int | None = None, *, reduction: str = "mean",
+    workload: LearningWorkload | None = None,
 ) -> ToeplitzMechanism:
-    """The optimized banded-Toeplitz mechanism; `bands` defaults to min(min_separation, n) for k > 1, else n."""
+    """The optimized banded-Toeplitz mechanism; `bands` defaults to min(min_separation, n) for k > 1, else n.
+
+    `workload`: optimize for this learning workload instead of prefix sums (see `optimize_banded_toeplitz`).
+    """
     if bands is None:
         bands = schema.min_separation if schema.participations > 1 else schema.steps
     _checks.check_positive_int(bands, "bands")
-    coef = optimize_banded_toeplitz(schema, bands, reduction=reduction)
+    coef = optimize_banded_toeplitz(schema, bands, reduction=reduction, workload=workload)
     return ToeplitzMechanism(schema=schema, coefficients=tuple(float(c) for c in coef), name="banded-toeplitz")

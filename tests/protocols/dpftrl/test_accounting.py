@@ -58,3 +58,16 @@ def test_zcdp_conversion_dominates_simple_bound() -> None:
 def test_accounting_fails_if_bad_input(call, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_poisson_sampling_amplifies_and_calibration_meets_the_target():
+    from loyal.protocols.dpftrl.accounting import calibrate_poisson_noise_multiplier, poisson_epsilon
+
+    # Sampling rate 1 is the unsampled Gaussian composition: RDP must agree with `epsilon(..., "rdp")` for steps = 1.
+    assert poisson_epsilon(2.0, 1e-6, rate=1.0, steps=1) == pytest.approx(accounting.epsilon(2.0, 1e-6, accountant="rdp"), rel=1e-6)
+    # Amplification: a smaller rate gives a smaller epsilon at the same noise and steps.
+    assert poisson_epsilon(1.0, 1e-6, rate=0.01, steps=1000) < poisson_epsilon(1.0, 1e-6, rate=0.1, steps=1000)
+    z = calibrate_poisson_noise_multiplier(2.0, 1e-6, rate=0.003, steps=1000, tolerance=1e-8)
+    assert poisson_epsilon(z, 1e-6, rate=0.003, steps=1000) <= 2.0 < poisson_epsilon(z * (1 - 1e-6), 1e-6, rate=0.003, steps=1000)
+    with pytest.raises(ValueError, match="rate must be in"):
+        poisson_epsilon(1.0, 1e-6, rate=1.5, steps=10)
