@@ -27,6 +27,7 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+from collections.abc import Callable
 
 from loyal.sim.flower_app import AppConfig
 
@@ -167,17 +168,26 @@ def flwr_run(app: pathlib.Path | str, config: AppConfig, num_supernodes: int, en
         return out
 
 
-def run_flower(fc: FlowerConfig) -> dict[str, Any]:
-    """Both apps on the same task and training nodes, one SuperLink; returns the side-by-side report."""
+def run_flower(fc: FlowerConfig, on_app: Callable[[str, bool], None] | None = None) -> dict[str, Any]:
+    """Both apps on the same task and training nodes, one SuperLink; returns the side-by-side report.
+
+    Args:
+      on_app: called with (path name, finished) as each app's `flwr run` starts and ends (progress).
+    """
     app = dataclasses.replace(fc.app, num_shares=fc.num_shares, reconstruction_threshold=fc.reconstruction_threshold)
     runs = {}
+    note = on_app or (lambda name, done: None)
     with local_superlink() as env:
         if "loyal" in fc.apps:
             nodes = fc.clients + app.committee_size
+            note("ssa+dpftrl", False)
             runs["ssa+dpftrl"] = flwr_run(app_dir("loyal"), dataclasses.replace(app, min_nodes=nodes), nodes, env, fc.actors)
+            note("ssa+dpftrl", True)
         if "secaggplus" in fc.apps:
+            note("secagg+ + dp", False)
             runs["secagg+ + dp"] = flwr_run(app_dir("secaggplus"), dataclasses.replace(app, min_nodes=fc.clients),
                                             fc.clients, env, fc.actors)
+            note("secagg+ + dp", True)
     rows = {}
     for name, r in runs.items():
         h = r["history"]

@@ -103,7 +103,13 @@ def _run(args: argparse.Namespace) -> int:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = "1"
     module = _load(args.bench)
-    results = module.run(args)
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn(f"[bold]loyal bench {args.bench}[/bold]"), TimeElapsedColumn(),
+                  console=Console(file=sys.stderr), transient=True) as progress:
+        progress.add_task(args.bench, total=None)
+        results = module.run(args)
     out_dir = pathlib.Path(args.out) if args.out else default_out_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{args.bench}.json").write_text(json.dumps(results, indent=2) + "\n")

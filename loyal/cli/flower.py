@@ -43,6 +43,24 @@ def _app_dir(name: str):
     return app_dir(name)
 
 
+def _progress(total: int, *, transient: bool):
+    """A progress bar on stderr over the apps `flwr run` runs; yields run_flower's `on_app` callback."""
+    import contextlib
+    import sys
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress(SpinnerColumn(), TextColumn("[bold]flwr run[/bold] {task.fields[app]}"), BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=Console(file=sys.stderr), transient=transient) as p:
+            task = p.add_task("apps", total=total, app="")
+            yield lambda name, done: p.update(task, advance=1 if done else 0, app=name)
+
+    return bar()
+
+
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -58,7 +76,8 @@ def _run(args: argparse.Namespace) -> int:
                     committee_size=args.committee_size, threshold=args.committee_threshold, params=args.params)
     fc = FlowerConfig(app=app, clients=args.clients, num_shares=args.num_shares, reconstruction_threshold=args.threshold,
                      apps=tuple(a.strip() for a in args.apps.split(",") if a.strip()), actors=args.actors)
-    report = run_flower(fc)
+    with _progress(len(fc.apps), transient=args.json) as note:
+        report = run_flower(fc, note)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             json.dump(report, f, indent=2)
