@@ -22,12 +22,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
 
 import numpy as np
-from collections.abc import Callable
 
 from loyal.sim.flower_app import AppConfig
 
