@@ -5,8 +5,8 @@ Each client is `runner.run_client` (enroll with its one-time token, fetch the ta
 on its shard, encrypt, submit, exit); the fleet keeps only each client's enrolled key between rounds, as a
 phone keeps its key between check-ins. Refusals the server is right to make (a participation the job's
 (k, b) schema forbids, a round that closed) are counted, not raised. On Ray, `runtime_env` ships Loyal
-to the nodes (a wheel in `py_modules`, or a `working_dir`), so a node needs only Python and the pinned
-dependencies (docs/server.md, "Run a server and a fleet").
+to the nodes (the `loyal` folder of a wheel in `py_modules`, `ray_module`), so a node needs only Python and
+the pinned dependencies (docs/server.md, "Run a server and a fleet").
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class FleetConfig:
       insecure: TESTS ONLY (see `run_client`).
       timeout_s: per-client wait for its round.
       ray_address: None for local processes; "auto" or HOST:PORT for a Ray cluster ("local" starts one).
-      runtime_env: Ray runtime_env for the client tasks (e.g. {"py_modules": ["loyal_ai-….whl"]}).
+      runtime_env: Ray runtime_env for the client tasks (e.g. {"py_modules": [ray_module("loyal_ai-….whl")]}).
     """
 
     server: str
@@ -158,6 +158,28 @@ def run_fleet(config: FleetConfig, on_result: Callable[[dict[str, Any]], None] |
     accepted = sum(v[ACCEPTED] for v in per_round.values())
     return {"clients": len(config.tokens), "rounds": per_round, "accepted": accepted, "wall_s": wall,
             "accepted_per_s": accepted / wall if wall > 0 else 0.0, "results": results}
+
+
+def ray_module(wheel: str) -> str:
+    """The `loyal` package folder of a loyal-ai wheel, unpacked into a temporary folder, for `runtime_env`
+    `py_modules`. Ray would `pip install` a .whl given there with every dependency (torch, flwr, …) into each
+    node's runtime env; a folder is uploaded as it is, so nodes need only their pinned dependencies.
+
+    Raises:
+      ValueError: not a readable wheel holding the `loyal` package.
+    """
+    import tempfile
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(wheel) as z:
+            if "loyal/__init__.py" not in z.namelist():
+                raise ValueError(f"--ray-wheel {wheel}: not a loyal-ai wheel (no loyal/__init__.py)")
+            folder = tempfile.mkdtemp(prefix="loyal-ray-")
+            z.extractall(folder, members=[n for n in z.namelist() if n.startswith("loyal/")])
+    except (OSError, zipfile.BadZipFile) as e:
+        raise ValueError(f"--ray-wheel {wheel}: {e}") from None
+    return f"{folder}/loyal"
 
 
 def _ray_submit(config: FleetConfig) -> Callable[[list[tuple[int, str | None]], int], list[dict[str, Any]]]:

@@ -40,7 +40,7 @@ def _fleet(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from loyal.client.fleet import FleetConfig, run_fleet
+    from loyal.client.fleet import FleetConfig, ray_module, run_fleet
     from loyal.server.limits import check_transport
 
     check_transport(args.server, args.ca is not None, args.insecure)
@@ -50,9 +50,9 @@ def _fleet(args: argparse.Namespace) -> int:
         raise ValueError(f"--tokens-file {args.tokens_file}: {e.strerror}") from None
     if args.clients > len(tokens):
         raise ValueError(f"--clients {args.clients} needs as many tokens, {args.tokens_file} has {len(tokens)}")
-    runtime_env = {"py_modules": [args.ray_wheel]} if args.ray_wheel else None
     if args.ray_wheel and not args.ray_address:
         raise ValueError("--ray-wheel ships Loyal to Ray nodes: give --ray-address too")
+    runtime_env = {"py_modules": [ray_module(args.ray_wheel)]} if args.ray_wheel else None
     config = FleetConfig(
         server=args.server, tokens=tokens[: args.clients], data=args.data, rounds=args.rounds, workers=args.workers,
         local_steps=args.local_steps, ca=args.ca, genesis=parse_genesis(args.genesis), insecure=args.insecure,
