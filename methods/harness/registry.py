@@ -25,6 +25,7 @@ METHODS: dict[str, str] = {
     "bpe_mixture": "loyal.methods.bpe_mixture.experiment",
     "zip_fit": "loyal.methods.zip_fit.experiment",
     "model_collapse": "loyal.methods.model_collapse.experiment",
+    "near_access_freeness": "loyal.methods.near_access_freeness.experiment",
 }
 
 
