@@ -25,9 +25,10 @@ import numpy as np
 
 from loyal.protocols.proto.convert import residues_from_bytes, submit_message
 from loyal.protocols.rlwe.ahe import KeyGenContribution
-from loyal.protocols.ssa.driver import Parsed, RoundDriver
+from loyal.protocols.ssa.driver import RoundDriver
 from loyal.protocols.ssa.errors import MessageFormatError
 from loyal.protocols.ssa.job import Job
+from loyal.protocols.ssa.server import Parsed
 from loyal.protocols.ssa.audit import encode_part
 from loyal.protocols.ssa.log import LogAuthority
 from loyal.protocols.ssa.messages import Kind, Release

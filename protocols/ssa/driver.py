@@ -37,18 +37,9 @@ from loyal.protocols.ssa.rounds import (
     ACCEPTING, Compacted, DriverState, Effect, HandOffSubset, Released, Request, RequestIssued, RoundStored, RoundStage,
     StageSet, StoredRound, check_accepting, check_transition,
 )
-from loyal.protocols.ssa.server import Contribution, SsaServer
+from loyal.protocols.ssa.server import Contribution, Parsed, SsaServer
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class Parsed:
-    """An upload parsed (and its proof verified) for one serving epoch and key (`RoundDriver.parse_upload`)."""
-
-    epoch: int
-    public_key_hat: np.ndarray = dataclasses.field(repr=False)
-    contribution: Contribution = dataclasses.field(repr=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,21 +101,16 @@ class RoundDriver:
 
     # ---- uploads -------------------------------------------------------------------------------------
     def parse_upload(self, epoch: int, public_key_hat: np.ndarray, kind: Kind, payload: bytes) -> Parsed:
-        """The pure, costly part of `check_upload` (`SsaServer.parse_contribution`) for the serving epoch
-        `epoch` and its key, which a shell takes from the state before handing this to a worker thread."""
+        """`SsaServer.parse_contribution` for `epoch` and its key (taken from the state; may run in a thread)."""
         return Parsed(epoch, public_key_hat, self._servers[epoch].parse_contribution(public_key_hat, payload, kind))
 
     def check_upload(self, state: DriverState, kind: Kind, sender: int, payload: bytes, parsed: Parsed | None = None) -> Contribution:
-        """Parses and checks an upload (once) without changing `state`.
-
-        Args:
-          sender: the client or member id the shell authenticated; the frame must name it.
-          parsed: `parse_upload` of the same payload, done earlier (used only if the epoch and key still serve).
+        """Parses and checks an upload (once) without changing `state`. `sender` is the id the shell
+        authenticated (the frame must name it); `parsed`, `parse_upload` of the same payload done earlier.
 
         Raises:
-          ProtocolStateError: the round does not accept it; ReplayError: replayed, another sender, or
-          the round is full; ParticipationError: the client would break the job's (k, b) schema;
-          MessageFormatError: malformed bytes.
+          ProtocolStateError: the round does not accept it or is full; ReplayError: replayed; AuthenticationError:
+          another sender; ParticipationError: it breaks the job's (k, b) schema; MessageFormatError, ProofError.
         """
         check_accepting(state.stage, state.round_index)
         if kind == Kind.NOISE_CONTRIBUTION and self.job.noise_multiplier == 0:

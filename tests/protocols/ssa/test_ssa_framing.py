@@ -12,7 +12,7 @@ import pytest
 from loyal.protocols.ssa import messages
 from loyal.protocols.ssa.errors import MessageFormatError
 from loyal.protocols.ssa.messages import Kind
-from loyal.protocols.ssa.server import LAZY_ADDS, _Accumulator
+from loyal.protocols.ssa.accumulator import LAZY_ADDS, Accumulator
 
 from .conftest import updates
 
@@ -81,7 +81,7 @@ def test_lazy_accumulator_equals_reduced_sum(uploads: int) -> None:
     q = np.array([[(1 << 30) - 35], [(1 << 30) - 98303]], dtype=np.uint32)
     x = np.broadcast_to(q - 1, (3, 2, 16)).copy()
     a = np.broadcast_to(q - 1, (2, 16)).copy()
-    acc = _Accumulator(np.zeros_like(x), np.zeros_like(a), np.zeros_like(a), q, q)
+    acc = Accumulator(np.zeros_like(x), np.zeros_like(a), np.zeros_like(a), q, q)
     q64 = q.astype(np.int64)
     for k in range(1, uploads + 1):
         acc.add(x, a, a)
