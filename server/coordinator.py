@@ -254,8 +254,10 @@ class Coordinator(MemberDesk):
     def parse(self, up: Upload, kind: str) -> Callable[[], Parsed]:
         """The upload's pure checks (parse, digest, ranges, proof) as a call a worker thread may run while the
         loop serves others; the epoch and key are taken now, and `submit` redoes the check if they changed."""
-        epoch, key = self.state.epoch, self.state.core.public_key_hat
-        return functools.partial(self.driver.parse_upload, epoch, key, _KINDS[kind], up.payload)
+        if self.state.core is None:  # no committee key yet: `submit` refuses the upload (round not accepting)
+            return lambda: None
+        return functools.partial(self.driver.parse_upload, self.state.epoch, self.state.core.public_key_hat,
+                                 _KINDS[kind], up.payload)
 
     def submit(self, up: Upload, kind: str, sender: int, staged: PayloadRef | None = None,
                parsed: Parsed | None = None) -> tuple[bool, int]:

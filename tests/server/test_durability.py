@@ -260,3 +260,16 @@ def test_stage_payload_fails_after_a_failed_flush(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="an earlier flush in .* failed .*restart the server"):
         store.stage_payload(0, *_payload(1))
     store.close()
+
+
+def test_an_upload_before_the_committee_key_is_refused_as_not_accepting(tmp_path):
+    """The threaded pre-parse needs the committee key; before key generation it defers to `submit`'s checks,
+    which refuse the upload as a round that does not accept contributions (FAILED_PRECONDITION), never INTERNAL."""
+    from loyal.protocols.ssa.errors import ProtocolStateError
+
+    coord = Coordinator.open_job(Store(str(tmp_path / "s.db")), job=make_spec(clients=CLIENTS, rounds=1), round_seconds=60.0)
+    assert coord.state.core is None
+    up = Upload(0, b"\x01" * 32, b"\x02" * 16, b"\x03" * 32, b"\x04" * 64, b"\x00" * 100)
+    assert coord.parse(up, "client")() is None
+    with pytest.raises(ProtocolStateError, match="not accepting contributions"):
+        coord.submit(up, "client", 0)
