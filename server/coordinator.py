@@ -231,8 +231,7 @@ class Coordinator(MemberDesk):
         """
         if total_bytes > self.max_upload_bytes or total_bytes <= 0:
             raise SizeLimitError(f"upload of {total_bytes} bytes outside (0, {self.max_upload_bytes}] for this job")
-        if round_index != self.state.round_index or self.state.stage not in ACCEPTING:
-            raise WrongRoundError(f"upload for round {round_index}, but round {self.state.round_index} is {self.state.stage.value!r}")
+        self._check_round(round_index)
         if len(nonce) != NONCE_BYTES:
             raise MessageFormatError(f"nonce must be {NONCE_BYTES} bytes, got {len(nonce)}")
         if kind == "client":
@@ -251,13 +250,16 @@ class Coordinator(MemberDesk):
         return self.submit(up, kind, self.authenticate_upload(kind, up.round_index, len(up.payload), up.public_key,
                                                               up.nonce, up.payload_digest, up.signature))
 
+    def _check_round(self, round_index: int) -> None:
+        """The header's round must accept uploads now (checked again at `submit`: it may move on meanwhile)."""
+        if round_index != self.state.round_index or self.state.stage not in ACCEPTING:
+            raise WrongRoundError(f"upload for round {round_index}, but round {self.state.round_index} is {self.state.stage.value!r}")
+
     def parse(self, up: Upload, kind: str) -> Callable[[], Parsed]:
-        """The upload's pure checks (parse, digest, ranges, proof) as a call a worker thread may run while the
-        loop serves others; the epoch and key are taken now, and `submit` redoes the check if they changed."""
-        if self.state.core is None:  # no committee key yet: `submit` refuses the upload (round not accepting)
-            return lambda: None
-        return functools.partial(self.driver.parse_upload, self.state.epoch, self.state.core.public_key_hat,
-                                 _KINDS[kind], up.payload)
+        """The upload's pure checks (parse, digest, ranges, proof) for a worker thread; epoch and key taken now."""
+        core = self.state.core  # None before the committee key exists: `submit` then refuses the upload
+        return (lambda: None) if core is None else functools.partial(
+            self.driver.parse_upload, self.state.epoch, core.public_key_hat, _KINDS[kind], up.payload)
 
     def submit(self, up: Upload, kind: str, sender: int, staged: PayloadRef | None = None,
                parsed: Parsed | None = None) -> tuple[bool, int]:
@@ -268,6 +270,7 @@ class Coordinator(MemberDesk):
             if seen != up.payload_digest:
                 raise DuplicateError(f"nonce already used in round {up.round_index} with different bytes")
             return True, self.state.clients
+        self._check_round(up.round_index)
         # The one hash of the upload: the parse recomputes the frame's BLAKE3 digest and checks its trailer.
         c = self.driver.check_upload(self.state, _KINDS[kind], sender, up.payload, parsed)
         if c.digest != up.payload_digest:

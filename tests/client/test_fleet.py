@@ -25,7 +25,8 @@ def test_fleet_of_processes_fills_rounds_and_the_server_enforces_the_schema(tmp_
         wait_until(lambda: len(srv.coord.releases) == 2)  # the committee decrypts the second round after its upload
     assert all(isinstance(r, dict) for r in members.values()), members
     # Assert: each round takes exactly a cohort; nobody is accepted twice (k = 1); the rest are refused, none fail.
-    assert summary["rounds"] == {0: {ACCEPTED: 3, REFUSED: 3, "failed": 0}, 1: {ACCEPTED: 3, REFUSED: 3, "failed": 0}}
+    assert summary["rounds"] == {0: {ACCEPTED: 3, REFUSED: 3, "failed": 0}, 1: {ACCEPTED: 3, REFUSED: 3, "failed": 0}}, \
+        [(r["round"], r["status"], r["detail"]) for r in summary["results"]]
     accepted = [(r["index"], r["round"]) for r in summary["results"] if r["status"] == ACCEPTED]
     assert len({i for i, _ in accepted}) == 6
     # Round 0's extra clients find it closed; round 1 refuses the clients round 0 took, naming the schema.

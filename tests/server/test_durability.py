@@ -265,11 +265,32 @@ def test_stage_payload_fails_after_a_failed_flush(tmp_path, monkeypatch):
 def test_an_upload_before_the_committee_key_is_refused_as_not_accepting(tmp_path):
     """The threaded pre-parse needs the committee key; before key generation it defers to `submit`'s checks,
     which refuse the upload as a round that does not accept contributions (FAILED_PRECONDITION), never INTERNAL."""
-    from loyal.protocols.ssa.errors import ProtocolStateError
+    from loyal.server.errors import WrongRoundError
 
     coord = Coordinator.open_job(Store(str(tmp_path / "s.db")), job=make_spec(clients=CLIENTS, rounds=1), round_seconds=60.0)
     assert coord.state.core is None
     up = Upload(0, b"\x01" * 32, b"\x02" * 16, b"\x03" * 32, b"\x04" * 64, b"\x00" * 100)
     assert coord.parse(up, "client")() is None
-    with pytest.raises(ProtocolStateError, match="not accepting contributions"):
+    with pytest.raises(WrongRoundError, match="upload for round 0, but round 0 is"):
         coord.submit(up, "client", 0)
+
+
+def test_an_upload_whose_round_closed_while_it_streamed_is_refused_as_wrong_round(tmp_path):
+    """The header's round is checked when the stream opens and again at submit: a round that closed while
+    the payload streamed and was parsed gives FAILED_PRECONDITION (wrong round), not a replay."""
+    from loyal.server.errors import WrongRoundError
+
+    db, job = str(tmp_path / "s.db"), make_spec(clients=CLIENTS, rounds=2)
+    with InProcessServer(db, job, toks=tokens(CLIENTS)) as srv, member_threads(srv.address, 3):
+        with Session(srv.address) as s:
+            ident = Identity()
+            ident.client_id = s.call(s.client.Enroll, client_pb2.EnrollRequest(token="tok-0", public_key=ident.public_key)).client_id
+            task = wait_for_task(s, 30, insecure=True)
+        srv._loop.call_soon_threadsafe(setattr, srv.coord.state, "stage", srv.coord.state.stage.DONE)
+    up = _signed_upload(job, task, ident)
+    coord = Coordinator.open_job(Store(db), job=None, round_seconds=60.0)
+    sender = coord.authenticate_upload("client", up.round_index, len(up.payload), up.public_key, up.nonce,
+                                       up.payload_digest, up.signature)
+    coord.state.round_index += 1  # the round moved on while the payload streamed
+    with pytest.raises(WrongRoundError, match="upload for round 0, but round 1"):
+        coord.submit(up, "client", sender)
