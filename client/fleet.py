@@ -14,6 +14,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
 from typing import Any
@@ -137,7 +138,9 @@ def run_fleet(config: FleetConfig, on_result: Callable[[dict[str, Any]], None] |
     results: list[dict[str, Any]] = []
     start = time.perf_counter()
     submit = _ray_submit(config) if config.ray_address else None
-    pool = None if submit else concurrent.futures.ProcessPoolExecutor(max_workers=config.workers)
+    # spawn, not fork: the caller may hold gRPC and torch threads, which a forked child inherits half-held.
+    pool = None if submit else concurrent.futures.ProcessPoolExecutor(
+        max_workers=config.workers, mp_context=multiprocessing.get_context("spawn"))
     try:
         for r in range(first, first + config.rounds):
             jobs = [(i, keys[i]) for i in keys]
