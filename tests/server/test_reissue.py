@@ -57,17 +57,20 @@ def test_silent_member_is_replaced_by_a_fresh_request_to_live_members(tmp_path):
 
 
 def test_member_refuses_same_row_for_another_subset(tmp_path):
-    # Prepare: member 1 answered the row for (1, 2); a server then asks it for (1, 3).
+    # Prepare: member a answered the row for the first subset (a, b); a server then asks it for (a, c).
     spec = make_spec(clients=CLIENTS, committee=3, threshold=2, rounds=1)
     with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS), reissue_seconds=60.0) as srv:
         with member_threads(srv.address, 3, runner=_runner) as results:
             _run_rounds(srv.address, 1)
             wait_until(lambda: srv.coord.store.partials(next(iter(srv.coord.state.requests), b"")) != [])
+            first = next(iter(srv.coord.state.requests.values())).request.subset  # the live members it went to
+            a, c = first[0], ({1, 2, 3} - set(first)).pop()
+            other = tuple(sorted((a, c)))
             # Execute: the (misbehaving) reissue runs on the server's event loop.
-            srv._loop.call_soon_threadsafe(srv.coord.driver.issue, srv.coord.state, 0, (1, 3), time.time())
+            srv._loop.call_soon_threadsafe(srv.coord.driver.issue, srv.coord.state, 0, other, time.time())
             wait_until(lambda: len(srv.coord.store.refusals()) == 1)
             refusals = srv.coord.store.refusals()
             srv._loop.call_soon_threadsafe(setattr, srv.coord.state, "stage", RoundStage.DONE)  # end the job
     # Assert
-    assert [(m, "row already answered for subset (1, 2), refusing subset (1, 3)" in r) for _, m, r in refusals] == [(1, True)]
-    assert results[1][Key.REFUSALS] == 1 and results[1][Key.PARTIALS] == 1
+    assert [(m, f"row already answered for subset {first}, refusing subset {other}" in r) for _, m, r in refusals] == [(a, True)]
+    assert results[a][Key.REFUSALS] == 1 and results[a][Key.PARTIALS] == 1
