@@ -44,6 +44,18 @@ def _signed_upload(job, task, ident: Identity, round_index: int = 0) -> Upload:
     return Upload(round_index, ident.public_key, nonce, digest, sig, payload)
 
 
+def _stopped_with_open_round(db: str, job) -> Upload:
+    """Serves `job` until round 0 is open and a client has enrolled, stops the server, and returns that
+    client's signed upload for round 0."""
+    with InProcessServer(db, job, toks=tokens(CLIENTS)) as srv, member_threads(srv.address, 3):
+        with Session(srv.address) as s:
+            ident = Identity()
+            ident.client_id = s.call(s.client.Enroll, client_pb2.EnrollRequest(token="tok-0", public_key=ident.public_key)).client_id
+            task = wait_for_task(s, 30, insecure=True)
+        srv._loop.call_soon_threadsafe(setattr, srv.coord.state, "stage", srv.coord.state.stage.DONE)
+    return _signed_upload(job, task, ident)
+
+
 @pytest.mark.parametrize(("killed_at", "want"), [
     # dies after the row's commit, before memory: the restart replays it, the retry is a duplicate
     ("include_upload", {"retried": (True, 1), "cut": {}}),
@@ -53,13 +65,7 @@ def _signed_upload(job, task, ident: Identity, round_index: int = 0) -> Upload:
 def test_kill_between_store_write_and_memory_loses_nothing_and_double_counts_nothing(tmp_path, killed_at, want):
     # Prepare: a served job whose round 0 is open, an enrolled client, then the server stops.
     db, job = str(tmp_path / "s.db"), make_spec(clients=CLIENTS, rounds=1)
-    with InProcessServer(db, job, toks=tokens(CLIENTS)) as srv, member_threads(srv.address, 3):
-        with Session(srv.address) as s:
-            ident = Identity()
-            ident.client_id = s.call(s.client.Enroll, client_pb2.EnrollRequest(token="tok-0", public_key=ident.public_key)).client_id
-            task = wait_for_task(s, 30, insecure=True)
-        srv._loop.call_soon_threadsafe(setattr, srv.coord.state, "stage", srv.coord.state.stage.DONE)
-    up = _signed_upload(job, task, ident)
+    up = _stopped_with_open_round(db, job)
     coord = Coordinator.open_job(Store(db), job=None, round_seconds=60.0)
 
     def killed(*_args):
@@ -80,7 +86,7 @@ def test_kill_between_store_write_and_memory_loses_nothing_and_double_counts_not
     assert cut == ({0: HEADER_BYTES + len(up.payload)} if want["cut"] == "record" else want["cut"])
     assert restarted.store.db.execute("SELECT COUNT(*) FROM submissions WHERE kind = 'client'").fetchone()[0] == 1
     assert [p for _, _, p in restarted.store.submissions(0)] == [up.payload]
-    assert restarted.store.participations() == [(ident.client_id, 0)]
+    assert restarted.store.participations() == [(restarted.store.client_id(up.public_key), 0)]
     restarted.store.close()
 
 
@@ -281,13 +287,7 @@ def test_an_upload_whose_round_closed_while_it_streamed_is_refused_as_wrong_roun
     from loyal.server.errors import WrongRoundError
 
     db, job = str(tmp_path / "s.db"), make_spec(clients=CLIENTS, rounds=2)
-    with InProcessServer(db, job, toks=tokens(CLIENTS)) as srv, member_threads(srv.address, 3):
-        with Session(srv.address) as s:
-            ident = Identity()
-            ident.client_id = s.call(s.client.Enroll, client_pb2.EnrollRequest(token="tok-0", public_key=ident.public_key)).client_id
-            task = wait_for_task(s, 30, insecure=True)
-        srv._loop.call_soon_threadsafe(setattr, srv.coord.state, "stage", srv.coord.state.stage.DONE)
-    up = _signed_upload(job, task, ident)
+    up = _stopped_with_open_round(db, job)
     coord = Coordinator.open_job(Store(db), job=None, round_seconds=60.0)
     sender = coord.authenticate_upload("client", up.round_index, len(up.payload), up.public_key, up.nonce,
                                        up.payload_digest, up.signature)
