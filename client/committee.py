@@ -142,7 +142,7 @@ class CommitteeRunner:
         config = self.job.config_for_epoch(self.job.epoch_of_round(round_index))
         def side(items):
             return tuple((p.sender, *decode_part(bytes(p.part), config)) for p in items)
-        return RoundParts(round_index, side(got.data), side(got.noise))
+        return RoundParts(round_index, side(got.data), side(got.noise), side(got.cohort_noise))
 
     def _signed_key(self, s: Session) -> np.ndarray:
         """The committee key with t valid signatures of key-generation members (a later epoch's member)."""

@@ -36,6 +36,7 @@ class Key(enum.StrEnum):
     DUPLICATE = "duplicate"
     BYTES = "bytes"
     ATTEMPTS = "attempts"
+    NOISE = "noise"  # the client also stored a cohort noise share (issue 15)
     TRAIN_LOSS = "train_loss"
     NOISE_SHARES = "noise_shares"
     PARTIALS = "partials"

@@ -27,7 +27,8 @@ from loyal.protocols.ssa.job import Job
 from loyal.protocols.proto.loyal.v1 import client_pb2, common_pb2
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa import enrollment
-from loyal.protocols.ssa.client import SsaClient
+from loyal.protocols.ssa.client import SsaClient, create_cohort_noise
+from loyal.protocols.ssa.config import SsaConfig
 from loyal.protocols.ssa.errors import AuthenticationError, PolicyViolationError
 
 logger = logging.getLogger(__name__)
@@ -207,10 +208,31 @@ def run_client(
             s.client.Submit, round_index=task.round_index, payload=payload, identity=identity, kind="client",
             job_id=config.job_id, nonce=nonce,
         )
+        noise = upload_cohort_noise(s, resp, config=config, round_index=task.round_index,
+                                    public_key_hat=task.public_key_hat, identity=identity, prng=prng)
         return {
             Key.CLIENT_ID: identity.client_id, Key.ROUND: resp.round, Key.DUPLICATE: resp.duplicate,
-            Key.BYTES: len(payload), Key.ATTEMPTS: s.attempts,
+            Key.BYTES: len(payload), Key.ATTEMPTS: s.attempts, Key.NOISE: noise,
         }
+
+
+def upload_cohort_noise(s: Session, answer: common_pb2.SubmitResponse, *, config: SsaConfig, round_index: int,
+                        public_key_hat: np.ndarray, identity: Identity, prng: AesCtrPrng) -> bool:
+    """After a data upload whose answer says `noise_wanted`: a noise-only share for the round (issue 15).
+    True if stored; False if not asked, or if the round got its shares from others meanwhile."""
+    if not answer.noise_wanted or answer.duplicate:
+        return False
+    payload = create_cohort_noise(config, round_index=round_index, client_id=identity.client_id,
+                                  public_key_hat=public_key_hat, prng=prng)
+    try:
+        s.upload(s.client.SubmitNoise, round_index=round_index, payload=payload, identity=identity,
+                 kind="cohort_noise", job_id=config.job_id, nonce=prng.random_bytes(16))
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.FAILED_PRECONDITION:
+            raise
+        logger.info("noise share not taken: %s", e.details())
+        return False
+    return True
 
 
 def is_status(error: BaseException, code: grpc.StatusCode) -> bool:

@@ -44,7 +44,7 @@ from loyal.server.store import PayloadRef, Store
 logger = logging.getLogger(__name__)
 
 NONCE_BYTES = 16
-_KINDS = {"client": Kind.CLIENT_CONTRIBUTION, "noise": Kind.NOISE_CONTRIBUTION}
+_KINDS = {"client": Kind.CLIENT_CONTRIBUTION, "noise": Kind.NOISE_CONTRIBUTION, "cohort_noise": Kind.COHORT_NOISE}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,7 +234,7 @@ class Coordinator(MemberDesk):
         self._check_round(round_index)
         if len(nonce) != NONCE_BYTES:
             raise MessageFormatError(f"nonce must be {NONCE_BYTES} bytes, got {len(nonce)}")
-        if kind == "client":
+        if kind != "noise":  # client data and cohort noise shares: an enrolled client
             sender = self.store.client_id(public_key)
             if sender is None:
                 raise AuthenticationError("public key is not enrolled")
@@ -246,7 +246,7 @@ class Coordinator(MemberDesk):
         return sender
 
     def submit_upload(self, up: Upload, kind: str) -> tuple[bool, int]:
-        """Authenticates, checks, stores, then applies one whole upload ("client" or "noise"); (duplicate, clients)."""
+        """Authenticates, checks, stores, then applies one whole upload (a `_KINDS` key); (duplicate, clients)."""
         return self.submit(up, kind, self.authenticate_upload(kind, up.round_index, len(up.payload), up.public_key,
                                                               up.nonce, up.payload_digest, up.signature))
 

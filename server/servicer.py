@@ -122,6 +122,9 @@ class ClientServicer(client_pb2_grpc.ClientServiceServicer):
     async def Submit(self, request_iterator, context):
         return await _submit(self.coord, "client", request_iterator, context)
 
+    async def SubmitNoise(self, request_iterator, context):
+        return await _submit(self.coord, "cohort_noise", request_iterator, context)
+
 
 _IN_FLIGHT = _InFlight()
 
@@ -150,7 +153,8 @@ async def _submit(coord: Coordinator, kind: str, request_iterator, context):
             raise
         if duplicate and staged is not None:
             coord.store.discard_payload(staged)
-        return common_pb2.SubmitResponse(round=up.round_index, duplicate=duplicate, accepted=accepted)
+        return common_pb2.SubmitResponse(round=up.round_index, duplicate=duplicate, accepted=accepted,
+                                         noise_wanted=kind == "client" and coord.driver.noise_wanted(coord.state))
     except (asyncio.CancelledError, grpc.aio.AbortError):
         raise
     except Exception as e:  # noqa: BLE001
@@ -200,6 +204,7 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
         return committee_pb2.RoundParts(
             data=[committee_pb2.UploadPart(sender=s, part=b) for k, s, b in parts if k == "client"],
             noise=[committee_pb2.UploadPart(sender=s, part=b) for k, s, b in parts if k == "noise"],
+            cohort_noise=[committee_pb2.UploadPart(sender=s, part=b) for k, s, b in parts if k == "cohort_noise"],
         )
 
     @_guarded

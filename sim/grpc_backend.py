@@ -255,8 +255,11 @@ def upload_through_grpc(ticket: GrpcTicket, update: np.ndarray, identity: tuple[
 
     from loyal.protocols.ssa.client import SsaClient
 
+    from loyal.client.runner import upload_cohort_noise
+
     key, client_id = identity
-    payload = SsaClient(ticket.job.config_for_epoch(0)).create_contribution(
+    config = ticket.job.config_for_epoch(0)
+    payload = SsaClient(config).create_contribution(
         update, round_index=ticket.round_index, client_id=client_id, public_key_hat=ticket.public_key_hat, prng=prng)
     if truncate:
         payload = payload[: len(payload) // 2]  # the connection drops mid-upload: the server gets half
@@ -265,8 +268,10 @@ def upload_through_grpc(ticket: GrpcTicket, update: np.ndarray, identity: tuple[
     ident = Identity(Ed25519PrivateKey.from_private_bytes(key), client_id)
     with Session(ticket.address, str(ca), max_attempts=3) as s:
         try:
-            s.upload(s.client.Submit, round_index=ticket.round_index, payload=payload, identity=ident, kind="client",
-                     job_id=ticket.job.job_id, nonce=prng.random_bytes(16))
+            answer = s.upload(s.client.Submit, round_index=ticket.round_index, payload=payload, identity=ident,
+                              kind="client", job_id=ticket.job.job_id, nonce=prng.random_bytes(16))
+            upload_cohort_noise(s, answer, config=config, round_index=ticket.round_index,
+                                public_key_hat=ticket.public_key_hat, identity=ident, prng=prng)
             return True
         except grpc.RpcError as e:
             logger.info("upload rejected: %s", e.details())

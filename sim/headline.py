@@ -11,7 +11,8 @@ Toeplitz and BLT are optimized for that workload (arXiv 2306.08153 Sec. 5; arXiv
 "Under SSA" arms are simulated in plaintext with SSA's arithmetic: every client update goes through the
 client's `FixedPointEncoder.encode` (conditional randomized rounding at the job's scale) and the noise
 std is sqrt(n / h) times the trusted one (n committee members each add sigma^2 / h, h honest assumed:
-`protocols.ssa.job.default_honest_members`). tests/sim/test_headline.py checks the releases against the
+`protocols.ssa.job.default_honest_members`). "Cohort" arms add the round's n_c noise contributors, h_c
+of them assumed honest (`Job.noise_contributors`, issue 15): sqrt((n + n_c)/(h + h_c)). tests/sim/test_headline.py checks the releases against the
 real in-process SSA path (`methods.fl.dpftrl_ssa.DPFTRLSsa`). Simulation noise comes from seeded torch
 generators, not a cryptographic source.
 """
@@ -54,6 +55,8 @@ ARMS: dict[str, tuple[str, str]] = {
     "banded-ssa": ("banded-toeplitz", "ssa"),
     "blt-ssa": ("blt", "ssa"),
     "dp-fedavg-poisson": ("identity", "poisson"),
+    "banded-ssa-cohort": ("banded-toeplitz", "ssa-cohort"),
+    "blt-ssa-cohort": ("blt", "ssa-cohort"),
 }
 #: The matched control every paired difference is taken against.
 CONTROL = "identity-ssa"
@@ -87,6 +90,8 @@ class HeadlineConfig:
       cooldown_fraction, cooldown_final: the last fraction of rounds decays linearly to `cooldown_final`.
       seeds: the paired evaluation seeds (>= 2); tuning_seed: the validation seed (not among them).
       committee_size, threshold, scale: the SSA committee (n, t) and the client encoder's scale.
+      noise_contributors: n_c cohort clients adding a noise-only share in cohort arms (None: the whole cohort).
+      honest_fraction: of those, h_c = floor(fraction · n_c) assumed honest (default 0.9).
       last_fraction: final metrics average the last ceil(fraction * n) rounds (default 5 %).
       arms: names from ARMS; must contain CONTROL.
       quick: labels a shortened run.
@@ -111,6 +116,8 @@ class HeadlineConfig:
     last_fraction: float = 0.05
     arms: tuple[str, ...] = tuple(ARMS)
     quick: bool = False
+    noise_contributors: int | None = None
+    honest_fraction: float = 0.9
 
     def __post_init__(self) -> None:
         ParticipationSchema(self.rounds, self.participations, self.min_separation)
@@ -125,12 +132,38 @@ class HeadlineConfig:
             raise ValueError(f"learning_rates must be > 0, got {self.learning_rates}")
         if not self.momenta or not all(0 <= b < 1 for b in self.momenta):
             raise ValueError(f"momenta must be in [0, 1), got {self.momenta}")
+        if not 0 <= self.honest_fraction <= 1 or not 0 <= self.cohort_noise[0] <= self.clients_per_round:
+            raise ValueError(f"need honest_fraction in [0, 1] and noise_contributors in [0, {self.clients_per_round}], "
+                             f"got {self.honest_fraction} and {self.noise_contributors}")
 
     @property
     def ssa_overhead(self) -> float:
         """sqrt(n / h): noise std of a full SSA committee over the trusted server's (module doc)."""
         h = default_honest_members(self.committee_size, self.threshold)
         return math.sqrt(self.committee_size / h)
+
+    @property
+    def cohort_noise(self) -> tuple[int, int]:
+        """(n_c, h_c) of the cohort arms."""
+        n_c = self.clients_per_round if self.noise_contributors is None else self.noise_contributors
+        return n_c, math.floor(self.honest_fraction * n_c)
+
+    @property
+    def ssa_cohort_overhead(self) -> float:
+        """sqrt((n + n_c)/(h + h_c)): the committee's and the cohort's noise shares together (module doc)."""
+        n_c, h_c = self.cohort_noise
+        h = default_honest_members(self.committee_size, self.threshold)
+        return math.sqrt((self.committee_size + n_c) / (h + h_c))
+
+    def equivalent_epsilons(self, noise_multiplier: float) -> dict[str, float]:
+        """What the SSA noise buys at effective multiplier z: the epsilon of a trusted server adding the same
+        total noise (committee and cohort), and the floor if every cohort noise contributor lies."""
+        n_c, h_c = self.cohort_noise
+        h = default_honest_members(self.committee_size, self.threshold)
+        z_floor = noise_multiplier * math.sqrt(h / (h + h_c))
+        return {"committee": accounting.epsilon(noise_multiplier * self.ssa_overhead, self.delta),
+                "cohort": accounting.epsilon(noise_multiplier * self.ssa_cohort_overhead, self.delta),
+                "cohort_floor": accounting.epsilon(z_floor, self.delta)}
 
     @property
     def last_rounds(self) -> int:
@@ -203,6 +236,10 @@ class Headline:
                                                         min_separation=c.min_separation)
         return self._mechanisms[key]
 
+    def noise_multiplier(self, epsilon: float) -> float:
+        """The effective z calibrated to `epsilon` at the config's delta (every mechanism alike)."""
+        return self._z[epsilon]
+
     def cohorts(self, seed: int) -> list[np.ndarray]:
         if seed not in self._cohorts:
             self._cohorts[seed] = cohorts(self.config, self.task.num_clients, seed)
@@ -218,7 +255,7 @@ class Headline:
             z, eps = self._poisson[epsilon]
             return {"noise_multiplier": z, "sensitivity": 1.0, "noise_std": z * c.clip_norm, "epsilon": eps}
         z, sens = self._z[epsilon], self.mechanism(mech, momentum).sensitivity()
-        overhead = c.ssa_overhead if placement == "ssa" else 1.0
+        overhead = {"ssa": c.ssa_overhead, "ssa-cohort": c.ssa_cohort_overhead}.get(placement, 1.0)
         return {"noise_multiplier": z, "sensitivity": sens, "noise_std": z * sens * c.clip_norm * overhead,
                 "epsilon": self._epsilon[epsilon]}
 
@@ -246,7 +283,7 @@ class Headline:
         std = self.privacy(arm, epsilon, momentum)["noise_std"]
         eta = c.workload(momentum).learning_rates
         noise = self.noise(arm, momentum, seed) if placement != "none" else None
-        encoder = FixedPointEncoder(c.clip_norm, c.scale) if placement == "ssa" and encode else None
+        encoder = FixedPointEncoder(c.clip_norm, c.scale) if placement.startswith("ssa") and encode else None
         if placement == "poisson":
             rng = np.random.default_rng(seed)
             rate = c.clients_per_round / task.num_clients

@@ -57,12 +57,15 @@ def preset(task: str, quick: bool = False) -> tuple[HeadlineConfig, Any]:
     return config, (BigramTask() if task == "shakespeare-bigram" else DigitsTask())
 
 
-def total_rounds(config: HeadlineConfig) -> int:
-    """Training rounds the whole experiment runs (for a progress bar)."""
+def total_rounds(config: HeadlineConfig, reused: dict[str, dict[str, dict]] | None = None) -> int:
+    """Training rounds the whole experiment runs (for a progress bar); `reused`: `reusable_arms` output."""
     grid = len(config.learning_rates) * len(config.momenta)
-    dp_arms = sum(ARMS[a][1] != "none" for a in config.arms)
     per_arm = (grid + len(config.seeds)) * config.rounds
-    return per_arm * (dp_arms * len(config.epsilons) + (len(config.arms) - dp_arms))
+    runs = 0
+    for arm in config.arms:
+        epsilons = config.epsilons if ARMS[arm][1] != "none" else config.epsilons[:1]
+        runs += sum(arm not in (reused or {}).get(str(eps), {}) for eps in epsilons)
+    return per_arm * runs
 
 
 def _downsample(values: list[float], points: int = 200) -> list[float]:
@@ -117,26 +120,51 @@ def workload_table(headline: Headline) -> list[dict[str, Any]]:
 
 #: Run order: the target's arms first, so a run cut short still answers the target (`--out` gets a
 #: partial JSON after every arm and epsilon).
-PRIORITY = ("identity-ssa", "banded-ssa", "blt-ssa", "banded", "blt", "fedavg", "dp-fedavg", "tree", "dp-fedavg-poisson")
+PRIORITY = ("identity-ssa", "banded-ssa", "blt-ssa", "banded", "blt", "fedavg", "dp-fedavg", "tree", "dp-fedavg-poisson",
+            "banded-ssa-cohort", "blt-ssa-cohort")
+#: Per-arm fields `summarize` recomputes (dropped from reused arms).
+_DERIVED = ("loss_difference", "accuracy_difference")
+
+
+def reusable_arms(previous: dict[str, Any] | None, config: HeadlineConfig) -> dict[str, dict[str, dict]]:
+    """epsilon -> arm -> result of a finished run of the same experiment (every configuration field both
+    runs know agrees, `arms` and the cohort arms' fields aside), so a run can add arms without redoing the rest.
+
+    Raises:
+      ValueError: `previous` is another experiment (naming the first field that differs).
+    """
+    if previous is None:
+        return {}
+    mine = finite(dataclasses.asdict(config))
+    for key, value in previous.get("config", {}).items():
+        if key not in ("arms", "noise_contributors", "honest_fraction", "quick") and key in mine and mine[key] != value:
+            raise ValueError(f"the reused run differs in {key}: {value!r} there, {mine[key]!r} here")
+    return {eps: {a: {k: v for k, v in r.items() if k not in _DERIVED} for a, r in block["arms"].items()}
+            for eps, block in previous.get("epsilons", {}).items()}
 
 
 def run_headline(task: str, quick: bool = False, on_round: Callable[[], None] | None = None,
                  config: HeadlineConfig | None = None, task_object: Any = None,
-                 checkpoint: Path | None = None) -> dict[str, Any]:
+                 checkpoint: Path | None = None, reuse: dict[str, Any] | None = None) -> dict[str, Any]:
     """Runs the experiment; returns the results dict (`write_outputs` writes it).
 
     `checkpoint`: a JSON file rewritten with the finished arms after each arm and epsilon.
+    `reuse`: the results dict of a finished run of the same experiment; its arms are taken, not run again.
     """
     base, obj = preset(task, quick) if config is None else (config, task_object)
     headline = Headline(base, obj)
+    n_c, h_c = base.cohort_noise
     out: dict[str, Any] = {"task": task, "quick": base.quick, "config": dataclasses.asdict(base),
                            "clients": obj.num_clients, "dim": obj.dim, "ssa_overhead": base.ssa_overhead,
-                           "epsilons": {}}
+                           "ssa_cohort_overhead": base.ssa_cohort_overhead, "cohort_noise": [n_c, h_c], "epsilons": {}}
+    previous = reusable_arms(reuse, base)
     done: dict[str, dict[str, dict]] = {str(eps): {} for eps in base.epsilons}
     order = [a for a in PRIORITY if a in base.arms]
     for arm in order:
         for eps in base.epsilons:
-            if arm == "fedavg" and eps != base.epsilons[0]:
+            if arm in previous.get(str(eps), {}):
+                done[str(eps)][arm] = previous[str(eps)][arm]
+            elif arm == "fedavg" and eps != base.epsilons[0]:
                 done[str(eps)][arm] = dict(done[str(base.epsilons[0])][arm])  # no noise: one run serves every epsilon
             else:
                 done[str(eps)][arm] = evaluate_arm(headline, arm, eps, on_round)
@@ -146,6 +174,7 @@ def run_headline(task: str, quick: bool = False, on_round: Callable[[], None] | 
     for eps in base.epsilons:
         arms = {a: dict(done[str(eps)][a]) for a in base.arms}
         out["epsilons"][str(eps)] = summarize(arms, base)
+        out["epsilons"][str(eps)]["equivalent_epsilons"] = base.equivalent_epsilons(headline.noise_multiplier(eps))
     out["workload_rmse"] = workload_table(headline)
     return out
 
@@ -156,7 +185,7 @@ def summarize(arms: dict[str, dict], config: HeadlineConfig) -> dict[str, Any]:
     for arm in arms.values():
         arm["loss_difference"] = paired_interval(np.subtract(arm["test_loss"], control["test_loss"]))
         arm["accuracy_difference"] = paired_interval(np.subtract(arm["test_accuracy"], control["test_accuracy"]))
-    correlated = [a for a in TWINS if a in arms]
+    correlated = [a for a in TWINS if a in arms and TWINS[a] in arms]
     target: dict[str, Any] = {}
     if correlated:
         best = min(correlated, key=lambda a: arms[a]["mean_test_loss"])
@@ -167,6 +196,14 @@ def summarize(arms: dict[str, dict], config: HeadlineConfig) -> dict[str, Any]:
                   "excess_loss_ratio_vs_twin": float(excess), "allowed_ratio": config.ssa_overhead**2,
                   "within_overhead": bool(excess <= config.ssa_overhead**2),
                   "holds": bool(beats and excess <= config.ssa_overhead**2)}
+    cohort = [a for a in arms if ARMS[a][1] == "ssa-cohort"]
+    if cohort:  # issue 15, deliverable 2: the cohort's noise shares against the committee's alone
+        best = min(cohort, key=lambda a: arms[a]["mean_test_loss"])
+        committee = best.removesuffix("-cohort")
+        target["cohort"] = {"best_cohort_arm": best, "versus": committee, "overhead": config.ssa_cohort_overhead,
+                            "loss_difference": paired_interval(np.subtract(arms[best]["test_loss"],
+                                                                           arms[committee]["test_loss"]))
+                            if committee in arms else None}
     return {"arms": arms, "target": target}
 
 
@@ -196,7 +233,10 @@ def markdown(result: dict[str, Any]) -> str:
              f"{len(c['seeds'])} paired seeds, last {c['last_fraction']:.0%} of rounds averaged; grid lr "
              f"{c['learning_rates']} × momentum {c['momenta']}, cooldown last {c['cooldown_fraction']:.0%} to "
              f"{c['cooldown_final']}; SSA committee {c['committee_size']} of {c['threshold']}, noise overhead "
-             f"√(n/h) = {result['ssa_overhead']:.3f}.", ""]
+             f"√(n/h) = {result['ssa_overhead']:.3f}"
+             + (f"; cohort arms: n_c = {result['cohort_noise'][0]} noise contributors, h_c = {result['cohort_noise'][1]} "
+                f"assumed honest, overhead √((n + n_c)/(h + h_c)) = {result['ssa_cohort_overhead']:.3f}"
+                if "cohort_noise" in result else "") + ".", ""]
     for eps, block in result["epsilons"].items():
         lines += [f"## ε = {eps}", "",
                   "| arm | noise | lr | β | ε | test loss | test acc | Δ loss vs identity-ssa [95% CI] | Δ acc [95% CI] |",
@@ -207,11 +247,20 @@ def markdown(result: dict[str, Any]) -> str:
                          f"{a['mean_test_loss']:.4f} | {a['mean_test_accuracy']:.4f} | {_fmt_ci(a['loss_difference'])} | "
                          f"{_fmt_ci(a['accuracy_difference'])} |")
         t = block["target"]
-        if t:
+        if t.get("best_ssa_arm"):
             lines += ["", f"Target: best SSA arm {t['best_ssa_arm']} beats identity-ssa (CI < 0): "
                       f"{t['beats_identity_ssa']}; excess loss over non-private vs its twin {t['twin']}: "
                       f"{t['excess_loss_ratio_vs_twin']:.2f}× (allowed {t['allowed_ratio']:.2f}×): "
                       f"{t['within_overhead']}. **Holds: {t['holds']}**.", ""]
+        if t.get("cohort") and t["cohort"]["loss_difference"]:
+            co = t["cohort"]
+            lines += [f"Cohort noise: {co['best_cohort_arm']} − {co['versus']} test loss "
+                      f"{_fmt_ci(co['loss_difference'])} (overhead {co['overhead']:.3f} vs {result['ssa_overhead']:.3f}).", ""]
+        eq = block.get("equivalent_epsilons")
+        if eq:
+            lines += [f"A trusted server adding the same total noise would reach ε = {eq['committee']:.3f} (committee "
+                      f"noise) or ε = {eq['cohort']:.3f} (committee + cohort); if every cohort noise contributor "
+                      f"lied, the guarantee falls to ε = {eq['cohort_floor']:.3f}.", ""]
     lines += ["## RMSE on the learning workload (unit noise multiplier)", "",
               "| momentum | mechanism | identity | prefix-optimized | workload-optimized |", "|---|---|---|---|---|"]
     for r in result["workload_rmse"]:
@@ -236,7 +285,7 @@ def write_outputs(result: dict[str, Any], out_dir: Path) -> list[Path]:
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for a in block["arms"].values():
             ax.plot(a["curve_rounds"], a["curve_test_loss"], label=f"{a['arm']} (lr {a['learning_rate']}, β {a['momentum']})",
-                    linestyle="--" if a["noise"] in ("ssa",) else "-")
+                    linestyle={"ssa": "--", "ssa-cohort": ":"}.get(a["noise"], "-"))
         shown = [v for a in block["arms"].values() for v in a["curve_test_loss"] if math.isfinite(v)]
         if shown:
             ax.set_ylim(min(shown) - 0.05, min(max(shown), np.percentile(shown, 98)) + 0.05)

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from loyal.cli._common import emit_json
@@ -28,6 +29,8 @@ def register(sub: argparse._SubParsersAction, help_text: str) -> None:
     h.add_argument("--quick", action="store_true", help="fewer rounds, seeds and grid points (<= 3 min; labelled quick)")
     h.add_argument("--out", default="docs/headline", help="folder for TASK.json, TASK.md, TASK-epsE.png (default docs/headline)")
     h.add_argument("--json", action="store_true", help="print the results JSON to stdout")
+    h.add_argument("--reuse", default=None,
+                   help="TASK.json of a finished run of the same experiment: its arms are kept, only new arms run")
     h.set_defaults(func=_headline)
 
 
@@ -67,17 +70,22 @@ def _headline(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    from loyal.sim.headline_run import finite, preset, run_headline, total_rounds, write_outputs
+    from loyal.sim.headline_run import finite, preset, reusable_arms, run_headline, total_rounds, write_outputs
 
     config, _ = preset(args.task, args.quick)  # validates before any work
+    try:
+        previous = json.loads(Path(args.reuse).read_text()) if args.reuse else None
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"--reuse {args.reuse}: {e}") from None
+    reused = reusable_arms(previous, config)
     with Progress(
         TextColumn("[bold]headline"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn(),
         console=Console(file=sys.stderr), transient=args.json,
     ) as progress:
-        task = progress.add_task("rounds", total=total_rounds(config))
+        task = progress.add_task("rounds", total=total_rounds(config, reused))
         stem = f"{args.task}{'-quick' if args.quick else ''}"
         result = run_headline(args.task, args.quick, on_round=lambda: progress.advance(task),
-                              checkpoint=Path(args.out) / f"{stem}.partial.json")
+                              checkpoint=Path(args.out) / f"{stem}.partial.json", reuse=previous)
     paths = write_outputs(result, Path(args.out))
     if args.json:
         emit_json(finite(result))

@@ -50,6 +50,11 @@ class ClientServiceStub:
                 request_serializer=loyal_dot_v1_dot_common__pb2.SubmitChunk.SerializeToString,
                 response_deserializer=loyal_dot_v1_dot_common__pb2.SubmitResponse.FromString,
                 _registered_method=True)
+        self.SubmitNoise = channel.stream_unary(
+                '/loyal.v1.ClientService/SubmitNoise',
+                request_serializer=loyal_dot_v1_dot_common__pb2.SubmitChunk.SerializeToString,
+                response_deserializer=loyal_dot_v1_dot_common__pb2.SubmitResponse.FromString,
+                _registered_method=True)
 
 
 class ClientServiceServicer:
@@ -75,6 +80,14 @@ class ClientServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitNoise(self, request_iterator, context):
+        """A noise-only share (issue 15), after this client's data upload in the same round when the
+        Submit answer said noise_wanted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClientServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -90,6 +103,11 @@ def add_ClientServiceServicer_to_server(servicer, server):
             ),
             'Submit': grpc.stream_unary_rpc_method_handler(
                     servicer.Submit,
+                    request_deserializer=loyal_dot_v1_dot_common__pb2.SubmitChunk.FromString,
+                    response_serializer=loyal_dot_v1_dot_common__pb2.SubmitResponse.SerializeToString,
+            ),
+            'SubmitNoise': grpc.stream_unary_rpc_method_handler(
+                    servicer.SubmitNoise,
                     request_deserializer=loyal_dot_v1_dot_common__pb2.SubmitChunk.FromString,
                     response_serializer=loyal_dot_v1_dot_common__pb2.SubmitResponse.SerializeToString,
             ),
@@ -173,6 +191,33 @@ class ClientService:
             request_iterator,
             target,
             '/loyal.v1.ClientService/Submit',
+            loyal_dot_v1_dot_common__pb2.SubmitChunk.SerializeToString,
+            loyal_dot_v1_dot_common__pb2.SubmitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitNoise(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/loyal.v1.ClientService/SubmitNoise',
             loyal_dot_v1_dot_common__pb2.SubmitChunk.SerializeToString,
             loyal_dot_v1_dot_common__pb2.SubmitResponse.FromString,
             options,

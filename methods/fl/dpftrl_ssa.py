@@ -37,7 +37,7 @@ from loyal.protocols.proto.policies import canonical_policy_spec, policy_schema
 from loyal.protocols.rlwe.ahe import ThresholdError
 from loyal.protocols.rlwe.params import BY_NAME
 from loyal.protocols.rlwe.prng import AesCtrPrng
-from loyal.protocols.ssa.client import SsaClient
+from loyal.protocols.ssa.client import SsaClient, create_cohort_noise
 from loyal.protocols.ssa.committee import LocalCommittee, Transport, member_prng, serve
 from loyal.protocols.ssa.config import SsaConfig
 from loyal.protocols.ssa.driver import RoundDriver
@@ -65,6 +65,8 @@ class SsaSettings:
         None (default) draws fresh seeds from os.urandom, as a real deployment must.
       prove_uploads: clients prove their AHE parts well formed and the server verifies (`loyal.protocols.zk`);
         off by default in simulations, whose clients are the simulator's own (a `Job.security_issues` entry).
+      noise_contributors, honest_noise_contributors: n_c of each round's uploaders also add a noise-only share,
+        h_c of them assumed honest (`Job`; issue 15): overhead sqrt((n + n_c)/(h + h_c)) instead of sqrt(n/h).
     """
 
     scale: float = 2.0**10
@@ -75,6 +77,8 @@ class SsaSettings:
     params: str | None = None
     insecure_seed: int | None = None
     prove_uploads: bool = False
+    noise_contributors: int = 0
+    honest_noise_contributors: int = 0
 
     def __post_init__(self) -> None:
         if not self.scale > 0:
@@ -87,6 +91,9 @@ class SsaSettings:
             raise ValueError(f"threshold must be in [1, committee_size={self.committee_size}], got threshold={self.threshold}")
         if self.rotate_every < 0:
             raise ValueError(f"rotate_every must be >= 0, got rotate_every={self.rotate_every}")
+        if not 0 <= self.honest_noise_contributors <= self.noise_contributors:
+            raise ValueError(f"need 0 <= honest_noise_contributors <= noise_contributors, got "
+                             f"{self.honest_noise_contributors} and {self.noise_contributors}")
         if self.params is not None and self.params not in BY_NAME:
             raise ValueError(f"params must be one of {sorted(BY_NAME)}, got params={self.params!r}")
 
@@ -115,7 +122,9 @@ def ssa_job(privacy: PrivacyConfig, dim: int, settings: SsaSettings, cohort_size
     ids = settings.prng("job")
     fields = dict(dim=dim, cohort_size=cohort_size, clip_norm=privacy.clip_norm, scale=settings.scale,
                   committee_size=settings.committee_size, threshold=settings.threshold,
-                  noise_multiplier=privacy.noise_multiplier, rounds=n, policy_spec=spec, prove_uploads=settings.prove_uploads)
+                  noise_multiplier=privacy.noise_multiplier, rounds=n, policy_spec=spec, prove_uploads=settings.prove_uploads,
+                  noise_contributors=settings.noise_contributors,
+                  honest_noise_contributors=settings.honest_noise_contributors)
     return Job(
         job_id=ids.random_bytes(16), public_seed=ids.random_bytes(32), params_name=settings.params or cheapest_params_name(**fields),
         participations=privacy.participations, min_separation=policy_schema(spec)[1],
@@ -226,12 +235,13 @@ class DPFTRLSsa:
         return self.settings.prng(f"client/{round_index}/{client_id}")
 
     # ---- server side -------------------------------------------------------------------------
-    def handle_upload(self, data: bytes) -> bool:
-        """Adds a client's upload to the open round; False (and nothing added) if it is rejected."""
+    def handle_upload(self, data: bytes, kind: Kind = Kind.CLIENT_CONTRIBUTION) -> bool:
+        """Adds a client's upload (data, or a cohort noise share) to the open round; False (and nothing
+        added) if it is rejected."""
         from loyal.protocols.ssa.messages import frame_sender
 
         try:
-            c = self.driver.check_upload(self.state, Kind.CLIENT_CONTRIBUTION, frame_sender(data), data)
+            c = self.driver.check_upload(self.state, kind, frame_sender(data), data)
             self.driver.include_upload(self.state, c, time.time())
             return True
         except (MessageFormatError, ProtocolStateError, ParticipationError) as e:  # truncated, replayed, wrong round,
@@ -248,6 +258,12 @@ class DPFTRLSsa:
         t, live = self.config.threshold, self.committee.live(self.job.committee(st.epoch)[0])
         if len(live) < t:  # checked before storing: the open round stays open for a recovered committee
             raise ThresholdError(f"release of round {rnd} needs threshold={t} live committee members, got {len(live)}")
+        for cid in sorted(st.core.open_round.client_ids):  # the client step of uploaders asked for noise
+            if not self.driver.noise_wanted(st):
+                break
+            self.handle_upload(create_cohort_noise(
+                self.config, round_index=rnd, client_id=cid, public_key_hat=st.core.public_key_hat,
+                prng=self.settings.prng(f"client/{rnd}/{cid}/noise")), Kind.COHORT_NOISE)
         now = time.time()
         serve(self.driver, st, self.committee, now)  # noise shares (a full round then closes by itself)
         if st.round_index == rnd and st.stage == RoundStage.COLLECTING:
@@ -306,5 +322,9 @@ class DPFTRLSsa:
             parameter_set=self.job.params_name, bytes_per_client=self.config.bytes_per_client(),
             committee_size=self.settings.committee_size, threshold=self.settings.threshold,
             quantization_step=self.config.encoder.quantization_step, coefficient_scale_bits=self.settings.scale_bits,
+            noise_overhead=self.config.noise_overhead,
         )
+        if self.settings.honest_noise_contributors:  # what holds if every cohort noise contributor lies
+            floor = dataclasses.replace(self.privacy, noise_multiplier=self.config.floor_noise_multiplier)
+            out.update(floor_noise_multiplier=floor.noise_multiplier, epsilon_floor=floor.epsilon())
         return out

@@ -20,7 +20,7 @@ from loyal.protocols.ssa.messages import Release
 _JOB_FIELDS = (
     "dim", "clip_norm", "scale", "committee_size", "threshold", "noise_multiplier", "min_cohort", "params_name",
     "cohort_size", "model_name", "model_seed", "server_learning_rate", "policy_spec", "rounds", "participations",
-    "min_separation", "honest_members", "prove_uploads",
+    "min_separation", "honest_members", "prove_uploads", "noise_contributors", "honest_noise_contributors",
 )
 
 

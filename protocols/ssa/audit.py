@@ -7,7 +7,8 @@ server keeps for the member to fetch:
   to this job, round, sender and role (`loyal.protocols.zk.ahe`): a server that let one malformed part
   into a sum (attack 1 with a colluding client) is caught even when it skipped its own verification;
 - the parts sum to the AHE sums the log commits to, with distinct senders, at least `min_cohort` data
-  parts and `h + t - 1` noise shares from committee members;
+  parts, `h + t - 1` noise shares from committee members and the job's `noise_contributors` cohort noise
+  shares, each from a client whose data the round holds (issue 15);
 - this member's own noise share is in the round exactly once (coefficient +1), so the server cannot
   cancel or double an honest share.
 
@@ -41,6 +42,7 @@ class RoundParts:
     round_index: int
     data: tuple[Part, ...]
     noise: tuple[Part, ...]
+    cohort_noise: tuple[Part, ...] = ()
 
 
 def encode_part(ahe: AheCiphertext, proof: bytes) -> bytes:
@@ -96,10 +98,15 @@ def check_round_parts(
     r = header.round_index
     if parts.round_index != r:
         raise LogIntegrityError(f"parts of round {parts.round_index} offered for round {r}")
+    data_senders = {s for s, _, _ in parts.data}
+    if len(parts.noise) + len(parts.cohort_noise) != header.num_noise:
+        raise LogIntegrityError(f"round {r} has {len(parts.noise)} member and {len(parts.cohort_noise)} cohort noise "
+                                f"parts; the log says {header.num_noise} in all")
     for kind, items, count, need, allowed in (
         (Kind.CLIENT_CONTRIBUTION, parts.data, header.num_clients, config.min_cohort, None),
-        (Kind.NOISE_CONTRIBUTION, parts.noise, header.num_noise,
+        (Kind.NOISE_CONTRIBUTION, parts.noise, header.num_noise - len(parts.cohort_noise),
          config.min_noise_shares if config.noise_multiplier > 0 else 0, set(config.committee)),
+        (Kind.COHORT_NOISE, parts.cohort_noise, len(parts.cohort_noise), config.noise_contributors, data_senders),
     ):
         senders = [s for s, _, _ in items]
         if len(items) != count or len(set(senders)) != count or count < need:
@@ -107,7 +114,8 @@ def check_round_parts(
                 f"round {r} has {len(items)} {kind.name.lower()} parts from {len(set(senders))} senders; the log "
                 f"says {count} and the job needs >= {need}")
         if allowed is not None and not set(senders) <= allowed:
-            raise LogIntegrityError(f"round {r} has noise shares from {sorted(set(senders) - allowed)}, not committee members")
+            raise LogIntegrityError(f"round {r} has {kind.name.lower()} parts from {sorted(set(senders) - allowed)}, "
+                                    f"not {'committee members' if kind == Kind.NOISE_CONTRIBUTION else 'data uploaders'}")
         for sender, ct, proof in items:
             try:
                 verify_part(config, public_key_hat, kind, r, sender, ct, proof)
@@ -116,7 +124,7 @@ def check_round_parts(
                                         f"well formed ({e})") from None
     if ssalog.digest_ahe(_sum(config, parts.data)) != header.data_ahe_digest:
         raise LogIntegrityError(f"round {r}'s data AHE sum is not the sum of its proven uploads")
-    if ssalog.digest_ahe(_sum(config, parts.noise)) != header.noise_ahe_digest:
+    if ssalog.digest_ahe(_sum(config, parts.noise + parts.cohort_noise)) != header.noise_ahe_digest:
         raise LogIntegrityError(f"round {r}'s noise AHE sum is not the sum of its proven noise shares")
     if own_noise is not None:
         mine = [s for s, ct, _ in parts.noise if ssalog.digest_ahe(ct) == own_noise]

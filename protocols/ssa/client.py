@@ -15,7 +15,7 @@ from loyal.protocols.rlwe.kahe import KaheCiphertext
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.rlwe.sampling import discrete_gaussian
 from loyal.protocols.ssa.config import SsaConfig
-from loyal.protocols.ssa.messages import ClientContribution, Kind, NoiseContribution, serialize_contribution
+from loyal.protocols.ssa.messages import ClientContribution, CohortNoise, Kind, NoiseContribution, serialize_contribution
 from loyal.protocols.zk import ahe as zk
 
 
@@ -95,9 +95,22 @@ class SsaClient:
 def create_noise_contribution(
     config: SsaConfig, *, round_index: int, member_index: int, public_key_hat: np.ndarray, prng: AesCtrPrng
 ) -> bytes:
-    """A committee member's noise share: discrete Gaussian z with sigma_m = z·C·s/sqrt(h), encrypted
+    """A committee member's noise share: discrete Gaussian z with sigma_m = z·C·s/sqrt(h + h_c), encrypted
     exactly like a client update (design note ssa.md, "Where the DP noise comes from")."""
+    return _noise_share(config, Kind.NOISE_CONTRIBUTION, round_index, member_index, public_key_hat, prng)
+
+
+def create_cohort_noise(
+    config: SsaConfig, *, round_index: int, client_id: int, public_key_hat: np.ndarray, prng: AesCtrPrng
+) -> bytes:
+    """A cohort client's noise-only share (issue 15, deliverable 2): the same draw as a member's, framed as
+    `CohortNoise` and proven under its own kind, so it can only be added to the round's noise sum."""
+    return _noise_share(config, Kind.COHORT_NOISE, round_index, client_id, public_key_hat, prng)
+
+
+def _noise_share(config: SsaConfig, kind: Kind, round_index: int, sender: int, public_key_hat: np.ndarray,
+                 prng: AesCtrPrng) -> bytes:
     z = discrete_gaussian(prng, config.member_noise_sigma, (config.dim,))
-    context = proof_context(config, Kind.NOISE_CONTRIBUTION, round_index, member_index)
-    kahe_ct, ahe_ct, proof = encrypt_vector(config, z, public_key_hat, prng, context)
-    return serialize_contribution(NoiseContribution(round_index, member_index, kahe_ct, ahe_ct, proof), config.job_id)
+    kahe_ct, ahe_ct, proof = encrypt_vector(config, z, public_key_hat, prng, proof_context(config, kind, round_index, sender))
+    cls = NoiseContribution if kind == Kind.NOISE_CONTRIBUTION else CohortNoise
+    return serialize_contribution(cls(round_index, sender, kahe_ct, ahe_ct, proof), config.job_id)

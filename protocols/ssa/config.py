@@ -30,6 +30,12 @@ class SsaConfig:
         Fewer than t members may be malicious, so a round closes only with `min_noise_shares` = h + t - 1
         shares: at least h of them are honest whoever the malicious members are.
       noise_multiplier: z >= 0; each round's DP noise has standard deviation z·C (real units).
+      noise_contributors: n_c >= 0 cohort clients per round that also upload a noise-only share (issue 15,
+        deliverable 2; data uploaders the server asks while it has fewer); a round closes only with n_c of them.
+      honest_noise_contributors: h_c in [0, n_c], how many of those the job *assumes* honest. Every share
+        (member or cohort) then has variance sigma^2/(h + h_c): the noise overhead falls from sqrt(n/h) to
+        sqrt((n + n_c)/(h + h_c)), and if the assumption fails (all n_c malicious) the guaranteed noise is
+        the members' alone, `floor_noise_multiplier` = z·sqrt(h/(h + h_c)).
       min_cohort: minimum clients per round before the round may be stored (default 1).
       coefficient_l1: max ||c||_1 of a release row after fixed-point scaling (sizes the parameters).
       selection: the parameter set and derived widths.
@@ -53,6 +59,8 @@ class SsaConfig:
     coefficient_l1: int = 1 << 10
     genesis: bytes = b""
     prove_uploads: bool = True
+    noise_contributors: int = 0
+    honest_noise_contributors: int = 0
 
     def __post_init__(self) -> None:
         if len(self.genesis) != 32:
@@ -72,6 +80,12 @@ class SsaConfig:
                 f"honest_members h={self.honest_members} needs h + t - 1 = {self.min_noise_shares} noise shares per round "
                 f"(fewer than t={self.threshold} members may be malicious), more than the committee's {len(self.committee)}"
             )
+        if not 0 <= self.honest_noise_contributors <= self.noise_contributors <= self.max_clients:
+            raise ValueError(
+                f"need 0 <= honest_noise_contributors <= noise_contributors <= cohort size {self.max_clients} (noise "
+                f"comes from the round's data uploaders), got {self.honest_noise_contributors} and {self.noise_contributors}")
+        if self.noise_contributors and self.noise_multiplier == 0:
+            raise ValueError("noise_contributors needs noise_multiplier > 0 (a job without noise takes no noise shares)")
         if not 1 <= self.min_cohort <= self.max_clients:
             raise ValueError(f"min_cohort must be in [1, max_clients={self.max_clients}], got {self.min_cohort}")
         if not (self.noise_multiplier >= 0 and math.isfinite(self.noise_multiplier)):
@@ -107,6 +121,8 @@ class SsaConfig:
         params: RlweParameterSet | None = None,
         genesis: bytes,
         prove_uploads: bool = True,
+        noise_contributors: int = 0,
+        honest_noise_contributors: int = 0,
     ) -> SsaConfig:
         """Builds a config, selecting the cheapest 128-bit parameter set unless `params` is given.
 
@@ -120,7 +136,8 @@ class SsaConfig:
             value_bound=encoder.value_bound,
             coefficient_l1=coefficient_l1,
             committee_size=committee_size,
-            noise_sigma=noise_multiplier * clip_norm * scale * math.sqrt(committee_size / h),
+            noise_sigma=noise_multiplier * clip_norm * scale
+            * math.sqrt((committee_size + noise_contributors) / (h + honest_noise_contributors)),
             releases=releases,
             proven_uploads=prove_uploads,
         )
@@ -140,12 +157,28 @@ class SsaConfig:
             coefficient_l1=coefficient_l1,
             genesis=genesis,
             prove_uploads=prove_uploads,
+            noise_contributors=noise_contributors,
+            honest_noise_contributors=honest_noise_contributors,
         )
 
     @property
     def member_noise_sigma(self) -> float:
-        """Per-member discrete-Gaussian sigma in encoded units: z·C·s / sqrt(h) (design note)."""
-        return self.noise_multiplier * self.encoder.clip_norm * self.encoder.scale / math.sqrt(self.honest_members)
+        """Per-share discrete-Gaussian sigma in encoded units: z·C·s / sqrt(h + h_c) (design note); members
+        and cohort noise contributors draw alike."""
+        honest = self.honest_members + self.honest_noise_contributors
+        return self.noise_multiplier * self.encoder.clip_norm * self.encoder.scale / math.sqrt(honest)
+
+    @property
+    def noise_overhead(self) -> float:
+        """sqrt((n + n_c)/(h + h_c)): a full round's noise std over the z·C the accounting needs."""
+        return math.sqrt((len(self.committee) + self.noise_contributors)
+                         / (self.honest_members + self.honest_noise_contributors))
+
+    @property
+    def floor_noise_multiplier(self) -> float:
+        """z·sqrt(h/(h + h_c)): the noise multiplier guaranteed when every cohort noise contributor is
+        malicious (only the h honest members' shares remain); equals z when h_c = 0."""
+        return self.noise_multiplier * math.sqrt(self.honest_members / (self.honest_members + self.honest_noise_contributors))
 
     @property
     def min_noise_shares(self) -> int:
@@ -154,8 +187,9 @@ class SsaConfig:
 
     @property
     def round_noise_sigma(self) -> float:
-        """Sigma of a round's total noise if every member contributes: sigma_m·sqrt(|committee|)."""
-        return self.member_noise_sigma * math.sqrt(len(self.committee))
+        """Sigma of a round's total noise if every member and cohort noise contributor adds a share:
+        sigma_m·sqrt(|committee| + n_c)."""
+        return self.member_noise_sigma * math.sqrt(len(self.committee) + self.noise_contributors)
 
     @property
     def num_polys(self) -> int:

@@ -1,9 +1,9 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
 """The SSA round driver: the one owner of the round sequence, pure (events in, effects out, no I/O).
 
-A round (stages in `loyal.protocols.ssa.rounds`) closes once `cohort_size` clients (and, with noise,
-every member's noise share) are in, or at its deadline with at least `min_cohort` clients and h + t - 1 noise
-shares. Closing stores the round in the core's hash-chained log and issues one release request per
+A round (stages in `loyal.protocols.ssa.rounds`) closes, once it holds its `noise_contributors` cohort noise
+shares, when `cohort_size` clients (and, with noise, every member's share) are in, or at its deadline with
+at least `min_cohort` clients and h + t - 1 member shares. Closing stores the round in the core's hash-chained log and issues one release request per
 policy row to t live members; a request whose named members stay silent past `reissue_seconds`, or
 refuse, is replaced by a fresh request (new id) to t live members that have not answered its row (a
 member never gives two differently weighted views of one row). After the release the committee hands
@@ -29,14 +29,15 @@ import numpy as np
 
 from loyal.protocols.dpftrl.base import ParticipationSchema
 from loyal.protocols.dpftrl.ledger import ParticipationLedger
-from loyal.protocols.ssa.errors import AuthenticationError, LogIntegrityError, ProtocolStateError, ReplayError
+from loyal.protocols.ssa.errors import AuthenticationError, ProtocolStateError, ReplayError
 from loyal.protocols.ssa.job import Job
 from loyal.protocols.ssa.messages import Kind, PartialDecryption, Release, serialize_release_request
 from loyal.protocols.ssa.policy import quantized_rows
 from loyal.protocols.ssa.rounds import (
     ACCEPTING, Compacted, DriverState, Effect, HandOffSubset, Released, Request, RequestIssued, RoundStored, RoundStage,
-    StageSet, StoredRound, check_accepting, check_transition,
+    StageSet, check_accepting, check_transition,
 )
+from loyal.protocols.ssa.restore import Restore
 from loyal.protocols.ssa.server import Contribution, Parsed, SsaServer
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class Work:
     effects: tuple[Effect, ...] = ()
 
 
-class RoundDriver:
+class RoundDriver(Restore):
     """Drives one job's rounds (configuration only; all state in `DriverState`).
 
     Args:
@@ -113,7 +114,7 @@ class RoundDriver:
           another sender; ParticipationError: it breaks the job's (k, b) schema; MessageFormatError, ProofError.
         """
         check_accepting(state.stage, state.round_index)
-        if kind == Kind.NOISE_CONTRIBUTION and self.job.noise_multiplier == 0:
+        if kind != Kind.CLIENT_CONTRIBUTION and self.job.noise_multiplier == 0:
             raise ProtocolStateError("this job has noise_multiplier 0 and takes no noise shares")
         if kind == Kind.CLIENT_CONTRIBUTION and state.clients >= self.job.cohort_size:
             raise ProtocolStateError(f"round {state.round_index} is full ({self.job.cohort_size} clients)")
@@ -139,11 +140,17 @@ class RoundDriver:
     def _noise_on(self, state: DriverState) -> bool:
         return self.server(state).config.noise_multiplier > 0
 
+    def noise_wanted(self, state: DriverState) -> bool:
+        """The open round still needs cohort noise shares (a data uploader is asked for one)."""
+        return state.stage in ACCEPTING and state.cohort_noise < self.server(state).config.noise_contributors
+
     def ready_to_close(self, state: DriverState, now: float) -> bool:
         """Full (cohort and every member's noise), or past the deadline with enough to close."""
         if state.stage != RoundStage.COLLECTING:
             return False
         cfg = self.server(state).config
+        if state.cohort_noise < cfg.noise_contributors:  # the trusted share of the noise is not in yet
+            return False
         if state.clients >= self.job.cohort_size and (not self._noise_on(state) or state.noise_shares >= len(cfg.committee)):
             return True
         return now - state.opened_at >= self.round_seconds and state.clients >= self.job.min_cohort and (
@@ -359,42 +366,6 @@ class RoundDriver:
         return effects
 
     # ---- restore -------------------------------------------------------------------------------------
-    def replay(self, state: DriverState, stored: StoredRound, now: float) -> None:
-        """Feeds one stored round to a restoring driver (`state.replaying`), in round order.
-
-        Raises:
-          LogIntegrityError: the stored round does not follow the log, a replayed request id differs.
-        """
-        if not state.replaying or state.core is None or stored.round_index != state.round_index:
-            raise ProtocolStateError(f"stored round {stored.round_index} does not follow round {state.round_index}")
-        state.opened_at = stored.opened_at
-        if stored.aggregate is not None:
-            for target in (RoundStage.COLLECTING, RoundStage.CLOSED, RoundStage.AGGREGATED):
-                state.stage = check_transition(state.stage, target)
-            self.server(state).append_stored_round(state.core, stored.aggregate)
-        else:
-            for kind, sender, payload in stored.uploads:
-                self.include_upload(state, self.check_upload(state, kind, sender, payload), now)
-            if stored.stage not in ACCEPTING:
-                raise LogIntegrityError(f"round {stored.round_index} is {stored.stage!r} but its log entry is missing")
-            return
-        if stored.requests or stored.releases:
-            state.stage = check_transition(state.stage, RoundStage.RELEASE_REQUESTED)
-        if stored.releases:  # published: loaded, not decrypted again (compaction may have dropped rounds since)
-            state.core.releases.extend(stored.releases)
-            self._finish_release(state, list(stored.releases), now, [])
-            return
-        for rid, row_index, subset, partials in stored.requests:
-            if self.issue(state, row_index, subset, stored.opened_at).request.request_id != rid:
-                raise LogIntegrityError(f"replayed request of round {stored.round_index} row {row_index} != stored {rid.hex()[:16]}")
-            for member, payload in partials:
-                self.include_partial(state, self.check_partial(state, member, payload), now)
-
-    def replay_handoff(self, state: DriverState, subset: tuple[int, ...] | None, done: set[int], now: float) -> None:
-        """Restores a running hand-off (its subset and the members whose sub-shares are stored)."""
-        state.handoff_subset = subset
-        for member in sorted(done):
-            self.include_handoff(state, member, now)
 
 
 __all__ = ["RoundDriver", "Work"]

@@ -63,6 +63,10 @@ class Job:
         for simulations that trust their own clients, a `security_issues` entry).
       member_keys: the pinned Ed25519 public keys (hex) of members 1..M of every epoch, or () for an
         unpinned committee (whoever joins first becomes the member: tests and simulations only, `security_issues`).
+      noise_contributors: n_c data uploaders per round that also upload a noise-only share (`SsaConfig`;
+        issue 15): the noise overhead becomes sqrt((n + n_c)/(h + h_c)).
+      honest_noise_contributors: h_c <= n_c of them assumed honest; h_c > 0 trusts clients for noise, so
+        it is a `security_issues` entry stating the floor the job falls back to if they all lie.
     """
 
     job_id: bytes
@@ -87,6 +91,8 @@ class Job:
     rotations: tuple[tuple[int, int, int], ...] = ()
     member_keys: tuple[str, ...] = ()
     prove_uploads: bool = True
+    noise_contributors: int = 0
+    honest_noise_contributors: int = 0
 
     def __post_init__(self) -> None:
         if self.honest_members is None:
@@ -107,6 +113,10 @@ class Job:
                 raise ValueError(f"{name} must be an integer >= 1, got {name}={v!r}")
         if not 1 <= self.threshold <= self.committee_size:
             raise ValueError(f"threshold must be in [1, committee_size={self.committee_size}], got threshold={self.threshold}")
+        for name in ("noise_contributors", "honest_noise_contributors"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {name}={v!r}")
         if not isinstance(self.prove_uploads, bool):
             raise ValueError(f"prove_uploads must be true or false, got {self.prove_uploads!r}")
         if not 1 <= self.honest_members <= self.committee_size:
@@ -231,6 +241,12 @@ class Job:
             issues.append("member_keys are not pinned: whoever joins first becomes a committee member")
         if not self.prove_uploads:
             issues.append("prove_uploads is off: a malicious upload can expose the committee secret")
+        if self.honest_noise_contributors:
+            cfg = self.config_for_epoch(0)
+            issues.append(
+                f"honest_noise_contributors={self.honest_noise_contributors} trusts clients for noise: if all "
+                f"{self.noise_contributors} lie, the noise multiplier falls from {self.noise_multiplier:g} to "
+                f"{cfg.floor_noise_multiplier:.3g}")
         return tuple(issues)
 
     def check_secure(self, insecure: bool = False) -> None:
@@ -271,7 +287,8 @@ class Job:
 
 def cheapest_params_name(*, dim: int, cohort_size: int, clip_norm: float, scale: float, committee_size: int,
                          threshold: int, noise_multiplier: float, rounds: int, policy_spec: str = "",
-                         prove_uploads: bool = True) -> str:
+                         prove_uploads: bool = True, noise_contributors: int = 0,
+                         honest_noise_contributors: int = 0) -> str:
     """The cheapest 128-bit parameter set that fits a job of these fields (`rlwe.selection`)."""
     from loyal.protocols.proto import policies
 
@@ -281,6 +298,7 @@ def cheapest_params_name(*, dim: int, cohort_size: int, clip_norm: float, scale:
         job_id=bytes(16), public_seed=bytes(32), dim=dim, max_clients=cohort_size, clip_norm=clip_norm, scale=scale,
         committee_size=committee_size, threshold=threshold, noise_multiplier=noise_multiplier, coefficient_l1=l1,
         releases=policy_lib.release_count(policy, rounds), genesis=bytes(32), prove_uploads=prove_uploads,
+        noise_contributors=noise_contributors, honest_noise_contributors=honest_noise_contributors,
     ).selection.params.name
 
 
@@ -297,7 +315,8 @@ def _config(job: Job, epoch: int) -> SsaConfig:
         clip_norm=job.clip_norm, scale=job.scale, committee_size=job.committee_size, threshold=job.threshold,
         honest_members=job.honest_members, noise_multiplier=job.noise_multiplier, min_cohort=job.min_cohort,
         coefficient_l1=job.coefficient_l1, releases=job.releases, params=BY_NAME[job.params_name], genesis=job.genesis,
-        prove_uploads=job.prove_uploads,
+        prove_uploads=job.prove_uploads, noise_contributors=job.noise_contributors,
+        honest_noise_contributors=job.honest_noise_contributors,
     )
     if epoch == 0:
         return base

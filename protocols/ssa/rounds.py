@@ -169,8 +169,13 @@ class DriverState:
 
     @property
     def noise_shares(self) -> int:
-        """Noise shares in the open round."""
-        return 0 if self.core is None else self.core.open_round.noise.count
+        """Committee members' noise shares in the open round."""
+        return 0 if self.core is None else len(self.core.open_round.noise_members)
+
+    @property
+    def cohort_noise(self) -> int:
+        """Cohort clients' noise-only shares in the open round (issue 15)."""
+        return 0 if self.core is None else len(self.core.open_round.cohort_noise)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -46,14 +46,16 @@ class JobRoles:
 def make_job(
     prng: AesCtrPrng, *, dim: int, clients: int, committee: int = 5, threshold: int = 3, noise_multiplier: float = 0.0,
     clip_norm: float = 1.0, scale: float = 2.0**10, policy_spec: str = "", rounds: int = 1 << 10,
-    params_name: str | None = None, prove_uploads: bool = False,
+    params_name: str | None = None, prove_uploads: bool = False, noise_contributors: int = 0,
+    honest_noise_contributors: int = 0,
 ) -> Job:
     """A job with a random id and seed from `prng` (the cheapest 128-bit parameter set unless named)."""
     from loyal.protocols.proto.policies import policy_schema
 
     fields = dict(dim=dim, cohort_size=clients, clip_norm=clip_norm, scale=scale, committee_size=committee,
                   threshold=threshold, noise_multiplier=noise_multiplier, rounds=rounds, policy_spec=policy_spec,
-                  prove_uploads=prove_uploads)
+                  prove_uploads=prove_uploads, noise_contributors=noise_contributors,
+                  honest_noise_contributors=honest_noise_contributors)
     k, b = policy_schema(policy_spec) or (1, 1)
     return Job(job_id=prng.random_bytes(16), public_seed=prng.random_bytes(32), participations=k, min_separation=b,
                params_name=params_name or cheapest_params_name(**fields), **fields)
@@ -63,7 +65,7 @@ def setup_job(
     *, dim: int, clients: int, committee: int = 5, threshold: int = 3, noise_multiplier: float = 0.0,
     clip_norm: float = 1.0, scale: float = 2.0**10, policy: ReleasePolicy | None = None, policy_spec: str = "",
     params: RlweParameterSet | None = None, prng: AesCtrPrng | None = None, rounds: int = 1 << 10,
-    prove_uploads: bool = False,
+    prove_uploads: bool = False, noise_contributors: int = 0, honest_noise_contributors: int = 0,
 ) -> JobRoles:
     """Creates the job, runs the committee's distributed key generation, and the server state.
 
@@ -75,7 +77,8 @@ def setup_job(
     prng = prng or AesCtrPrng.from_os(b"loyal/ssa/selftest")
     job = make_job(prng, dim=dim, clients=clients, committee=committee, threshold=threshold,
                    noise_multiplier=noise_multiplier, clip_norm=clip_norm, scale=scale, policy_spec=policy_spec,
-                   rounds=rounds, params_name=None if params is None else params.name, prove_uploads=prove_uploads)
+                   rounds=rounds, params_name=None if params is None else params.name, prove_uploads=prove_uploads,
+                   noise_contributors=noise_contributors, honest_noise_contributors=honest_noise_contributors)
     config, policy = job.config_for_epoch(0), policy or job.policy
     members = {i: SsaCommitteeMember(config, i, policy) for i in config.committee}
     contribs = [m.create_keygen_contribution(prng) for m in members.values()]

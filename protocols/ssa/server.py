@@ -49,9 +49,9 @@ class Contribution:
 
     @property
     def sender(self) -> int:
-        """The client id (client uploads) or member index (noise shares) the frame names."""
+        """The member index (member noise shares) or client id (data and cohort noise) the frame names."""
         m = self.message
-        return m.client_id if self.kind == Kind.CLIENT_CONTRIBUTION else m.member_index
+        return m.member_index if self.kind == Kind.NOISE_CONTRIBUTION else m.client_id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +73,7 @@ class OpenRound:
     noise: Accumulator = dataclasses.field(repr=False)
     client_ids: set[int] = dataclasses.field(default_factory=set)
     noise_members: set[int] = dataclasses.field(default_factory=set)
+    cohort_noise: set[int] = dataclasses.field(default_factory=set)  # clients that sent a noise-only share
 
 
 @dataclasses.dataclass
@@ -156,7 +157,7 @@ class SsaServer:
             num_polys=self.config.num_polys, kind=kind, verify_digest=self.verify_digests,
         )
         if self.config.prove_uploads:  # before any aggregate changes (issue 14, attack 1)
-            sender = msg.client_id if kind == Kind.CLIENT_CONTRIBUTION else msg.member_index
+            sender = msg.member_index if kind == Kind.NOISE_CONTRIBUTION else msg.client_id
             verify_part(self.config, public_key_hat, kind, msg.round_index, sender, msg.ahe, msg.proof)
         return Contribution(kind, msg, digest)
 
@@ -184,12 +185,28 @@ class SsaServer:
         if kind == Kind.CLIENT_CONTRIBUTION:
             if msg.client_id in rnd.client_ids:
                 raise ReplayError(f"client {msg.client_id} already contributed to round {rnd.round_index}")
+        elif kind == Kind.COHORT_NOISE:
+            self._check_cohort_noise(rnd, msg.client_id)
         else:
             if msg.member_index not in self.config.committee:
                 raise ReplayError(f"noise from {msg.member_index}, not a committee member {self.config.committee}")
             if msg.member_index in rnd.noise_members:
                 raise ReplayError(f"member {msg.member_index} already sent noise for round {rnd.round_index}")
         return c
+
+    def _check_cohort_noise(self, rnd: OpenRound, client_id: int) -> None:
+        """A cohort noise share (issue 15) comes from a client whose data this round holds, once, while the
+        round has fewer than `noise_contributors` of them."""
+        n_c = self.config.noise_contributors
+        if n_c == 0:
+            raise ProtocolStateError("this job takes no cohort noise shares (noise_contributors = 0)")
+        if client_id not in rnd.client_ids:
+            raise ProtocolStateError(f"client {client_id} sent no data to round {rnd.round_index}: only the round's "
+                                     f"data uploaders may add noise shares")
+        if client_id in rnd.cohort_noise:
+            raise ReplayError(f"client {client_id} already sent a noise share for round {rnd.round_index}")
+        if len(rnd.cohort_noise) >= n_c:
+            raise ProtocolStateError(f"round {rnd.round_index} already holds its {n_c} cohort noise shares")
 
     def include(self, state: ServerState, contribution: Contribution) -> ServerState:
         """Adds a checked contribution's two parts to the open round (both or neither)."""
@@ -199,6 +216,9 @@ class SsaServer:
         if contribution.kind == Kind.CLIENT_CONTRIBUTION:
             rnd.client_ids.add(msg.client_id)
             target = rnd.data
+        elif contribution.kind == Kind.COHORT_NOISE:
+            rnd.cohort_noise.add(msg.client_id)
+            target = rnd.noise
         else:
             rnd.noise_members.add(msg.member_index)
             target = rnd.noise
@@ -225,10 +245,13 @@ class SsaServer:
             raise ProtocolStateError(
                 f"round {rnd.round_index} has {rnd.data.count} clients, fewer than min_cohort={cfg.min_cohort}"
             )
-        if cfg.noise_multiplier > 0 and rnd.noise.count < cfg.min_noise_shares:
+        if cfg.noise_multiplier > 0 and len(rnd.noise_members) < cfg.min_noise_shares:
             raise ProtocolStateError(
-                f"round {rnd.round_index} has {rnd.noise.count} noise shares, needs >= h + t - 1 = {cfg.min_noise_shares}"
-            )
+                f"round {rnd.round_index} has {len(rnd.noise_members)} member noise shares, needs >= h + t - 1 = "
+                f"{cfg.min_noise_shares}")
+        if len(rnd.cohort_noise) < cfg.noise_contributors:
+            raise ProtocolStateError(f"round {rnd.round_index} has {len(rnd.cohort_noise)} cohort noise shares, "
+                                     f"needs noise_contributors = {cfg.noise_contributors}")
         rnd.data.reduce()
         rnd.noise.reduce()
         x = KaheCiphertext(rnd.data.kahe.astype(np.int64))

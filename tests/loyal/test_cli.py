@@ -65,7 +65,7 @@ def test_server_start_imports_no_other_group():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     # Assert: only its own group module (and the shared helpers) loaded; no torch, ray, Flower or web3.
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "['loyal.cli._common', 'loyal.cli.server']"
+    assert result.stdout.strip() == "['loyal.cli._common', 'loyal.cli._job', 'loyal.cli.server']"
 
 
 def test_data_stats_digits_json(capsys):

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from loyal.cli import server as server_cli
+from loyal.cli import _job as job_cli
 from loyal.client.constants import Key
 from loyal.client.runner import run_client
 from loyal.protocols.proto import policies
@@ -136,17 +136,17 @@ def test_member_fails_if_the_served_job_differs_from_the_pinned_genesis(tmp_path
 
 
 def _args(**kw) -> argparse.Namespace:
-    return argparse.Namespace(**{"policy": None, "rounds": 4, **{k: None for k in server_cli._POLICY_FLAGS}, **kw})
+    return argparse.Namespace(**{"policy": None, "rounds": 4, **{k: None for k in job_cli.POLICY_FLAGS}, **kw})
 
 
 def test_cli_policy_toml_equals_flags(tmp_path):
     toml = tmp_path / "p.toml"
     toml.write_text('[policy]\nmechanism = "banded-toeplitz"\nparticipations = 2\nmin_separation = 2\nbands = 2\n'
                     'form = "encoded"\nscale_bits = 10\n')
-    assert server_cli._policy_spec(_args(policy=str(toml))) == BANDED  # steps default to --rounds
-    assert server_cli._policy_spec(_args(mechanism="banded-toeplitz", steps=4, participations=2, min_separation=2,
+    assert job_cli.policy_spec_of(_args(policy=str(toml))) == BANDED  # steps default to --rounds
+    assert job_cli.policy_spec_of(_args(mechanism="banded-toeplitz", steps=4, participations=2, min_separation=2,
                                          bands=2, form="encoded", scale_bits=10)) == BANDED
-    assert server_cli._policy_spec(_args()) == ""
+    assert job_cli.policy_spec_of(_args()) == ""
 
 
 @pytest.mark.parametrize(("spec", "match"), [

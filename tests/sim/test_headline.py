@@ -150,3 +150,37 @@ def test_headline_config_fails_if_tuning_seed_among_seeds() -> None:
 def test_ssa_overhead_is_sqrt_committee_over_honest() -> None:
     # committee 4 of 3: h = min(t, n - t + 1) = 2, so the noise std is √2 times the trusted server's.
     assert TINY.ssa_overhead == pytest.approx(math.sqrt(2))
+
+
+def test_cohort_overhead_and_equivalent_epsilons() -> None:
+    """Issue 15, deliverable 2: 4 clients/round all add noise, floor(0.9·4) = 3 assumed honest, beside the
+    committee's 4 of which h = 2: sqrt((4 + 4)/(2 + 3)); the equivalent epsilons follow the accounting."""
+    assert TINY.cohort_noise == (4, 3)
+    assert TINY.ssa_cohort_overhead == pytest.approx(math.sqrt(8 / 5))
+    from loyal.protocols.dpftrl import accounting
+
+    z = accounting.calibrate_noise_multiplier(2.0, TINY.delta)
+    eq = TINY.equivalent_epsilons(z)
+    assert eq["committee"] == pytest.approx(accounting.epsilon(z * math.sqrt(2), TINY.delta))
+    assert eq["committee"] < eq["cohort"] < 2.0 + 1e-6 < eq["cohort_floor"]  # more noise, lower epsilon
+    assert eq["cohort_floor"] == pytest.approx(accounting.epsilon(z * math.sqrt(2 / 5), TINY.delta))
+    with pytest.raises(ValueError, match="noise_contributors in \\[0, 4\\]"):
+        dataclasses.replace(TINY, noise_contributors=5)
+
+
+def test_a_run_reuses_the_arms_of_a_finished_run_and_adds_new_ones(tmp_path) -> None:
+    base = dataclasses.replace(TINY, arms=("identity-ssa", "banded-ssa"), epsilons=(2.0,), momenta=(0.9,))
+    first = json.loads(json.dumps(run_headline("linear", True, config=base, task_object=_LinearTask())))
+    task = _LinearTask()
+    wider = dataclasses.replace(base, arms=("identity-ssa", "banded-ssa", "banded-ssa-cohort"))
+    second = run_headline("linear", True, config=wider, task_object=task, reuse=first)
+    # Only the new arm ran (tuning over 1 grid point + 3 seeds, 12 rounds each); the reused ones are identical.
+    assert len(task.seen) == (1 + 3) * 12
+    block = second["epsilons"]["2.0"]
+    assert block["arms"]["banded-ssa"]["test_loss"] == first["epsilons"]["2.0"]["arms"]["banded-ssa"]["test_loss"]
+    co = block["target"]["cohort"]
+    assert co["best_cohort_arm"] == "banded-ssa-cohort" and co["versus"] == "banded-ssa"
+    assert block["arms"]["banded-ssa-cohort"]["noise_std"] < block["arms"]["banded-ssa"]["noise_std"]
+    assert "if every cohort noise contributor lied" in (write_outputs(second, tmp_path)[1]).read_text()
+    with pytest.raises(ValueError, match="the reused run differs in rounds"):
+        run_headline("linear", True, config=dataclasses.replace(wider, rounds=10), task_object=task, reuse=first)

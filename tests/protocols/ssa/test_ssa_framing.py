@@ -9,7 +9,7 @@ import blake3
 import numpy as np
 import pytest
 
-from loyal.protocols.ssa import messages
+from loyal.protocols.ssa import frame, messages
 from loyal.protocols.ssa.errors import MessageFormatError
 from loyal.protocols.ssa.messages import Kind
 from loyal.protocols.ssa.accumulator import LAZY_ADDS, Accumulator
@@ -33,7 +33,7 @@ def _parse(job, data: bytes):
 
 def test_trailer_is_blake3_and_arrays_are_aligned_views(job) -> None:
     data = _upload(job, 1)
-    assert data[4] == messages.VERSION == 2
+    assert data[4] == frame.VERSION == 2
     assert data[-32:] == blake3.blake3(data[:-32]).digest()
     msg, digest = _parse(job, data)
     assert digest == data[-32:]
@@ -48,16 +48,16 @@ def test_meta_padding_roundtrips_and_must_be_zero(job, extra: int | None) -> Non
     # Meta JSON of 2 and 9..12 bytes covers every length mod 4; a non-zero pad byte is refused.
     meta = {} if extra is None else {"k": "x" * extra}
     arr = np.arange(12, dtype=np.int64).reshape(3, 4)
-    data = messages._frame(Kind.PARTIAL_DECRYPTION, job.config.job_id, 0, 1, meta, [arr])
-    parsed = messages._unframe(data, job.config.job_id, Kind.PARTIAL_DECRYPTION)
+    data = frame._frame(Kind.PARTIAL_DECRYPTION, job.config.job_id, 0, 1, meta, [arr])
+    parsed = frame._unframe(data, job.config.job_id, Kind.PARTIAL_DECRYPTION)
     assert parsed.meta == meta and np.array_equal(parsed.arrays[0], arr)
-    meta_bytes = len(messages.json.dumps(meta, sort_keys=True).encode())
+    meta_bytes = len(frame.json.dumps(meta, sort_keys=True).encode())
     if meta_bytes % 4:
         bad = bytearray(data[:-32])
-        bad[messages._HEADER.size + 8 + meta_bytes] = 1
-        bad = bytes(bad) + messages.digest(bytes(bad))
+        bad[frame._HEADER.size + 8 + meta_bytes] = 1
+        bad = bytes(bad) + frame.digest(bytes(bad))
         with pytest.raises(MessageFormatError, match="non-zero padding after meta"):
-            messages._unframe(bad, job.config.job_id, Kind.PARTIAL_DECRYPTION)
+            frame._unframe(bad, job.config.job_id, Kind.PARTIAL_DECRYPTION)
 
 
 def test_version_1_and_overlong_fields_are_refused(job) -> None:
@@ -66,11 +66,11 @@ def test_version_1_and_overlong_fields_are_refused(job) -> None:
     v1[4] = 1
     with pytest.raises(MessageFormatError, match="unsupported message version 1, expected 2"):
         _parse(job, bytes(v1))
-    body = messages._HEADER.size
+    body = frame._HEADER.size
     for offset, value, match in ((body, 1 << 30, "meta of 1073741824 bytes overruns"), (body + 12, 9, "9 dimensions")):
         bad = bytearray(data[:-32])
         struct.pack_into("<I", bad, offset, value)
-        bad = bytes(bad) + messages.digest(bytes(bad))
+        bad = bytes(bad) + frame.digest(bytes(bad))
         with pytest.raises(MessageFormatError, match=match):
             _parse(job, bad)
 

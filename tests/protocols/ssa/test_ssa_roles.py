@@ -37,11 +37,11 @@ def test_close_round_fails_without_enough_noise_shares() -> None:
     data = job.client.create_contribution(updates(job, 1)[0], round_index=0, client_id=0, public_key_hat=st.public_key_hat, prng=job.prng)
     job.server.handle_client_contribution(st, data)
     job.server.handle_noise_contribution(st, job.members[1].create_noise_contribution(0, st.public_key_hat, job.prng))
-    with pytest.raises(ProtocolStateError, match="round 0 has 1 noise shares, needs >= h \\+ t - 1 = 5"):
+    with pytest.raises(ProtocolStateError, match="round 0 has 1 member noise shares, needs >= h \\+ t - 1 = 5"):
         job.server.close_round(st)
     for m in (2, 3):
         job.server.handle_noise_contribution(st, job.members[m].create_noise_contribution(0, st.public_key_hat, job.prng))
-    with pytest.raises(ProtocolStateError, match="round 0 has 3 noise shares, needs >= h \\+ t - 1 = 5"):
+    with pytest.raises(ProtocolStateError, match="round 0 has 3 member noise shares, needs >= h \\+ t - 1 = 5"):
         job.server.close_round(st)
     with pytest.raises(ReplayError, match="member 1 already sent noise for round 0"):
         job.server.handle_noise_contribution(st, job.members[1].create_noise_contribution(0, st.public_key_hat, job.prng))

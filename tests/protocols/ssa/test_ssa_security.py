@@ -175,13 +175,13 @@ def _parts(job):
 def test_client_missing_ahe_part_is_excluded_atomically(job) -> None:
     good = _upload(job, cid=4)
     # Rebuild the frame with only the KAHE array (the AHE part dropped in transit).
-    from loyal.protocols.ssa import messages
+    from loyal.protocols.ssa import frame, messages
 
     parsed, _ = messages.parse_contribution(
         good, job_id=job.config.job_id, kahe_ring=job.config.kahe.ring, ahe_ring=job.config.ahe.ring,
         num_polys=job.config.num_polys, kind=Kind.CLIENT_CONTRIBUTION,
     )
-    kahe_only = messages._frame(Kind.CLIENT_CONTRIBUTION, job.config.job_id, 0, 4, {}, [parsed.kahe.b_hat])
+    kahe_only = frame._frame(Kind.CLIENT_CONTRIBUTION, job.config.job_id, 0, 4, {}, [parsed.kahe.b_hat])
     before = _snapshot(job)
     with pytest.raises(MessageFormatError, match="must carry 3 arrays .* got 1: a client missing either part is excluded"):
         job.server.handle_client_contribution(job.server_state, kahe_only)

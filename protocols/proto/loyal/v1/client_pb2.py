@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from loyal.protocols.proto.loyal.v1 import common_pb2 as loyal_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15loyal/v1/client.proto\x12\x08loyal.v1\x1a\x15loyal/v1/common.proto\"2\n\rEnrollRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"#\n\x0e\x45nrollResponse\x12\x11\n\tclient_id\x18\x01 \x01(\r\"\x10\n\x0eGetTaskRequest\"\xab\x02\n\x04Task\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.loyal.v1.JobSpec\x12\r\n\x05round\x18\x02 \x01(\r\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.loyal.v1.RoundState\x12\x15\n\rmodel_version\x18\x04 \x01(\r\x12\x16\n\x0epublic_key_hat\x18\x05 \x01(\x0c\x12\x13\n\x0bmodel_delta\x18\x06 \x01(\x0c\x12\x1c\n\x14max_submission_bytes\x18\x07 \x01(\x04\x12\x13\n\x0b\x63hunk_bytes\x18\x08 \x01(\r\x12.\n\x0ekey_signatures\x18\t \x03(\x0b\x32\x16.loyal.v1.KeySignature\x12(\n\x0bmember_keys\x18\n \x03(\x0b\x32\x13.loyal.v1.MemberKey\"3\n\tMemberKey\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x13\n\x0bsigning_key\x18\x02 \x01(\x0c\x32\xbe\x01\n\rClientService\x12;\n\x06\x45nroll\x12\x17.loyal.v1.EnrollRequest\x1a\x18.loyal.v1.EnrollResponse\x12\x33\n\x07GetTask\x12\x18.loyal.v1.GetTaskRequest\x1a\x0e.loyal.v1.Task\x12;\n\x06Submit\x12\x15.loyal.v1.SubmitChunk\x1a\x18.loyal.v1.SubmitResponse(\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15loyal/v1/client.proto\x12\x08loyal.v1\x1a\x15loyal/v1/common.proto\"2\n\rEnrollRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\"#\n\x0e\x45nrollResponse\x12\x11\n\tclient_id\x18\x01 \x01(\r\"\x10\n\x0eGetTaskRequest\"\xab\x02\n\x04Task\x12\x1e\n\x03job\x18\x01 \x01(\x0b\x32\x11.loyal.v1.JobSpec\x12\r\n\x05round\x18\x02 \x01(\r\x12#\n\x05state\x18\x03 \x01(\x0e\x32\x14.loyal.v1.RoundState\x12\x15\n\rmodel_version\x18\x04 \x01(\r\x12\x16\n\x0epublic_key_hat\x18\x05 \x01(\x0c\x12\x13\n\x0bmodel_delta\x18\x06 \x01(\x0c\x12\x1c\n\x14max_submission_bytes\x18\x07 \x01(\x04\x12\x13\n\x0b\x63hunk_bytes\x18\x08 \x01(\r\x12.\n\x0ekey_signatures\x18\t \x03(\x0b\x32\x16.loyal.v1.KeySignature\x12(\n\x0bmember_keys\x18\n \x03(\x0b\x32\x13.loyal.v1.MemberKey\"3\n\tMemberKey\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x13\n\x0bsigning_key\x18\x02 \x01(\x0c\x32\x80\x02\n\rClientService\x12;\n\x06\x45nroll\x12\x17.loyal.v1.EnrollRequest\x1a\x18.loyal.v1.EnrollResponse\x12\x33\n\x07GetTask\x12\x18.loyal.v1.GetTaskRequest\x1a\x0e.loyal.v1.Task\x12;\n\x06Submit\x12\x15.loyal.v1.SubmitChunk\x1a\x18.loyal.v1.SubmitResponse(\x01\x12@\n\x0bSubmitNoise\x12\x15.loyal.v1.SubmitChunk\x1a\x18.loyal.v1.SubmitResponse(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,5 +43,5 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBERKEY']._serialized_start=467
   _globals['_MEMBERKEY']._serialized_end=518
   _globals['_CLIENTSERVICE']._serialized_start=521
-  _globals['_CLIENTSERVICE']._serialized_end=711
+  _globals['_CLIENTSERVICE']._serialized_end=777
 # @@protoc_insertion_point(module_scope)

@@ -208,9 +208,11 @@ class UploadPart(_message.Message):
     def __init__(self, sender: _Optional[int] = ..., part: _Optional[bytes] = ...) -> None: ...
 
 class RoundParts(_message.Message):
-    __slots__ = ("data", "noise")
+    __slots__ = ("data", "noise", "cohort_noise")
     DATA_FIELD_NUMBER: _ClassVar[int]
     NOISE_FIELD_NUMBER: _ClassVar[int]
+    COHORT_NOISE_FIELD_NUMBER: _ClassVar[int]
     data: _containers.RepeatedCompositeFieldContainer[UploadPart]
     noise: _containers.RepeatedCompositeFieldContainer[UploadPart]
-    def __init__(self, data: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ..., noise: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ...) -> None: ...
+    cohort_noise: _containers.RepeatedCompositeFieldContainer[UploadPart]
+    def __init__(self, data: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ..., noise: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ..., cohort_noise: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ...) -> None: ...

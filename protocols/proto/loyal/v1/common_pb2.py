@@ -24,27 +24,27 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15loyal/v1/common.proto\x12\x08loyal.v1\"\xf8\x03\n\x07JobSpec\x12\x0e\n\x06job_id\x18\x01 \x01(\x0c\x12\x13\n\x0bpublic_seed\x18\x02 \x01(\x0c\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\x12\x11\n\tclip_norm\x18\x05 \x01(\x01\x12\r\n\x05scale\x18\x06 \x01(\x01\x12\x16\n\x0e\x63ommittee_size\x18\x07 \x01(\r\x12\x11\n\tthreshold\x18\x08 \x01(\r\x12\x18\n\x10noise_multiplier\x18\t \x01(\x01\x12\x12\n\nmin_cohort\x18\n \x01(\r\x12\x13\n\x0bparams_name\x18\x0c \x01(\t\x12\x13\n\x0b\x63ohort_size\x18\x0e \x01(\r\x12\x12\n\nmodel_name\x18\x0f \x01(\t\x12\x12\n\nmodel_seed\x18\x10 \x01(\r\x12\x1c\n\x14server_learning_rate\x18\x11 \x01(\x01\x12\x13\n\x0bpolicy_spec\x18\x12 \x01(\t\x12%\n\trotations\x18\x13 \x03(\x0b\x32\x12.loyal.v1.Rotation\x12\x0e\n\x06rounds\x18\x14 \x01(\r\x12\x16\n\x0eparticipations\x18\x15 \x01(\r\x12\x16\n\x0emin_separation\x18\x16 \x01(\r\x12\x16\n\x0ehonest_members\x18\x17 \x01(\r\x12\x13\n\x0bmember_keys\x18\x18 \x03(\x0c\x12\x15\n\rprove_uploads\x18\x19 \x01(\x08J\x04\x08\x04\x10\x05J\x04\x08\x0b\x10\x0cJ\x04\x08\r\x10\x0e\"4\n\x0cKeySignature\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"J\n\x08Rotation\x12\x13\n\x0b\x61\x66ter_round\x18\x01 \x01(\r\x12\x16\n\x0e\x63ommittee_size\x18\x02 \x01(\r\x12\x11\n\tthreshold\x18\x03 \x01(\r\"\x80\x01\n\x0cSubmitHeader\x12\r\n\x05round\x18\x01 \x01(\r\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\r\n\x05nonce\x18\x03 \x01(\x0c\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x04\x12\x16\n\x0epayload_digest\x18\x05 \x01(\x0c\x12\x11\n\tsignature\x18\x06 \x01(\x0c\"O\n\x0bSubmitChunk\x12(\n\x06header\x18\x01 \x01(\x0b\x32\x16.loyal.v1.SubmitHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"D\n\x0eSubmitResponse\x12\r\n\x05round\x18\x01 \x01(\r\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\r\"\x05\n\x03\x41\x63k*\x93\x02\n\nRoundState\x12\x1b\n\x17ROUND_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12ROUND_STATE_KEYGEN\x10\x01\x12\x14\n\x10ROUND_STATE_OPEN\x10\x02\x12\x1a\n\x16ROUND_STATE_COLLECTING\x10\x03\x12\x16\n\x12ROUND_STATE_CLOSED\x10\x04\x12\x1a\n\x16ROUND_STATE_AGGREGATED\x10\x05\x12!\n\x1dROUND_STATE_RELEASE_REQUESTED\x10\x06\x12\x18\n\x14ROUND_STATE_RELEASED\x10\x07\x12\x14\n\x10ROUND_STATE_DONE\x10\x08\x12\x17\n\x13ROUND_STATE_HANDOFF\x10\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15loyal/v1/common.proto\x12\x08loyal.v1\"\xb7\x04\n\x07JobSpec\x12\x0e\n\x06job_id\x18\x01 \x01(\x0c\x12\x13\n\x0bpublic_seed\x18\x02 \x01(\x0c\x12\x0b\n\x03\x64im\x18\x03 \x01(\r\x12\x11\n\tclip_norm\x18\x05 \x01(\x01\x12\r\n\x05scale\x18\x06 \x01(\x01\x12\x16\n\x0e\x63ommittee_size\x18\x07 \x01(\r\x12\x11\n\tthreshold\x18\x08 \x01(\r\x12\x18\n\x10noise_multiplier\x18\t \x01(\x01\x12\x12\n\nmin_cohort\x18\n \x01(\r\x12\x13\n\x0bparams_name\x18\x0c \x01(\t\x12\x13\n\x0b\x63ohort_size\x18\x0e \x01(\r\x12\x12\n\nmodel_name\x18\x0f \x01(\t\x12\x12\n\nmodel_seed\x18\x10 \x01(\r\x12\x1c\n\x14server_learning_rate\x18\x11 \x01(\x01\x12\x13\n\x0bpolicy_spec\x18\x12 \x01(\t\x12%\n\trotations\x18\x13 \x03(\x0b\x32\x12.loyal.v1.Rotation\x12\x0e\n\x06rounds\x18\x14 \x01(\r\x12\x16\n\x0eparticipations\x18\x15 \x01(\r\x12\x16\n\x0emin_separation\x18\x16 \x01(\r\x12\x16\n\x0ehonest_members\x18\x17 \x01(\r\x12\x13\n\x0bmember_keys\x18\x18 \x03(\x0c\x12\x15\n\rprove_uploads\x18\x19 \x01(\x08\x12\x1a\n\x12noise_contributors\x18\x1a \x01(\r\x12!\n\x19honest_noise_contributors\x18\x1b \x01(\rJ\x04\x08\x04\x10\x05J\x04\x08\x0b\x10\x0cJ\x04\x08\r\x10\x0e\"4\n\x0cKeySignature\x12\x11\n\tmember_id\x18\x01 \x01(\r\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"J\n\x08Rotation\x12\x13\n\x0b\x61\x66ter_round\x18\x01 \x01(\r\x12\x16\n\x0e\x63ommittee_size\x18\x02 \x01(\r\x12\x11\n\tthreshold\x18\x03 \x01(\r\"\x80\x01\n\x0cSubmitHeader\x12\r\n\x05round\x18\x01 \x01(\r\x12\x12\n\npublic_key\x18\x02 \x01(\x0c\x12\r\n\x05nonce\x18\x03 \x01(\x0c\x12\x13\n\x0btotal_bytes\x18\x04 \x01(\x04\x12\x16\n\x0epayload_digest\x18\x05 \x01(\x0c\x12\x11\n\tsignature\x18\x06 \x01(\x0c\"O\n\x0bSubmitChunk\x12(\n\x06header\x18\x01 \x01(\x0b\x32\x16.loyal.v1.SubmitHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"Z\n\x0eSubmitResponse\x12\r\n\x05round\x18\x01 \x01(\r\x12\x11\n\tduplicate\x18\x02 \x01(\x08\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\r\x12\x14\n\x0cnoise_wanted\x18\x04 \x01(\x08\"\x05\n\x03\x41\x63k*\x93\x02\n\nRoundState\x12\x1b\n\x17ROUND_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12ROUND_STATE_KEYGEN\x10\x01\x12\x14\n\x10ROUND_STATE_OPEN\x10\x02\x12\x1a\n\x16ROUND_STATE_COLLECTING\x10\x03\x12\x16\n\x12ROUND_STATE_CLOSED\x10\x04\x12\x1a\n\x16ROUND_STATE_AGGREGATED\x10\x05\x12!\n\x1dROUND_STATE_RELEASE_REQUESTED\x10\x06\x12\x18\n\x14ROUND_STATE_RELEASED\x10\x07\x12\x14\n\x10ROUND_STATE_DONE\x10\x08\x12\x17\n\x13ROUND_STATE_HANDOFF\x10\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'loyal.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ROUNDSTATE']._serialized_start=962
-  _globals['_ROUNDSTATE']._serialized_end=1237
+  _globals['_ROUNDSTATE']._serialized_start=1047
+  _globals['_ROUNDSTATE']._serialized_end=1322
   _globals['_JOBSPEC']._serialized_start=36
-  _globals['_JOBSPEC']._serialized_end=540
-  _globals['_KEYSIGNATURE']._serialized_start=542
-  _globals['_KEYSIGNATURE']._serialized_end=594
-  _globals['_ROTATION']._serialized_start=596
-  _globals['_ROTATION']._serialized_end=670
-  _globals['_SUBMITHEADER']._serialized_start=673
-  _globals['_SUBMITHEADER']._serialized_end=801
-  _globals['_SUBMITCHUNK']._serialized_start=803
-  _globals['_SUBMITCHUNK']._serialized_end=882
-  _globals['_SUBMITRESPONSE']._serialized_start=884
-  _globals['_SUBMITRESPONSE']._serialized_end=952
-  _globals['_ACK']._serialized_start=954
-  _globals['_ACK']._serialized_end=959
+  _globals['_JOBSPEC']._serialized_end=603
+  _globals['_KEYSIGNATURE']._serialized_start=605
+  _globals['_KEYSIGNATURE']._serialized_end=657
+  _globals['_ROTATION']._serialized_start=659
+  _globals['_ROTATION']._serialized_end=733
+  _globals['_SUBMITHEADER']._serialized_start=736
+  _globals['_SUBMITHEADER']._serialized_end=864
+  _globals['_SUBMITCHUNK']._serialized_start=866
+  _globals['_SUBMITCHUNK']._serialized_end=945
+  _globals['_SUBMITRESPONSE']._serialized_start=947
+  _globals['_SUBMITRESPONSE']._serialized_end=1037
+  _globals['_ACK']._serialized_start=1039
+  _globals['_ACK']._serialized_end=1044
 # @@protoc_insertion_point(module_scope)

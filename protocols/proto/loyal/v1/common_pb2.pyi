@@ -31,7 +31,7 @@ ROUND_STATE_DONE: RoundState
 ROUND_STATE_HANDOFF: RoundState
 
 class JobSpec(_message.Message):
-    __slots__ = ("job_id", "public_seed", "dim", "clip_norm", "scale", "committee_size", "threshold", "noise_multiplier", "min_cohort", "params_name", "cohort_size", "model_name", "model_seed", "server_learning_rate", "policy_spec", "rotations", "rounds", "participations", "min_separation", "honest_members", "member_keys", "prove_uploads")
+    __slots__ = ("job_id", "public_seed", "dim", "clip_norm", "scale", "committee_size", "threshold", "noise_multiplier", "min_cohort", "params_name", "cohort_size", "model_name", "model_seed", "server_learning_rate", "policy_spec", "rotations", "rounds", "participations", "min_separation", "honest_members", "member_keys", "prove_uploads", "noise_contributors", "honest_noise_contributors")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PUBLIC_SEED_FIELD_NUMBER: _ClassVar[int]
     DIM_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,8 @@ class JobSpec(_message.Message):
     HONEST_MEMBERS_FIELD_NUMBER: _ClassVar[int]
     MEMBER_KEYS_FIELD_NUMBER: _ClassVar[int]
     PROVE_UPLOADS_FIELD_NUMBER: _ClassVar[int]
+    NOISE_CONTRIBUTORS_FIELD_NUMBER: _ClassVar[int]
+    HONEST_NOISE_CONTRIBUTORS_FIELD_NUMBER: _ClassVar[int]
     job_id: bytes
     public_seed: bytes
     dim: int
@@ -76,7 +78,9 @@ class JobSpec(_message.Message):
     honest_members: int
     member_keys: _containers.RepeatedScalarFieldContainer[bytes]
     prove_uploads: bool
-    def __init__(self, job_id: _Optional[bytes] = ..., public_seed: _Optional[bytes] = ..., dim: _Optional[int] = ..., clip_norm: _Optional[float] = ..., scale: _Optional[float] = ..., committee_size: _Optional[int] = ..., threshold: _Optional[int] = ..., noise_multiplier: _Optional[float] = ..., min_cohort: _Optional[int] = ..., params_name: _Optional[str] = ..., cohort_size: _Optional[int] = ..., model_name: _Optional[str] = ..., model_seed: _Optional[int] = ..., server_learning_rate: _Optional[float] = ..., policy_spec: _Optional[str] = ..., rotations: _Optional[_Iterable[_Union[Rotation, _Mapping]]] = ..., rounds: _Optional[int] = ..., participations: _Optional[int] = ..., min_separation: _Optional[int] = ..., honest_members: _Optional[int] = ..., member_keys: _Optional[_Iterable[bytes]] = ..., prove_uploads: _Optional[bool] = ...) -> None: ...
+    noise_contributors: int
+    honest_noise_contributors: int
+    def __init__(self, job_id: _Optional[bytes] = ..., public_seed: _Optional[bytes] = ..., dim: _Optional[int] = ..., clip_norm: _Optional[float] = ..., scale: _Optional[float] = ..., committee_size: _Optional[int] = ..., threshold: _Optional[int] = ..., noise_multiplier: _Optional[float] = ..., min_cohort: _Optional[int] = ..., params_name: _Optional[str] = ..., cohort_size: _Optional[int] = ..., model_name: _Optional[str] = ..., model_seed: _Optional[int] = ..., server_learning_rate: _Optional[float] = ..., policy_spec: _Optional[str] = ..., rotations: _Optional[_Iterable[_Union[Rotation, _Mapping]]] = ..., rounds: _Optional[int] = ..., participations: _Optional[int] = ..., min_separation: _Optional[int] = ..., honest_members: _Optional[int] = ..., member_keys: _Optional[_Iterable[bytes]] = ..., prove_uploads: _Optional[bool] = ..., noise_contributors: _Optional[int] = ..., honest_noise_contributors: _Optional[int] = ...) -> None: ...
 
 class KeySignature(_message.Message):
     __slots__ = ("member_id", "signature")
@@ -121,14 +125,16 @@ class SubmitChunk(_message.Message):
     def __init__(self, header: _Optional[_Union[SubmitHeader, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
 
 class SubmitResponse(_message.Message):
-    __slots__ = ("round", "duplicate", "accepted")
+    __slots__ = ("round", "duplicate", "accepted", "noise_wanted")
     ROUND_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    NOISE_WANTED_FIELD_NUMBER: _ClassVar[int]
     round: int
     duplicate: bool
     accepted: int
-    def __init__(self, round: _Optional[int] = ..., duplicate: _Optional[bool] = ..., accepted: _Optional[int] = ...) -> None: ...
+    noise_wanted: bool
+    def __init__(self, round: _Optional[int] = ..., duplicate: _Optional[bool] = ..., accepted: _Optional[int] = ..., noise_wanted: _Optional[bool] = ...) -> None: ...
 
 class Ack(_message.Message):
     __slots__ = ()
