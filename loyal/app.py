@@ -35,6 +35,8 @@ GROUPS: dict[str, str] = {
     "bench": "Benchmarks, written as JSON + Markdown.",
     "demo": "The main job on embedded defaults.",
     "methods": "Research methods: list them, run one as a reproducible experiment.",
+    "audit": "Audit a job from its public release log and the chain (epsilon, participation, releases).",
+    "ledger": "The contributor ledger: export the release log, commit it on chain, claim shares.",
 }
 
 
