@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from pathlib import Path
 from typing import Any
+
+from loyal.config import read_toml
 
 AGGREGATIONS = ("fedavg", "dp-fedavg", "dpftrl-plaintext", "dpftrl-ssa")
 TASKS = ("shakespeare", "digits")
@@ -184,12 +185,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Si
 
         shipped = Path(str(resources.files("loyal.configs") / f"{path.name}.toml"))
         path = shipped if shipped.is_file() else path
-    if not path.is_file():
-        raise ValueError(f"config file not found: {path}")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path}: invalid TOML: {e}") from None
+    raw = read_toml(path, missing=ValueError)
     flat: dict[str, Any] = {}
     for section, table in raw.items():
         if section not in SECTIONS or not isinstance(table, dict):

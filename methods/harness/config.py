@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from loyal.config import read_toml
 
 
 class ConfigError(ValueError):
@@ -77,13 +78,7 @@ def load_config(config_cls: type, path: str | Path | None = None, quick_override
     """
     values: dict[str, Any] = dict(quick_overrides or {})
     if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
-        try:
-            data = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        data = read_toml(path, ConfigError)
         if len(data) == 1 and isinstance(next(iter(data.values())), dict):
             data = next(iter(data.values()))
         values.update(data)

@@ -40,7 +40,7 @@ def test_gboard_config_mirrors_the_production_schema() -> None:
     ("[rounds]\nrounds = 'ten'\n", "rounds must be of type int, got 'ten'"),
     ("[aggregation]\naggregation = 'dp-fedavg'\n", "noise_multiplier must be > 0"),
     ("[ssa]\nthreshold = 9\n", r"threshold must be in \[1, committee_size=5\]"),
-    ("[rounds = \n", "invalid TOML"),
+    ("[rounds = \n", "not valid TOML"),
 ])
 def test_load_config_fails_on_bad_input(tmp_path, text, message) -> None:
     path = tmp_path / "bad.toml"
