@@ -139,8 +139,18 @@ def reusable_arms(previous: dict[str, Any] | None, config: HeadlineConfig) -> di
     for key, value in previous.get("config", {}).items():
         if key not in ("arms", "noise_contributors", "honest_fraction", "quick") and key in mine and mine[key] != value:
             raise ValueError(f"the reused run differs in {key}: {value!r} there, {mine[key]!r} here")
-    return {eps: {a: {k: v for k, v in r.items() if k not in _DERIVED} for a, r in block["arms"].items()}
-            for eps, block in previous.get("epsilons", {}).items()}
+    blocks = previous.get("partial") or {eps: b["arms"] for eps, b in previous.get("epsilons", {}).items()}
+    return {eps: {a: {k: _nonfinite(v) for k, v in r.items() if k not in _DERIVED} for a, r in arms.items()}
+            for eps, arms in blocks.items()}
+
+
+def _nonfinite(value: Any) -> Any:
+    """Inverse of `finite` for one arm field: None was inf (an epsilon), None in a list was nan (a curve)."""
+    if value is None:
+        return math.inf
+    if isinstance(value, list):
+        return [math.nan if v is None else v for v in value]
+    return value
 
 
 def run_headline(task: str, quick: bool = False, on_round: Callable[[], None] | None = None,

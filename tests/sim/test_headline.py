@@ -15,7 +15,7 @@ from loyal.methods.fl.dp_common import PrivacyConfig
 from loyal.methods.fl.dpftrl_ssa import DPFTRLSsa, SsaSettings, noise_from_committee
 from loyal.protocols.rlwe.encoding import FixedPointEncoder
 from loyal.sim.headline import ARMS, CONTROL, Headline, HeadlineConfig, round_sum
-from loyal.sim.headline_run import run_headline, write_outputs
+from loyal.sim.headline_run import finite, run_headline, write_outputs
 from loyal.sim.headline_tasks import bigram_counts, bigram_gradient
 
 TINY = HeadlineConfig(
@@ -169,10 +169,10 @@ def test_cohort_overhead_and_equivalent_epsilons() -> None:
 
 
 def test_a_run_reuses_the_arms_of_a_finished_run_and_adds_new_ones(tmp_path) -> None:
-    base = dataclasses.replace(TINY, arms=("identity-ssa", "banded-ssa"), epsilons=(2.0,), momenta=(0.9,))
-    first = json.loads(json.dumps(run_headline("linear", True, config=base, task_object=_LinearTask())))
+    base = dataclasses.replace(TINY, arms=("fedavg", "identity-ssa", "banded-ssa"), epsilons=(2.0,), momenta=(0.9,))
+    first = json.loads(json.dumps(finite(run_headline("linear", True, config=base, task_object=_LinearTask()))))
     task = _LinearTask()
-    wider = dataclasses.replace(base, arms=("identity-ssa", "banded-ssa", "banded-ssa-cohort"))
+    wider = dataclasses.replace(base, arms=("fedavg", "identity-ssa", "banded-ssa", "banded-ssa-cohort"))
     second = run_headline("linear", True, config=wider, task_object=task, reuse=first)
     # Only the new arm ran (tuning over 1 grid point + 3 seeds, 12 rounds each); the reused ones are identical.
     assert len(task.seen) == (1 + 3) * 12
