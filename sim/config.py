@@ -23,7 +23,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "clip_norm", "noise_multiplier", "per_round_noise_multiplier", "target_epsilon", "delta", "mechanism", "participations", "min_separation",
     ),
     "ssa": ("scale", "scale_bits", "committee_size", "threshold", "rotate_every", "params", "deterministic",
-            "prove_uploads"),
+            "prove_uploads", "noise_contributors", "honest_noise_contributors"),
     "clients": (
         "availability", "dropout", "mid_upload_dropout", "straggler_mean_s", "deadline_s", "client_cpus", "actors",
     ),
@@ -55,7 +55,8 @@ class SimConfig:
         (enforced by the cohort sampler, so the ε report holds).
       ssa: scale, scale_bits, committee_size, threshold, rotate_every R, params (RLWE set name or ""),
         deterministic (derive PRNGs from the seed: simulation only), prove_uploads (zero-knowledge proofs of
-        every upload, default false: a simulation trusts its own clients; ~0.4 s per upload on one core).
+        every upload, default false: a simulation trusts its own clients; ~0.4 s per upload on one core),
+        noise_contributors n_c >= 0 and honest_noise_contributors h_c in [0, n_c] (cohort noise, `Job`).
       clients: availability in (0, 1] (chance a client is online in a round); dropout in [0, 1) (drops
         before uploading); mid_upload_dropout in [0, 1) (upload truncated); straggler_mean_s >= 0 (mean of
         an exponential extra latency); deadline_s > 0 (later uploads are discarded); client_cpus in (0, 2]
@@ -104,6 +105,8 @@ class SimConfig:
     params: str = ""
     deterministic: bool = True
     prove_uploads: bool = False
+    noise_contributors: int = 0
+    honest_noise_contributors: int = 0
     availability: float = 1.0
     dropout: float = 0.0
     mid_upload_dropout: float = 0.0
@@ -150,6 +153,10 @@ class SimConfig:
         need(self.round_seconds > 0, "round_seconds", "> 0")
         need(1 <= self.threshold <= self.committee_size, "threshold", f"in [1, committee_size={self.committee_size}]")
         need(self.rotate_every >= 0, "rotate_every", ">= 0")
+        need(0 <= self.noise_contributors <= self.clients_per_round, "noise_contributors",
+             f"in [0, clients_per_round={self.clients_per_round}]")
+        need(0 <= self.honest_noise_contributors <= self.noise_contributors, "honest_noise_contributors",
+             f"in [0, noise_contributors={self.noise_contributors}]")
         need(0 <= self.server_restart_round <= self.rounds, "server_restart_round", f"in [0, rounds={self.rounds}]")
         need(0 <= self.committee_offline_round <= self.rounds, "committee_offline_round", f"in [0, rounds={self.rounds}]")
         need(all(1 <= i <= self.committee_size for i in self.committee_offline), "committee_offline",

@@ -83,6 +83,7 @@ def ssa_settings(config: SimConfig) -> SsaSettings:
         scale=config.scale, scale_bits=config.scale_bits, committee_size=config.committee_size,
         threshold=config.threshold, rotate_every=config.rotate_every, params=config.params or None,
         insecure_seed=config.seed if config.deterministic else None, prove_uploads=config.prove_uploads,
+        noise_contributors=config.noise_contributors, honest_noise_contributors=config.honest_noise_contributors,
     )
 
 

@@ -174,3 +174,23 @@ def test_ticket_travels_as_validated_data_not_pickle() -> None:
     for bad in (data[:5], data[:40], data[:-4], b"\x05\x00\x00\x00\x00\x00\x00\x00{}{}{"):
         with pytest.raises(ValueError):
             ticket_from_bytes(bad)
+
+
+def test_dpftrl_ssa_takes_cohort_noise_shares_and_reports_the_floor() -> None:
+    """Issue 15: 2 of the 4 clients add noise-only shares; the round's log counts 4 members + 2 cohort shares,
+    less noise per share (sigma^2/(h + h_c)) and the report states the epsilon if the cohort lied."""
+    import dataclasses
+
+    settings = dataclasses.replace(SETTINGS, noise_contributors=2, honest_noise_contributors=2)
+    agg = DPFTRLSsa(_privacy(0.5), DIM, settings)
+    agg.apply(torch.zeros(DIM, dtype=torch.float64), _updates(0), [1.0] * CLIENTS)
+    header = agg.state.core.log[0].header
+    assert (header.num_clients, header.num_noise) == (CLIENTS, 4 + 2)
+    report = agg.privacy_report()
+    h = 2  # committee 4 of 3: min(t, n - t + 1)
+    assert report["noise_overhead"] == pytest.approx(math.sqrt((4 + 2) / (h + 2)))
+    assert report["floor_noise_multiplier"] == pytest.approx(0.5 * math.sqrt(h / (h + 2)))
+    assert report["epsilon_floor"] == pytest.approx(accounting.epsilon(0.5 * math.sqrt(h / (h + 2)), 1e-5))
+    assert report["epsilon_floor"] > report["epsilon"]
+    assert "noise_overhead" in DPFTRLSsa(_privacy(0.5), DIM, SETTINGS).privacy_report()
+    assert "epsilon_floor" not in DPFTRLSsa(_privacy(0.5), DIM, SETTINGS).privacy_report()
