@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import pathlib
 import secrets
 
@@ -47,6 +48,8 @@ def _start(args: argparse.Namespace) -> int:
         synchronous=args.synchronous, reissue_seconds=args.reissue_seconds, authority=authority,
     )
     coord.job.check_secure(args.insecure)  # the stored job on a restart, too
+    for issue in coord.job.security_issues():  # accepted with --insecure: say what was accepted
+        logging.getLogger("loyal.server").warning("insecure job: %s", issue)
     asyncio.run(serve(coord, host=args.host, port=args.port, tls_dir=args.tls_dir, port_file=args.port_file,
                       insecure=args.insecure))
     return 0
