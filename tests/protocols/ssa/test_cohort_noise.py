@@ -141,3 +141,29 @@ def test_members_audit_the_cohort_shares() -> None:
     disguised = RoundParts(0, data, members[1:], (members[0], honest.cohort_noise[0]))
     with pytest.raises(LogIntegrityError):
         check_round_parts(cfg, header, disguised, pk, None)
+
+
+def test_a_restored_round_replays_its_cohort_noise_in_arrival_order() -> None:
+    """What a restarted server does with its stored uploads (`RoundDriver.replay`): the cohort share counts
+    again; stored out of order (noise before its data) it is refused, not silently counted."""
+    from loyal.protocols.ssa.rounds import StoredRound
+
+    job = _job(2, 2)
+    driver, committee, st = _start(job, member_noise=False)
+    pk, cfg = st.core.public_key_hat, job.config_for_epoch(0)
+    uploads = [(Kind.NOISE_CONTRIBUTION, m, f) for m, f in zip(cfg.committee, committee.noise(list(cfg.committee), 0, pk))]
+    uploads += [(Kind.CLIENT_CONTRIBUTION, c, SsaClient(cfg).create_contribution(
+        np.zeros(DIM), round_index=0, client_id=c, public_key_hat=pk, prng=InsecureFakePrng(c))) for c in range(2)]
+    uploads.append((Kind.COHORT_NOISE, 1, _noise(job, st, 1)))
+
+    def restored(order):
+        state = driver.create_state()
+        state.replaying = True
+        driver.start(state, pk, 0.0)
+        driver.replay(state, StoredRound(0, RoundStage.COLLECTING, 0.0, uploads=tuple(order)), 0.0)
+        return state
+
+    again = restored(uploads)
+    assert (again.clients, again.noise_shares, again.cohort_noise) == (2, 3, 1) and driver.noise_wanted(again)
+    with pytest.raises(ProtocolStateError, match="client 1 sent no data to round 0"):
+        restored([uploads[-1], *uploads[:-1]])
