@@ -134,7 +134,9 @@ def run(args: argparse.Namespace) -> dict:
         committee_size=3, threshold=2, noise_multiplier=0.0, params_name="rlwe-n4096", rounds=1, prove_uploads=False,
     )
     tmp = tempfile.mkdtemp(prefix="loyal-bench-server-")
-    coord = open_coordinator(os.path.join(tmp, "s.db"), job=job, round_seconds=3600, tokens=[f"t{i}" for i in range(total)])
+    synchronous = getattr(args, "synchronous", "FULL")
+    coord = open_coordinator(os.path.join(tmp, "s.db"), job=job, round_seconds=3600, tokens=[f"t{i}" for i in range(total)],
+                             synchronous=synchronous)
 
     async def start_real(h: _Loop) -> None:
         ready = asyncio.Event()
@@ -197,7 +199,7 @@ def run(args: argparse.Namespace) -> dict:
     ratio = {load: statistics.median(noop_t / server_t for noop_t, server_t in zip(times[f"noop_{load}"], times[f"server_{load}"]))
              for load in ("seq", "conc")}
     return {
-        "dim": dim, "submissions": n, "streams": STREAMS, "repeats": REPEATS,
+        "dim": dim, "submissions": n, "streams": STREAMS, "repeats": REPEATS, "synchronous": synchronous,
         "parameter_set": config.selection.params.name, "upload_bytes": upload, "prove_uploads": job.prove_uploads,
         "server_submissions_per_s": rate["server_conc"], "noop_submissions_per_s": rate["noop_conc"],
         "ratio_vs_noop": ratio["conc"],
@@ -217,7 +219,10 @@ def markdown(r: dict) -> str:
     return "\n".join([
         f"# Server benchmark (d={r['dim']}, {r['submissions']} uploads of {r['upload_bytes']} B per load, set {r['parameter_set']})",
         "",
-        f"Median of {r['repeats']} interleaved repetitions; synchronous=FULL (payload fdatasync'd and row committed before each answer).",
+        f"Median of {r['repeats']} interleaved repetitions; "
+        + ("synchronous=FULL (payload fdatasync'd and row committed before each answer)."
+           if r.get("synchronous", "FULL") == "FULL" else
+           "synchronous=NORMAL (no fsync before an answer: survives a killed process, not a power loss)."),
         "",
         "| measure | SSA server | no-op gRPC service | ratio |",
         "|---|---|---|---|",
