@@ -26,6 +26,9 @@ METHODS: dict[str, str] = {
     "zip_fit": "loyal.methods.zip_fit.experiment",
     "model_collapse": "loyal.methods.model_collapse.experiment",
     "near_access_freeness": "loyal.methods.near_access_freeness.experiment",
+    "backtranslation": "loyal.methods.backtranslation.experiment",
+    "ttt": "loyal.methods.ttt.experiment",
+    "weightnorm": "loyal.methods.weightnorm.experiment",
 }
 
 
