@@ -29,6 +29,7 @@ METHODS: dict[str, str] = {
     "backtranslation": "loyal.methods.backtranslation.experiment",
     "ttt": "loyal.methods.ttt.experiment",
     "weightnorm": "loyal.methods.weightnorm.experiment",
+    "lota": "loyal.methods.lota.experiment",
 }
 
 
