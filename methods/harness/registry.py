@@ -29,6 +29,8 @@ METHODS: dict[str, str] = {
     "backtranslation": "loyal.methods.backtranslation.experiment",
     "ttt": "loyal.methods.ttt.experiment",
     "weightnorm": "loyal.methods.weightnorm.experiment",
+    "s4s": "loyal.methods.s4s.experiment",
+    "dp_inversion": "loyal.methods.dp_inversion.experiment",
     "lota": "loyal.methods.lota.experiment",
 }
 
