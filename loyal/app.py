@@ -37,6 +37,7 @@ GROUPS: dict[str, str] = {
     "methods": "Research methods: list them, run one as a reproducible experiment.",
     "audit": "Audit a job from its public release log and the chain (epsilon, participation, releases).",
     "ledger": "The contributor ledger: export the release log, commit it on chain, claim shares.",
+    "guardrail": "The K-12 guardrail: serve it over HTTP, evaluate it against baselines.",
 }
 
 

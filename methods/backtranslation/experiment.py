@@ -182,7 +182,8 @@ def _expected_instruction(document_id: str) -> str:
 
 def summarize(config: BacktranslationConfig, results: list[dict], out_dir: Path) -> tuple[dict, list[str]]:
     """Writes pairs.jsonl and the figures; returns filtering, grounding, diversity and separability metrics."""
-    from loyal.methods.backtranslation import embed, figures
+    from loyal.methods.backtranslation import figures
+    from loyal.methods.kit import embed
 
     records = [r for result in results for r in result["records"]]
     references = {k: v for result in results for k, v in result["references"].items()}

@@ -31,6 +31,8 @@ METHODS: dict[str, str] = {
     "weightnorm": "loyal.methods.weightnorm.experiment",
     "s4s": "loyal.methods.s4s.experiment",
     "dp_inversion": "loyal.methods.dp_inversion.experiment",
+    "guardrail": "loyal.methods.guardrail.experiment",
+    "proof_search": "loyal.methods.proof_search.experiment",
     "lota": "loyal.methods.lota.experiment",
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loyal.methods.backtranslation import embed
+from loyal.methods.kit import embed
 
 TEXTS = [
     "The cat sat on the mat.",

