@@ -24,7 +24,7 @@ from eth_account.signers.local import LocalAccount
 from loyal.contracts.eip712 import Domain, response_message, sign_response, try_recover
 from loyal.contracts.merkle import hash_text
 
-__all__ = ["HostServer", "SignedOutput", "host_address", "query_host"]
+__all__ = ["HostServer", "JsonHandler", "SignedOutput", "host_address", "query_host"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +68,23 @@ class SignedOutput:
         """The address that signed this answer under `domain` by the contract's rules, or None (see `try_recover`)."""
         message = response_message(domain, self.prompt_hash, self.output_hash, self.timestamp, self.endpoint_hash)
         return try_recover(message, self.signature)
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A request handler that answers JSON and logs at debug (the host's, and the guardrail's in front of it)."""
+
+    log_prefix = "host"
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        logger.debug(self.log_prefix + ": " + format, *args)
+
+    def _reply(self, code: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 class HostServer:
@@ -124,18 +141,7 @@ class HostServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
-                logger.debug("host: " + format, *args)
-
-            def _reply(self, code: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:  # noqa: N802 (stdlib name)
                 if self.path == "/health":
                     self._reply(200, {"host": server._account.address,

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from loyal.contracts.host import JsonHandler
 from loyal.methods.guardrail.classifiers import Verdict
 
 logger = logging.getLogger(__name__)
@@ -148,17 +149,8 @@ class GuardrailServer:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         guard = self._guard
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
-                logger.debug("guardrail: " + format, *args)
-
-            def _reply(self, code: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        class Handler(JsonHandler):
+            log_prefix = "guardrail"
 
             def do_GET(self) -> None:  # noqa: N802 (stdlib name)
                 if self.path == "/health":
