@@ -34,6 +34,7 @@ METHODS: dict[str, str] = {
     "guardrail": "loyal.methods.guardrail.experiment",
     "proof_search": "loyal.methods.proof_search.experiment",
     "lota": "loyal.methods.lota.experiment",
+    "jailbreak_transfer": "loyal.methods.jailbreak_transfer.experiment",
 }
 
 
