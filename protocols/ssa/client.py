@@ -15,7 +15,7 @@ from loyal.protocols.rlwe.kahe import KaheCiphertext
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.rlwe.sampling import discrete_gaussian
 from loyal.protocols.ssa.config import SsaConfig
-from loyal.protocols.ssa.messages import ClientContribution, CohortNoise, Kind, NoiseContribution, serialize_contribution
+from loyal.protocols.ssa.messages import CONTRIBUTIONS, ClientContribution, Kind, serialize_contribution
 from loyal.protocols.zk import ahe as zk
 
 
@@ -112,5 +112,4 @@ def _noise_share(config: SsaConfig, kind: Kind, round_index: int, sender: int, p
                  prng: AesCtrPrng) -> bytes:
     z = discrete_gaussian(prng, config.member_noise_sigma, (config.dim,))
     kahe_ct, ahe_ct, proof = encrypt_vector(config, z, public_key_hat, prng, proof_context(config, kind, round_index, sender))
-    cls = NoiseContribution if kind == Kind.NOISE_CONTRIBUTION else CohortNoise
-    return serialize_contribution(cls(round_index, sender, kahe_ct, ahe_ct, proof), config.job_id)
+    return serialize_contribution(CONTRIBUTIONS[kind](round_index, sender, kahe_ct, ahe_ct, proof), config.job_id)

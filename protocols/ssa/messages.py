@@ -31,6 +31,11 @@ class ClientContribution:
     ahe: AheCiphertext = dataclasses.field(repr=False)
     proof: bytes = dataclasses.field(default=b"", repr=False)  # `loyal.protocols.zk.ahe` proof of `ahe`
 
+    @property
+    def sender(self) -> int:
+        """The id the frame names (the client's)."""
+        return self.client_id
+
 
 @dataclasses.dataclass(frozen=True)
 class NoiseContribution:
@@ -41,6 +46,11 @@ class NoiseContribution:
     kahe: KaheCiphertext = dataclasses.field(repr=False)
     ahe: AheCiphertext = dataclasses.field(repr=False)
     proof: bytes = dataclasses.field(default=b"", repr=False)
+
+    @property
+    def sender(self) -> int:
+        """The id the frame names (the member's)."""
+        return self.member_index
 
 
 @dataclasses.dataclass(frozen=True)
@@ -138,11 +148,10 @@ class Release:
 def serialize_contribution(msg: ClientContribution | NoiseContribution, job_id: bytes) -> bytes:
     """Frames a client, member-noise or cohort-noise contribution."""
     kind = next(k for k, cls in CONTRIBUTIONS.items() if type(msg) is cls)
-    sender = msg.member_index if kind == Kind.NOISE_CONTRIBUTION else msg.client_id
     arrays, meta = [msg.kahe.b_hat, msg.ahe.c0_hat, msg.ahe.c1_hat], {}
     if msg.proof:  # a 4th array: the proof's bytes as u32 words
         meta, arrays = {"proof_bytes": len(msg.proof)}, [*arrays, np.frombuffer(msg.proof + bytes(-len(msg.proof) % 4), "<u4")]
-    return _frame(kind, job_id, msg.round_index, sender, meta, arrays)
+    return _frame(kind, job_id, msg.round_index, msg.sender, meta, arrays)
 
 
 def parse_contribution(

@@ -50,8 +50,7 @@ class Contribution:
     @property
     def sender(self) -> int:
         """The member index (member noise shares) or client id (data and cohort noise) the frame names."""
-        m = self.message
-        return m.member_index if self.kind == Kind.NOISE_CONTRIBUTION else m.client_id
+        return self.message.sender
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,8 +156,7 @@ class SsaServer:
             num_polys=self.config.num_polys, kind=kind, verify_digest=self.verify_digests,
         )
         if self.config.prove_uploads:  # before any aggregate changes (issue 14, attack 1)
-            sender = msg.member_index if kind == Kind.NOISE_CONTRIBUTION else msg.client_id
-            verify_part(self.config, public_key_hat, kind, msg.round_index, sender, msg.ahe, msg.proof)
+            verify_part(self.config, public_key_hat, kind, msg.round_index, msg.sender, msg.ahe, msg.proof)
         return Contribution(kind, msg, digest)
 
     def check_contribution(self, state: ServerState, data: bytes, kind: Kind, parsed: Contribution | None = None) -> Contribution:

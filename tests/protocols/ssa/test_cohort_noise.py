@@ -127,7 +127,7 @@ def test_members_audit_the_cohort_shares() -> None:
     def part(frame: bytes, kind: Kind):
         m, _ = parse_contribution(frame, job_id=cfg.job_id, kahe_ring=cfg.kahe.ring, ahe_ring=cfg.ahe.ring,
                                   num_polys=cfg.num_polys, kind=kind)
-        return (m.member_index if kind == Kind.NOISE_CONTRIBUTION else m.client_id, m.ahe, m.proof)
+        return (m.sender, m.ahe, m.proof)
 
     members = tuple(part(f, Kind.NOISE_CONTRIBUTION) for f in shares)
     data = tuple(part(frames[("client", c)], Kind.CLIENT_CONTRIBUTION) for c in range(2))
