@@ -2,8 +2,11 @@
 """Server benchmark: sustained SSA submissions per second on loopback at d = 10^5, as a ratio to a
 no-op gRPC service receiving the same bytes in the same chunks; and server memory per stored round.
 
-Run with `loyal bench server --json [--dim D] [--submissions N]`. Both servers run in this process
-(own event loop in a thread). Two loads, each timed on both servers with the same uploads:
+Run with `loyal bench server --json [--dim D] [--submissions N]`. Each server runs in its own process,
+as deployed: the SSA server is `loyal server start` (plaintext on loopback, `server.process`), the
+no-op service `python -m loyal.benchmarks.server`; the clients and the committee members run in this
+process. (In one process the clients' threads hold the GIL whenever the server's thread comes back
+from a system call, so every write or flush cost the server up to a 5 ms switch interval.) Two loads, each timed on both servers with the same uploads:
 *sequential* (one client, each upload waits for the previous answer: latency-bound) and *concurrent*
 (STREAMS clients, each with its own channel, N uploads in all: the server's throughput). The loads are
 interleaved noop/server REPEATS times and the median of each is reported, so load drift on a shared
@@ -11,8 +14,9 @@ machine hits both servers alike. Encryption happens before the clock starts (the
 measured by `loyal bench ssa`); uploads carry no proofs (`Job.prove_uploads` off: a proof's
 verification, ~0.1 s per upload at rlwe-n8192, is timed by the proof rows of `loyal bench ssa` and
 would bound any server at ~10 uploads/s). The store uses synchronous=FULL, as `loyal server start`
-does by default: every acknowledged upload's payload is flushed (fdatasync, group commit) and its row
-committed before the answer.
+does by default: every acknowledged upload's payload and then its row are flushed (fdatasync, group
+commit shared by concurrent uploads) before the answer. After the run the round is read back from the
+store as a restart would (`open_coordinator`) to report its memory.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import pathlib
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -31,6 +38,7 @@ import grpc
 from loyal.client.committee import CommitteeRunner
 from loyal.client.grpc_client import Session
 from loyal.client.tls import Identity
+from loyal.protocols.proto import convert
 from loyal.protocols.ssa.job import Job
 from loyal.protocols.proto.loyal.v1 import client_pb2, common_pb2
 from loyal.protocols.rlwe.prng import AesCtrPrng
@@ -44,30 +52,8 @@ STREAMS = 4
 REPEATS = 3
 
 
-class _Loop:
-    """Runs a coroutine factory's server in a background event loop."""
-
-    def __init__(self, start) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.port = None
-        self._start = start
-        self._stop = None
-        self._ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        self._ready.wait(30)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self._stop = asyncio.Event()
-        self.loop.run_until_complete(self._start(self))
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self._stop.set)
-        self.thread.join(30)
-
-
-async def _noop_server(h: _Loop) -> None:
+async def _noop_server(port_file: str) -> None:
+    """A gRPC service with the SSA server's Submit signature and limits that only counts the bytes."""
     async def submit(request_iterator, context):
         n = 0
         async for chunk in request_iterator:
@@ -81,11 +67,32 @@ async def _noop_server(h: _Loop) -> None:
             response_serializer=common_pb2.SubmitResponse.SerializeToString),
     })
     server.add_generic_rpc_handlers((handler,))
-    h.port = server.add_insecure_port("127.0.0.1:0")
+    port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    h._ready.set()
-    await h._stop.wait()
-    await server.stop(0)
+    with open(port_file + ".tmp", "w") as f:
+        f.write(str(port))
+    os.replace(port_file + ".tmp", port_file)
+    await server.wait_for_termination()
+
+
+class _NoopProcess:
+    """The no-op service in its own process (`python -m loyal.benchmarks.server PORT_FILE`), like the server."""
+
+    def __init__(self, folder: str) -> None:
+        port_file = os.path.join(folder, "noop.port")
+        self.proc = subprocess.Popen([sys.executable, "-m", "loyal.benchmarks.server", port_file],
+                                     env=dict(os.environ, OMP_NUM_THREADS="1"))
+        end = time.monotonic() + 60
+        while not os.path.exists(port_file):
+            if self.proc.poll() is not None or time.monotonic() > end:
+                self.proc.kill()
+                raise RuntimeError("the no-op gRPC service did not start")
+            time.sleep(0.05)
+        self.address = f"127.0.0.1:{int(open(port_file).read())}"
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
 
 
 def _upload_all(address: str, jobs: list[tuple[object, bytes]], job_id: bytes, streams: int) -> float:
@@ -124,7 +131,8 @@ def _upload_all(address: str, jobs: list[tuple[object, bytes]], job_id: bytes, s
 
 
 def run(args: argparse.Namespace) -> dict:
-    from loyal.server.app import open_coordinator, serve
+    from loyal.server.app import open_coordinator
+    from loyal.server.process import ServerProcess
 
     n, dim = args.submissions, args.dim
     total = 2 * REPEATS * n + 1  # every timed upload is a distinct client; the last one closes the round
@@ -133,67 +141,63 @@ def run(args: argparse.Namespace) -> dict:
         job_id=os.urandom(16), public_seed=os.urandom(32), dim=dim, cohort_size=total, clip_norm=1.0, scale=1024.0,
         committee_size=3, threshold=2, noise_multiplier=0.0, params_name="rlwe-n4096", rounds=1, prove_uploads=False,
     )
-    tmp = tempfile.mkdtemp(prefix="loyal-bench-server-")
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="loyal-bench-server-"))
     synchronous = getattr(args, "synchronous", "FULL")
-    coord = open_coordinator(os.path.join(tmp, "s.db"), job=job, round_seconds=3600, tokens=[f"t{i}" for i in range(total)],
-                             synchronous=synchronous)
+    real = ServerProcess(job, tmp, [f"t{i}" for i in range(total)], round_seconds=3600, reissue_seconds=60,
+                         tls=False, synchronous=synchronous)
+    noop = _NoopProcess(str(tmp))
+    try:
+        members: dict[int, object] = {}
 
-    async def start_real(h: _Loop) -> None:
-        ready = asyncio.Event()
-        task = asyncio.ensure_future(serve(coord, port=0, ready=ready, stop=h._stop))
-        await ready.wait()
-        h.port = ready.port
-        h._ready.set()
-        await task
+        def member(m: int) -> None:
+            members[m] = CommitteeRunner(real.address, m, insecure=True).run(timeout_s=600)
 
-    real = _Loop(start_real)
-    address = f"127.0.0.1:{real.port}"
-    members: dict[int, object] = {}
-
-    def member(m: int) -> None:
-        members[m] = CommitteeRunner(address, m, insecure=True).run(timeout_s=600)
-
-    for m in (1, 2, 3):
-        threading.Thread(target=member, args=(m,), daemon=True).start()
-    with Session(address) as s:
-        idents = []
-        for i in range(total):
-            ident = Identity()
-            ident.client_id = s.call(s.client.Enroll, client_pb2.EnrollRequest(token=f"t{i}", public_key=ident.public_key)).client_id
-            idents.append(ident)
-        while coord.state.core is None:
-            time.sleep(0.05)
+        for m in (1, 2, 3):
+            threading.Thread(target=member, args=(m,), daemon=True).start()
         config = job.config_for_epoch(0)
+        with Session(real.address) as s:
+            idents = []
+            for i in range(total):
+                ident = Identity()
+                ident.client_id = s.call(s.client.Enroll, client_pb2.EnrollRequest(token=f"t{i}", public_key=ident.public_key)).client_id
+                idents.append(ident)
+            end = time.monotonic() + 120
+            while not (key := s.task().public_key_hat):
+                if time.monotonic() > end:
+                    raise RuntimeError("the committee did not publish its key within 120 s")
+                time.sleep(0.05)
+        public_key_hat = convert.residues_from_bytes(key, config.selection.params.ahe_ring, "public_key_hat")
         prng = AesCtrPrng.from_os(b"bench")
         update = (prng.unit_floats(dim) * 2 - 1) / dim**0.5
         uploads = [
             (i, SsaClient(config).create_contribution(update, round_index=0, client_id=i.client_id,
-                                                      public_key_hat=coord.state.core.public_key_hat, prng=prng))
+                                                      public_key_hat=public_key_hat, prng=prng))
             for i in idents
         ]
-    noop = _Loop(_noop_server)
-    noop_address = f"127.0.0.1:{noop.port}"
-    times: dict[str, list[float]] = {k: [] for k in ("noop_seq", "server_seq", "noop_conc", "server_conc")}
-    batches = iter(uploads[i * n:(i + 1) * n] for i in range(2 * REPEATS))
-    for _ in range(REPEATS):
-        for load, streams in (("seq", 1), ("conc", STREAMS)):
-            batch = next(batches)
-            times[f"noop_{load}"].append(_upload_all(noop_address, batch, config.job_id, streams))
-            times[f"server_{load}"].append(_upload_all(address, batch, config.job_id, streams))
-    noop.stop()
-    _upload_all(address, uploads[-1:], config.job_id, 1)
-    end = time.monotonic() + 60
-    while len(members) < 3 and time.monotonic() < end:
-        time.sleep(0.05)
-    load_after = os.getloadavg()
+        times: dict[str, list[float]] = {k: [] for k in ("noop_seq", "server_seq", "noop_conc", "server_conc")}
+        batches = iter(uploads[i * n:(i + 1) * n] for i in range(2 * REPEATS))
+        for _ in range(REPEATS):
+            for load, streams in (("seq", 1), ("conc", STREAMS)):
+                batch = next(batches)
+                times[f"noop_{load}"].append(_upload_all(noop.address, batch, config.job_id, streams))
+                times[f"server_{load}"].append(_upload_all(real.address, batch, config.job_id, streams))
+        _upload_all(real.address, uploads[-1:], config.job_id, 1)
+        end = time.monotonic() + 60
+        while len(members) < 3 and time.monotonic() < end:
+            time.sleep(0.05)
+        load_after = os.getloadavg()
+    finally:
+        noop.stop()
+        real.stop()
+    coord = open_coordinator(str(real.db), job=None, round_seconds=3600)  # the stored round, as a restart reads it
     log = coord.state.core.log[0]
     round_bytes = sum(a.nbytes for a in (log.data_kahe.b_hat, log.noise_kahe.b_hat, log.data_ahe.c0_hat,
                                           log.data_ahe.c1_hat, log.noise_ahe.c0_hat, log.noise_ahe.c1_hat))
-    segment_dir = os.path.join(tmp, "s.db.segments")
-    segment_bytes = sum(os.path.getsize(os.path.join(segment_dir, f)) for f in os.listdir(segment_dir)) if os.path.isdir(segment_dir) else 0
-    sqlite_bytes = sum(os.path.getsize(os.path.join(tmp, f)) for f in os.listdir(tmp) if f.startswith("s.db") and f != "s.db.segments")
-    real.stop()
+    releases = len(coord.releases)
     coord.store.close()
+    segment_dir = tmp / "server.db.segments"
+    segment_bytes = sum(f.stat().st_size for f in segment_dir.iterdir()) if segment_dir.is_dir() else 0
+    sqlite_bytes = sum(f.stat().st_size for f in tmp.iterdir() if f.name.startswith("server.db") and f.is_file())
     upload = len(uploads[0][1])
     rate = {k: statistics.median(n / t for t in v) for k, v in times.items()}
     ratio = {load: statistics.median(noop_t / server_t for noop_t, server_t in zip(times[f"noop_{load}"], times[f"server_{load}"]))
@@ -209,7 +213,7 @@ def run(args: argparse.Namespace) -> dict:
         "server_memory_per_stored_round_bytes": round_bytes,
         "memory_per_round_vs_upload": round_bytes / upload,
         "sqlite_bytes_per_upload": sqlite_bytes / total, "segment_bytes_per_upload": segment_bytes / total,
-        "releases": len(coord.releases),
+        "releases": releases,
         "load_average_before_after": [round(load_before[0], 2), round(load_after[0], 2)],
         "machine": f"{platform.machine()} {platform.python_version()} {os.cpu_count()} cpus (shared)",
     }
@@ -234,3 +238,7 @@ def markdown(r: dict) -> str:
         f"Machine: {r['machine']}; 1-minute load average {r['load_average_before_after'][0]} before, {r['load_average_before_after'][1]} after.",
         "",
     ])
+
+
+if __name__ == "__main__":  # the no-op service's process (`_NoopProcess`)
+    asyncio.run(_noop_server(sys.argv[1]))

@@ -262,9 +262,10 @@ class Coordinator(MemberDesk):
             self.driver.parse_upload, self.state.epoch, core.public_key_hat, _KINDS[kind], up.payload)
 
     def submit(self, up: Upload, kind: str, sender: int, staged: PayloadRef | None = None,
-               parsed: Parsed | None = None) -> tuple[bool, int]:
+               parsed: Parsed | None = None, sync: bool = True) -> tuple[bool, int]:
         """Checks, stores, then applies an upload `authenticate_upload` accepted (payload already durable at
-        `staged`, and parsed by `parse`, if given)."""
+        `staged`, and parsed by `parse`, if given). `sync=False`: the row is flushed by the caller's
+        `store.flush_rows()`, which must return before the upload is acknowledged."""
         seen = self.store.find_submission(up.round_index, up.public_key, up.nonce)
         if seen is not None:
             if seen != up.payload_digest:
@@ -276,14 +277,14 @@ class Coordinator(MemberDesk):
         if c.digest != up.payload_digest:
             raise MessageFormatError("payload does not match its signed payload_digest (truncated or corrupted upload)")
         ref = staged or self.store.stage_payload(up.round_index, up.payload, c.digest)
-        with self.store.transaction() as db:  # durable first (payload, then its row), then memory
+        with self.store.transaction(sync) as db:  # stored first (payload, then its row), then memory
             self.store.add_submission(db, up.round_index, kind, sender, up.public_key, up.nonce, c.digest, ref)
             if self.job.prove_uploads:
                 self.store.add_part(db, up.round_index, kind, sender, encode_part(c.message.ahe, c.message.proof))
             if kind == "client":
                 self.store.add_participation(db, sender, up.round_index)
         self._persist(self.driver.include_upload(self.state, c, time.time()))
-        logger.info("stored %s upload", kind, extra={"event": "upload", "round": up.round_index, "kind": kind, "sender": sender})
+        logger.debug("stored %s upload", kind, extra={"event": "upload", "round": up.round_index, "kind": kind, "sender": sender})
         return False, self.state.clients
 
     # ---- time and observers --------------------------------------------------------------------------

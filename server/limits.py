@@ -14,6 +14,9 @@ MAX_SEND_BYTES = 256 << 20
 SUBMISSION_SLACK_BYTES = 4096
 #: Largest enrollment token / key / signature field, in bytes.
 MAX_SMALL_FIELD = 256
+#: Largest unproven upload parsed on the server's event loop (~0.4 ms per MB); larger ones, and every
+#: upload carrying a proof, are parsed in a worker thread.
+INLINE_PARSE_BYTES = 4 << 20
 #: Bytes of authenticated uploads being received at once; more is refused (RESOURCE_EXHAUSTED, retry).
 MAX_IN_FLIGHT_BYTES = 256 << 20
 

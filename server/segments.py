@@ -4,11 +4,17 @@ each upload's (offset, length, digest) and a ~1 MB frame is written once, not tw
 
 Record layout (little-endian), appended at the file's end:
 
-    | magic "LSG1" (4) | payload length (8) | CRC-32 of payload (4) | payload digest (32) | payload |
+    | magic "LSG2" (4) | payload length (8) | zero (4) | payload digest (32) | payload |
 
-Durability (group commit): `append` writes a record and returns only once it is on disk; one
-`fdatasync` covers every record appended before it, so concurrent callers (threads) share flushes.
-A record is referenced by a SQLite row only after `append` returned, so after a crash the records past
+A read recomputes the payload's digest (`digest_of`, the store's: the upload frame's BLAKE3 trailer,
+checked against the frame) and compares it with the header's and the caller's, so a record is written
+without a second pass over the payload. Records of stores written before (magic "LSG1") carry a CRC-32
+of the payload in the zero field and are checked by it.
+
+Durability (group commit): `write` appends a record to the page cache and `flush` returns once every
+record written before it is on disk; one `fdatasync` covers all of them, so concurrent callers
+(threads) share flushes (`append` is both). A record is referenced by a SQLite row only after its
+`flush` returned, so after a crash the records past
 the last referenced one are unacknowledged (possibly torn): `recover` cuts them off. A referenced
 record that does not read back whole (wrong magic, length, CRC or digest) raises `SegmentError`.
 """
@@ -21,8 +27,13 @@ import re
 import struct
 import threading
 import zlib
+from collections.abc import Callable
 
-MAGIC = b"LSG1"
+import blake3
+
+MAGIC = b"LSG2"
+#: Records written before the digest check: the zero field holds a CRC-32 of the payload.
+LEGACY_MAGIC = b"LSG1"
 DIGEST_BYTES = 32
 _HEADER = struct.Struct(f"<4sQI{DIGEST_BYTES}s")
 #: Bytes before a record's payload.
@@ -61,13 +72,16 @@ class Segments:
       durable: flush each record to disk before `append` returns (`fdatasync`; the store's
         synchronous=FULL). False keeps records in the OS page cache: they survive a process crash
         (SIGKILL) but not power loss (synchronous=NORMAL).
+      digest_of: the digest a payload must have, recomputed on `read` (default: BLAKE3 of the payload).
 
-    Thread safety: `append` may run in several threads at once; the other methods run in one thread
-    (the server's event loop) while no `append` is in flight for the rounds they touch.
+    Thread safety: `append`, `write` and `flush` may run in several threads at once; the other methods
+    run in one thread (the server's event loop) while no `append` or `write` is in flight for the
+    rounds they touch.
     """
 
-    def __init__(self, directory: str, durable: bool = True) -> None:
+    def __init__(self, directory: str, durable: bool = True, digest_of: Callable[[bytes], bytes] | None = None) -> None:
         self.directory, self.durable = directory, durable
+        self._digest_of = digest_of or (lambda payload: blake3.blake3(payload).digest())
         if not os.path.isdir(directory):
             os.makedirs(directory, exist_ok=True)
             _sync_dir(os.path.dirname(os.path.abspath(directory)))
@@ -93,7 +107,18 @@ class Segments:
 
     # ---- writing -----------------------------------------------------------------------------------
     def append(self, round_index: int, payload: bytes, digest: bytes) -> PayloadRef:
-        """Appends one record to round `round_index`'s segment; durable on return (group commit).
+        """Appends one record to round `round_index`'s segment; durable on return (`write`, then `flush`).
+
+        Raises:
+          ValueError: `digest` is not DIGEST_BYTES long or `payload` is empty.
+        """
+        ref = self.write(round_index, payload, digest)
+        self.flush()
+        return ref
+
+    def write(self, round_index: int, payload: bytes, digest: bytes) -> PayloadRef:
+        """Appends one record to round `round_index`'s segment, in the OS page cache (survives a killed
+        process); `flush` makes it durable. No row may reference it before `flush` returned.
 
         Raises:
           ValueError: `digest` is not DIGEST_BYTES long or `payload` is empty.
@@ -102,7 +127,7 @@ class Segments:
             raise ValueError(f"digest must be {DIGEST_BYTES} bytes, got {len(digest)}")
         if not payload:
             raise ValueError("payload must not be empty")
-        header = _HEADER.pack(MAGIC, len(payload), zlib.crc32(payload), digest)
+        header = _HEADER.pack(MAGIC, len(payload), 0, digest)
         with self._lock:
             f = self._open(round_index, create=True)
             offset = f.end
@@ -112,11 +137,18 @@ class Segments:
                 raise OSError(f"short write to {self.path(round_index)}: {written} of {HEADER_BYTES + len(payload)} bytes")
             f.end = offset + written
             self._appended += 1
-            ticket = self._appended
             self._dirty.add(round_index)
-        if self.durable:
-            self._flush(ticket)
         return PayloadRef(round_index, offset, len(payload))
+
+    def flush(self) -> None:
+        """Returns once every record written before the call is on disk (no-op unless `durable`).
+
+        Group commit: one `fdatasync` per dirty segment covers every record written before it, so
+        concurrent callers (threads) share flushes."""
+        if self.durable:
+            with self._lock:
+                ticket = self._appended
+            self._flush(ticket)
 
     def discard(self, ref: PayloadRef) -> bool:
         """Cuts an unreferenced record off if it is still its segment's last (a rejected upload's bytes);
@@ -173,10 +205,12 @@ class Segments:
         where = f"{self.path(ref.round_index)} at offset {ref.offset}"
         if len(raw) != HEADER_BYTES + ref.length:
             raise SegmentError(f"record {where} is truncated: {len(raw)} of {HEADER_BYTES + ref.length} bytes")
-        magic, length, crc, stored_digest = _HEADER.unpack_from(raw)
+        magic, length, check, stored_digest = _HEADER.unpack_from(raw)
         payload = raw[HEADER_BYTES:]
-        if magic != MAGIC or length != ref.length or stored_digest != digest or zlib.crc32(payload) != crc:
-            raise SegmentError(f"record {where} does not match its header, CRC or stored digest (corrupted segment)")
+        whole = (check == 0 and self._digest_of(payload) == digest) if magic == MAGIC else (
+            magic == LEGACY_MAGIC and zlib.crc32(payload) == check)
+        if not whole or length != ref.length or stored_digest != digest:
+            raise SegmentError(f"record {where} does not match its header, digest or stored digest (corrupted segment)")
         return payload
 
     # ---- recovery and compaction -----------------------------------------------------------------------

@@ -130,29 +130,36 @@ _IN_FLIGHT = _InFlight()
 
 
 async def _submit(coord: Coordinator, kind: str, request_iterator, context):
+    """One upload: authenticate and read (`_read_upload`), parse, write and flush the payload, then
+    check, commit the row and apply it in one step on the loop, and answer once the row is on disk.
+
+    Only waits on the disk (the two group-committed flushes, shared by concurrent uploads) and proof
+    verification leave the event loop: each hop to a worker thread costs a GIL hand-off, more than the
+    write or the parse of an unproven upload (benchmarks/server.py)."""
     try:
         up, sender = await _read_upload(coord, request_iterator, kind, _IN_FLIGHT)
+        store = coord.store
         staged = parsed = None
-        if coord.store.find_submission(up.round_index, up.public_key, up.nonce) is None:
-            # The payload's flush and the upload's pure checks (parse, digest, proof) run in threads
-            # (concurrent uploads share one fdatasync) while the loop serves other streams; the state
-            # checks, row and memory then change in one step on the loop, as before.
-            staged, parsed = await asyncio.gather(
-                asyncio.to_thread(coord.store.stage_payload, up.round_index, up.payload, up.payload_digest),
-                asyncio.to_thread(coord.parse(up, kind)), return_exceptions=True)
-            failed = [x for x in (parsed, staged) if isinstance(x, BaseException)]
-            if failed:  # refused or not stored: nothing stays staged; the upload's own fault is named first
-                if not isinstance(staged, BaseException):
-                    coord.store.discard_payload(staged)
-                raise failed[0]
+        if store.find_submission(up.round_index, up.public_key, up.nonce) is None:
+            parse = coord.parse(up, kind)
+            parsed = await asyncio.to_thread(parse) if _heavy(coord, up) else parse()
+            staged = store.write_payload(up.round_index, up.payload, up.payload_digest)
+            try:
+                if store.durable:
+                    await asyncio.to_thread(store.flush_payloads)
+            except BaseException:  # not on disk: nothing stays staged
+                store.discard_payload(staged)
+                raise
         try:
-            duplicate, accepted = coord.submit(up, kind, sender, staged, parsed)
+            duplicate, accepted = coord.submit(up, kind, sender, staged, parsed, sync=False)
         except Exception:
             if staged is not None:
-                coord.store.discard_payload(staged)
+                store.discard_payload(staged)
             raise
         if duplicate and staged is not None:
-            coord.store.discard_payload(staged)
+            store.discard_payload(staged)
+        if store.durable:
+            await asyncio.to_thread(store.flush_rows)  # also when duplicate: its row may not be on disk yet
         return common_pb2.SubmitResponse(round=up.round_index, duplicate=duplicate, accepted=accepted,
                                          noise_wanted=kind == "client" and coord.driver.noise_wanted(coord.state))
     except (asyncio.CancelledError, grpc.aio.AbortError):
@@ -163,6 +170,11 @@ async def _submit(coord: Coordinator, kind: str, request_iterator, context):
             "rejected upload: %s", reason, extra={"event": "rejected", "rpc": "Submit", "code": code.name}
         )
         await context.abort(code, reason)
+
+
+def _heavy(coord: Coordinator, up: Upload) -> bool:
+    """Parse in a worker thread: proof verification (~0.1 s) or a payload too large to parse on the loop."""
+    return coord.job.prove_uploads or len(up.payload) > limits.INLINE_PARSE_BYTES
 
 
 class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):

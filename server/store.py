@@ -28,11 +28,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
+from loyal.protocols.ssa import frame
 from loyal.server import schema
 from loyal.server.schema import SCHEMA_VERSION, StoreError  # noqa: F401 - part of this module's API
 from loyal.server.segments import HEADER_BYTES, PayloadRef, Segments
@@ -56,12 +59,17 @@ class Store:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
         self.path = path
+        self.durable = synchronous == "FULL"
+        self._rows_lock = threading.Lock()  # the row-flush tickets
+        self._rows_sync_lock = threading.Lock()  # one WAL flush at a time; taken before _rows_lock
+        self._rows_written = self._rows_synced = 0
+        self._rows_failed: OSError | None = None
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self._drop_segments_before = 0  # set by `compact`, carried out after its transaction commits
         self._migrate()
-        self.segments = Segments(path + ".segments", durable=synchronous == "FULL")
+        self.segments = Segments(path + ".segments", durable=self.durable, digest_of=frame.body_digest)
         ends = {r: end + HEADER_BYTES for r, end in self.db.execute(
             "SELECT round, MAX(payload_offset + payload_bytes) FROM submissions GROUP BY round")}
         self.cut_tails = self.segments.recover(ends, drop_before=self.compacted_before())
@@ -76,16 +84,32 @@ class Store:
                 schema.create(db)
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """BEGIN IMMEDIATE … COMMIT (durable on exit), or ROLLBACK on any exception."""
-        self.db.execute("BEGIN IMMEDIATE")
+    def transaction(self, sync: bool = True) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT (durable on exit), or ROLLBACK on any exception.
+
+        `sync=False` (an upload's row): the COMMIT reaches the WAL in the page cache (a killed process
+        keeps it) but is flushed to disk only by `flush_rows`, which its caller awaits before answering;
+        any later durable COMMIT flushes it too (the WAL is written in order)."""
+        if self._rows_failed is not None:
+            raise OSError(f"an earlier flush of {self.path}-wal failed ({self._rows_failed}); restart the server")
+        deferred = self.durable and not sync
+        if deferred:
+            self.db.execute("PRAGMA synchronous=NORMAL")
         try:
-            yield self.db
-        except BaseException:
-            self._drop_segments_before = 0
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self._drop_segments_before = 0
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        finally:
+            if deferred:
+                self.db.execute("PRAGMA synchronous=FULL")
+        if deferred:
+            with self._rows_lock:
+                self._rows_written += 1
         if self._drop_segments_before:  # the rows are gone for good: now their payloads may go
             before, self._drop_segments_before = self._drop_segments_before, 0
             self.segments.drop_before(before)
@@ -185,13 +209,51 @@ class Store:
         return None if row is None else row[0]
 
     def stage_payload(self, round_index: int, payload: bytes, payload_digest: bytes) -> PayloadRef:
-        """Makes an upload's payload durable in its round's segment, before any row references it.
+        """Makes an upload's payload durable in its round's segment, before any row references it
+        (`write_payload`, then `flush_payloads`).
 
         Safe to call from several threads at once (no SQLite access; concurrent calls share one flush).
         A staged payload that no committed row references is never read, and a restart cuts it off
         if it is a segment's tail.
         """
         return self.segments.append(round_index, payload, payload_digest)
+
+    def write_payload(self, round_index: int, payload: bytes, payload_digest: bytes) -> PayloadRef:
+        """Writes an upload's payload to its round's segment (page cache); `flush_payloads` makes it
+        durable, and must return before a row references it."""
+        return self.segments.write(round_index, payload, payload_digest)
+
+    def flush_payloads(self) -> None:
+        """Returns once every payload written before the call is on disk (group commit; any thread)."""
+        self.segments.flush()
+
+    def flush_rows(self) -> None:
+        """Returns once every `transaction(sync=False)` committed before the call is on disk: one
+        `fdatasync` of the WAL covers all of them (group commit; any thread; no-op with NORMAL)."""
+        if not self.durable:
+            return
+        with self._rows_lock:
+            ticket = self._rows_written
+        with self._rows_sync_lock:
+            if self._rows_failed is not None:
+                raise OSError(f"an earlier flush of {self.path}-wal failed ({self._rows_failed}); restart the server")
+            if self._rows_synced >= ticket:
+                return  # another caller's flush covered these rows
+            with self._rows_lock:
+                target = self._rows_written
+            try:
+                fd = os.open(self.path + "-wal", os.O_RDONLY)
+            except FileNotFoundError:  # no WAL: every commit was checkpointed into the synced database
+                self._rows_synced = target
+                return
+            try:
+                os.fdatasync(fd)
+            except OSError as e:
+                self._rows_failed = e
+                raise
+            finally:
+                os.close(fd)
+            self._rows_synced = target
 
     def discard_payload(self, payload: PayloadRef) -> bool:
         """Drops a staged payload of a refused upload if no row references it and it is its segment's tail."""

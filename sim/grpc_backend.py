@@ -10,14 +10,10 @@ same-seed runs of the two backends release identical aggregates (tested).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 import pathlib
 import secrets
-import signal
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -36,6 +32,7 @@ from loyal.protocols.proto.loyal.v1 import client_pb2, observer_pb2
 from loyal.protocols.ssa.committee import insecure_member_seed
 from loyal.protocols.ssa.job import Job
 from loyal.protocols.ssa.log import release_digest
+from loyal.server.process import ServerProcess
 
 logger = logging.getLogger(__name__)
 
@@ -50,55 +47,6 @@ class GrpcTicket:
     round_index: int
     public_key_hat: np.ndarray = dataclasses.field(repr=False)
     deadline_s: float = float("inf")
-
-
-class ServerProcess:
-    """`python -m loyal server start --job FILE` on 127.0.0.1 with TLS, restartable on the same store and port."""
-
-    def __init__(self, job: Job, folder: pathlib.Path, tokens: list[str], round_seconds: float, reissue_seconds: float) -> None:
-        from loyal.server.certs import create_certificates
-
-        self.folder, self.port = folder, 0
-        self.tls = folder / "tls"
-        create_certificates(self.tls)
-        (folder / "job.json").write_text(json.dumps(job.to_json()))
-        tokens_file = folder / "tokens"
-        tokens_file.write_text("\n".join(tokens) + "\n")
-        tokens_file.chmod(0o600)
-        self.args = ["--db", str(folder / "server.db"), "--tls-dir", str(self.tls), "--job", str(folder / "job.json"),
-                     "--tokens-file", str(tokens_file), "--round-seconds", str(round_seconds),
-                     "--reissue-seconds", str(reissue_seconds), "--synchronous", "NORMAL"]
-        self.proc: subprocess.Popen | None = None
-        self.start()
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def ca_pem(self) -> bytes:
-        return (self.tls / "ca.crt").read_bytes()
-
-    def start(self) -> None:
-        port_file = self.folder / "port"
-        port_file.unlink(missing_ok=True)
-        cmd = [sys.executable, "-m", "loyal", "server", "start", "--port", str(self.port), "--port-file", str(port_file),
-               "--insecure", *self.args]  # simulation jobs: unpinned member keys, seeded members
-        with open(self.folder / "server.log", "ab") as log:  # a file, not a pipe: a full pipe would block the server
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ, OMP_NUM_THREADS="1"))
-        end = time.monotonic() + 60
-        while not port_file.exists():
-            if self.proc.poll() is not None or time.monotonic() > end:
-                self.kill()
-                raise RuntimeError(f"loyal server did not start: {(self.folder / 'server.log').read_text()[-1500:]}")
-            time.sleep(0.05)
-        self.port = int(port_file.read_text())
-
-    def kill(self) -> None:
-        """SIGKILL (a crash, not a shutdown)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(10)
 
 
 class CommitteeHost:

@@ -98,6 +98,14 @@ def frame_digest(data: bytes) -> bytes:
     return bytes(data[-_DIGEST:])
 
 
+def body_digest(data: bytes) -> bytes:
+    """BLAKE3 of a frame's body if its trailer equals it (the frame is whole), else b"" (matches no digest)."""
+    if len(data) < _DIGEST:
+        return b""
+    d = digest(memoryview(data)[:-_DIGEST])
+    return d if d == bytes(data[-_DIGEST:]) else b""
+
+
 def _unframe(data: bytes, job_id: bytes, expected: Kind, *, verify_digest: bool = True, as_int64: bool = True) -> _Parsed:
     if not isinstance(data, bytes | bytearray | memoryview):
         raise MessageFormatError(f"message must be bytes, got {type(data).__name__}")

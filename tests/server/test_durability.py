@@ -11,7 +11,9 @@ import os
 import sqlite3
 import threading
 import time
+import zlib
 
+import blake3
 import grpc
 import pytest
 
@@ -122,8 +124,10 @@ def test_server_refuses_upload_that_breaks_the_participation_schema(tmp_path):
 
 
 def _payload(i: int, size: int = 3000) -> tuple[bytes, bytes]:
-    payload = hashlib.sha256(f"payload/{i}".encode()).digest() * (size // 32)
-    return payload, hashlib.sha256(payload).digest()
+    """A frame-shaped payload (body, then the body's BLAKE3 as trailer) and its digest, as uploads have."""
+    body = hashlib.sha256(f"payload/{i}".encode()).digest() * (size // 32 - 1)
+    d = blake3.blake3(body).digest()
+    return body + d, d
 
 
 def _store_with_uploads(path: str, rounds: dict[int, int]) -> tuple[Store, dict[int, list[tuple[PayloadRef, bytes]]]]:
@@ -164,7 +168,7 @@ def test_restart_cuts_torn_segment_tail_and_keeps_acknowledged_uploads(tmp_path)
 
 
 @pytest.mark.parametrize(("damage", "error"), [
-    ("flip", "does not match its header, CRC or stored digest"),
+    ("flip", "does not match its header, digest or stored digest"),
     ("truncate", "holds 3100 bytes, the store references"),
     ("delete", "is missing but the store references"),
 ])
@@ -184,6 +188,25 @@ def test_store_fails_if_referenced_payload_is_damaged(tmp_path, damage, error):
         seg.unlink()
     # Execute / Assert
     with pytest.raises(SegmentError, match=error):
+        list(Store(path).submissions(0))
+
+
+def test_records_of_an_earlier_format_are_checked_by_their_crc(tmp_path):
+    # Prepare: one upload, its record rewritten as the earlier format wrote it (magic LSG1, CRC-32 of the payload).
+    path = str(tmp_path / "s.db")
+    store, stored = _store_with_uploads(path, {0: 1})
+    store.close()
+    seg = tmp_path / "s.db.segments" / "round-0.seg"
+    payload = stored[0][0][1]
+    raw = bytearray(seg.read_bytes())
+    raw[0:4] = segments.LEGACY_MAGIC
+    raw[12:16] = zlib.crc32(payload).to_bytes(4, "little")
+    seg.write_bytes(bytes(raw))
+    # Execute / Assert: it reads back whole; a flipped payload byte then fails its CRC.
+    assert [p for _, _, p in Store(path).submissions(0)] == [payload]
+    raw[HEADER_BYTES + 5] ^= 1
+    seg.write_bytes(bytes(raw))
+    with pytest.raises(SegmentError, match="does not match its header, digest or stored digest"):
         list(Store(path).submissions(0))
 
 
@@ -294,3 +317,94 @@ def test_an_upload_whose_round_closed_while_it_streamed_is_refused_as_wrong_roun
     coord.state.round_index += 1  # the round moved on while the payload streamed
     with pytest.raises(WrongRoundError, match="upload for round 0, but round 1"):
         coord.submit(up, "client", sender)
+
+
+# ---- the upload path's flushes: payload, then row, then the answer (group commit off the event loop) ---------
+
+
+def _fdatasync_recorder(monkeypatch) -> list[str]:
+    """Records the file name of every fdatasync (os is one module: segments and store both use it)."""
+    real, names = os.fdatasync, []
+
+    def recording(fd):
+        names.append(os.path.basename(os.readlink(f"/proc/self/fd/{fd}")))
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", recording)
+    return names
+
+
+def test_deferred_rows_reach_disk_with_one_shared_wal_flush(tmp_path, monkeypatch):
+    # Prepare: three upload rows committed with sync=False (a FULL store).
+    store = Store(str(tmp_path / "s.db"))
+    refs = [store.stage_payload(0, *_payload(i)) for i in range(3)]
+    names = _fdatasync_recorder(monkeypatch)
+    for i, ref in enumerate(refs):
+        with store.transaction(sync=False) as db:
+            store.add_submission(db, 0, "client", i, bytes([i]) * 32, bytes([i]) * 16, _payload(i)[1], ref)
+    before = list(names)
+    # Execute: four uploads waiting for their answers flush at once.
+    threads = [threading.Thread(target=store.flush_rows) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    # Assert: no flush before the answers asked, then one WAL flush for all three rows; the connection is
+    # back at synchronous=FULL for every other transaction.
+    assert before == [] and names == ["s.db-wal"]
+    assert store._rows_synced == 3
+    assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2
+    store.close()
+
+
+def test_a_failed_wal_flush_stops_the_store(tmp_path, monkeypatch):
+    store = Store(str(tmp_path / "s.db"))
+    ref = store.stage_payload(0, *_payload(0))
+    with store.transaction(sync=False) as db:
+        store.add_submission(db, 0, "client", 0, b"\x00" * 32, b"\x00" * 16, _payload(0)[1], ref)
+
+    def broken(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(os, "fdatasync", broken)
+    with pytest.raises(OSError, match="Input/output error"):
+        store.flush_rows()
+    monkeypatch.undo()
+    # No later row is committed, nor any upload acknowledged, on the strength of the page cache.
+    with pytest.raises(OSError, match="earlier flush of .*-wal failed .*restart the server"):
+        with store.transaction():
+            pass
+    with pytest.raises(OSError, match="earlier flush of .*-wal failed .*restart the server"):
+        store.flush_rows()
+    store.close()
+
+
+def test_an_upload_is_answered_only_after_its_payload_then_its_row_reach_disk(tmp_path, monkeypatch):
+    # Prepare: a served job (FULL store) whose round 0 is open; every fdatasync and the row's commit recorded.
+    db, job = str(tmp_path / "s.db"), make_spec(clients=CLIENTS, rounds=1)
+    events: list[str] = []
+    with InProcessServer(db, job, toks=tokens(CLIENTS)) as srv, member_threads(srv.address, 3):
+        with Session(srv.address) as s:
+            ident = Identity()
+            ident.client_id = s.call(s.client.Enroll, client_pb2.EnrollRequest(token="tok-0", public_key=ident.public_key)).client_id
+            task = wait_for_task(s, 30, insecure=True)
+            up = _signed_upload(job, task, ident)
+            names = _fdatasync_recorder(monkeypatch)
+            real_add = srv.coord.store.add_submission
+
+            def add_submission(*args):
+                events.extend(names)
+                names.clear()
+                events.append("row")
+                real_add(*args)
+
+            monkeypatch.setattr(srv.coord.store, "add_submission", add_submission)
+            # Execute
+            answer = s.upload(s.client.Submit, round_index=0, payload=up.payload, identity=ident, kind="client",
+                              job_id=job.job_id)
+            events.extend(names)
+            events.append("answer")
+        srv._loop.call_soon_threadsafe(setattr, srv.coord.state, "stage", srv.coord.state.stage.DONE)
+    # Assert: the payload's segment was flushed before its row was written, the WAL after, and only then the answer.
+    assert answer.accepted == 1 and not answer.duplicate
+    assert events == ["round-0.seg", "row", "s.db-wal", "answer"]
