@@ -46,7 +46,7 @@ def _ssa_options(p: argparse.ArgumentParser) -> None:
 
 def _server_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dim", type=int, default=100_000, help="vector length d (default 1e5)")
-    p.add_argument("--submissions", type=int, default=30, help="uploads timed per server (default 30)")
+    p.add_argument("--submissions", type=int, default=100, help="uploads timed per server and load (default 100)")
     p.add_argument("--synchronous", choices=("FULL", "NORMAL"), default="FULL",
                    help="the store's durability (default FULL, as `loyal server start`; NORMAL: no fsync per answer)")
 

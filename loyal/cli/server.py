@@ -50,6 +50,10 @@ def _start(args: argparse.Namespace) -> int:
     coord.job.check_secure(args.insecure)  # the stored job on a restart, too
     for issue in coord.job.security_issues():  # accepted with --insecure: say what was accepted
         logging.getLogger("loyal.server").warning("insecure job: %s", issue)
+    from loyal.server import runtime
+
+    runtime.tune_allocator()
+    runtime.freeze_long_lived()
     asyncio.run(serve(coord, host=args.host, port=args.port, tls_dir=args.tls_dir, port_file=args.port_file,
                       insecure=args.insecure))
     return 0
