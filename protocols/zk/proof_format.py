@@ -1,17 +1,20 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
 """Byte layout of an AHE-encryption proof, written and parsed strictly (every length is checked).
 
-    header      "LZKA", version 1, 3 zero bytes, then uint32 N, P, ℓ, L, t, σ_l, σ_p   (36 bytes)
+    header      "LZKA", version 2, 3 zero bytes, then uint32 N, P, ℓ, L, t, σ_l, σ_p   (36 bytes)
     root        32 bytes (Merkle root of the columns)
     projections 4·256 int32 (p = R·w + y, one 256-block per u, e1, e2, k)
-    linear      σ_l·P·(2ℓ + t) uint32 residues
-    proximity   σ_p·P·(ℓ + t) uint32 residues
-    columns     t·rows·P uint32 residues (opened columns, indices ascending)
+    linear      σ_l·P·(2ℓ + t) residues, packed
+    proximity   σ_p·P·(ℓ + t) residues, packed
+    columns     t·rows·P residues (opened columns, indices ascending), packed
     salts       t·16 bytes
     siblings    32 bytes each; their number follows from the opened indices (`merkle.sibling_count`)
 
-All integers are little-endian; residues must lie in [0, q_l) for their prime. A proof whose
-length differs from the length its header and indices imply is rejected.
+All integers are little-endian. Residues (every prime is below 2^30, `ring.PRIME_BITS`) are packed four
+to 15 bytes: 30 bits each, the first in the lowest bits (version 1 spent 4 bytes on each, 6.7 % more
+proof); a section whose count is not a multiple of four is padded with zero residues, which the parser
+requires. Every residue must lie in [0, q_l) for its prime. A proof whose length differs from the
+length its header and indices imply is rejected.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import struct
 
 import numpy as np
 
-from loyal.protocols.rlwe.ring import RnsRing
+from loyal.protocols.rlwe.ring import PRIME_BITS, RnsRing
 from loyal.protocols.zk.errors import ProofError
 from loyal.protocols.zk.jl import JL_ROWS
 from loyal.protocols.zk.ligero import LigeroOpening
@@ -28,9 +31,41 @@ from loyal.protocols.zk.merkle import DIGEST_BYTES, SALT_BYTES, sibling_count
 from loyal.protocols.zk.params import LigeroParams
 
 MAGIC = b"LZKA"
-VERSION = 1
+VERSION = 2
+#: Bits per packed residue (every `RnsRing` prime is below 2^PRIME_BITS) and the packing group.
+_BITS = PRIME_BITS
+_GROUP, _GROUP_BYTES = 4, 15
+_MASK = np.uint64((1 << _BITS) - 1)
 _HEADER = struct.Struct("<4sB3x7I")
 _BLOCKS = 4
+
+
+def _packed_bytes(count: int) -> int:
+    return _GROUP_BYTES * -(-count // _GROUP)
+
+
+def pack_residues(values: np.ndarray) -> bytes:
+    """Residues < 2^30 packed four to 15 bytes (little-endian bit order), zero-padded to a multiple of four."""
+    v = np.ascontiguousarray(values, dtype=np.uint64).reshape(-1)
+    v = np.concatenate([v, np.zeros(-len(v) % _GROUP, dtype=np.uint64)]).reshape(-1, _GROUP)
+    lo = v[:, 0] | (v[:, 1] << np.uint64(30)) | (v[:, 2] << np.uint64(60))  # bits 0..63
+    hi = (v[:, 2] >> np.uint64(4)) | (v[:, 3] << np.uint64(26))  # bits 64..119
+    words = np.stack([lo, hi], axis=1).astype("<u8").view(np.uint8).reshape(-1, 16)
+    return words[:, :_GROUP_BYTES].tobytes()
+
+
+def unpack_residues(data: bytes, count: int) -> np.ndarray:
+    """Inverse of `pack_residues` (int64); ValueError if a padding residue is not zero."""
+    groups = -(-count // _GROUP)
+    raw = np.zeros((groups, 16), dtype=np.uint8)
+    raw[:, :_GROUP_BYTES] = np.frombuffer(data, dtype=np.uint8).reshape(groups, _GROUP_BYTES)
+    words = raw.view("<u8")
+    lo, hi = words[:, 0], words[:, 1]
+    out = np.stack([lo & _MASK, (lo >> np.uint64(30)) & _MASK,
+                    ((lo >> np.uint64(60)) | (hi << np.uint64(4))) & _MASK, (hi >> np.uint64(26)) & _MASK], axis=1).reshape(-1)
+    if np.any(out[count:]):
+        raise ValueError("padding residues must be zero")
+    return out[:count].astype(np.int64)
 
 
 def _header_fields(ring: RnsRing, lp: LigeroParams) -> tuple[int, ...]:
@@ -42,9 +77,9 @@ def write_proof(ring: RnsRing, lp: LigeroParams, root: bytes, projections: np.nd
         _HEADER.pack(MAGIC, VERSION, *_header_fields(ring, lp)),
         root,
         projections.astype("<i4").tobytes(),
-        op.linear_polys.astype("<u4").tobytes(),
-        op.proximity_polys.astype("<u4").tobytes(),
-        op.columns.astype("<u4").tobytes(),
+        pack_residues(op.linear_polys),
+        pack_residues(op.proximity_polys),
+        pack_residues(op.columns),
         op.salts.tobytes(),
         *op.siblings,
     ]
@@ -54,13 +89,13 @@ def write_proof(ring: RnsRing, lp: LigeroParams, root: bytes, projections: np.nd
 def proof_size(ring: RnsRing, lp: LigeroParams, witness_len: int, siblings: int) -> int:
     """Bytes of a proof with `siblings` Merkle sibling hashes."""
     num_p = ring.num_moduli
-    words = (
-        _BLOCKS * JL_ROWS
-        + lp.linear_reps * num_p * lp.linear_poly_len
-        + lp.proximity_reps * num_p * lp.degree_bound
-        + lp.num_opened * lp.total_rows(witness_len) * num_p
+    residues = (
+        _packed_bytes(lp.linear_reps * num_p * lp.linear_poly_len)
+        + _packed_bytes(lp.proximity_reps * num_p * lp.degree_bound)
+        + _packed_bytes(lp.num_opened * lp.total_rows(witness_len) * num_p)
     )
-    return _HEADER.size + DIGEST_BYTES + 4 * words + lp.num_opened * SALT_BYTES + siblings * DIGEST_BYTES
+    return (_HEADER.size + DIGEST_BYTES + 4 * _BLOCKS * JL_ROWS + residues + lp.num_opened * SALT_BYTES
+            + siblings * DIGEST_BYTES)
 
 
 class ProofReader:
@@ -99,7 +134,10 @@ class ProofReader:
 
     def _residues(self, shape: tuple[int, ...], axis: int, name: str) -> np.ndarray:
         count = int(np.prod(shape))
-        arr = np.frombuffer(self._take(4 * count), dtype="<u4").astype(np.int64).reshape(shape)
+        try:
+            arr = unpack_residues(self._take(_packed_bytes(count)), count).reshape(shape)
+        except ValueError as e:
+            raise ProofError(f"proof section {name!r}: {e}") from None
         q = np.array(self._ring.moduli, dtype=np.int64).reshape([-1 if i == axis else 1 for i in range(len(shape))])
         if np.any(arr >= q):
             raise ProofError(f"proof section {name!r} holds a value >= its prime")

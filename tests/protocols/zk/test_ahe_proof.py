@@ -36,6 +36,11 @@ def _attack_statement(stmt: AheStatement, j: int) -> AheStatement:
     return _with_c(stmt, c0=np.zeros_like(stmt.c0_hat), c1=c1)
 
 
+def _packed(count: int) -> int:
+    """Bytes of `count` residues packed 30 bits each, four to 15 bytes."""
+    return 15 * -(-count // 4)
+
+
 def _sections(enc: Encryption) -> dict[str, tuple[int, int]]:
     """Byte ranges of the fixed proof sections (siblings run to the end)."""
     ring = enc.statement.ring
@@ -45,9 +50,9 @@ def _sections(enc: Encryption) -> dict[str, tuple[int, int]]:
         "header": 36,
         "root": DIGEST_BYTES,
         "projections": 4 * 4 * jl.JL_ROWS,
-        "linear": 4 * lp.linear_reps * num_p * lp.linear_poly_len,
-        "proximity": 4 * lp.proximity_reps * num_p * lp.degree_bound,
-        "columns": 4 * lp.num_opened * lp.total_rows(zk_ahe.witness_length(ring.degree)) * num_p,
+        "linear": _packed(lp.linear_reps * num_p * lp.linear_poly_len),
+        "proximity": _packed(lp.proximity_reps * num_p * lp.degree_bound),
+        "columns": _packed(lp.num_opened * lp.total_rows(zk_ahe.witness_length(ring.degree)) * num_p),
         "salts": lp.num_opened * SALT_BYTES,
     }
     out, pos = {}, 0
@@ -209,6 +214,22 @@ def test_honest_projection_hides_in_the_mask(encryption: Encryption, proof: byte
     p = np.frombuffer(proof[68 : 68 + 4 * 4 * jl.JL_ROWS], dtype="<i4").reshape(4, jl.JL_ROWS)
     limits = np.array([m - b for m, b in zip(pp.mask_bounds, pp.betas)])[:, None]
     assert np.all(np.abs(p) <= limits) and np.abs(p).max() > limits.min() // 4
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5, 7, 8, 1001])
+def test_residues_pack_30_bits_each_and_round_trip(count: int) -> None:
+    values = np.random.default_rng(count).integers(0, 1 << 30, count)
+    values[0] = (1 << 30) - 1
+    packed = proof_format.pack_residues(values)
+    assert len(packed) == _packed(count)
+    assert np.array_equal(proof_format.unpack_residues(packed, count), values)
+
+
+def test_unpack_refuses_a_nonzero_padding_residue() -> None:
+    packed = bytearray(proof_format.pack_residues(np.arange(1, 6)))  # 5 residues: three zero pads in group 2
+    packed[-1] |= 0x80  # the top bit of the last padding residue
+    with pytest.raises(ValueError, match="padding residues must be zero"):
+        proof_format.unpack_residues(bytes(packed), 5)
 
 
 def test_proof_header_names_the_parameters(encryption: Encryption, proof: bytes) -> None:
