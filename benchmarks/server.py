@@ -52,7 +52,7 @@ STREAMS = 4
 #: The services timed on the same uploads: the stock no-op, the no-op with the server's process settings, the server.
 ARMS = ("noop", "tuned", "server")
 #: Interleaved noop/server repetitions of both loads (medians reported).
-REPEATS = 3
+REPEATS = 5
 
 
 async def _noop_server(port_file: str) -> None:
