@@ -28,9 +28,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -39,6 +37,7 @@ from loyal.protocols.ssa import frame
 from loyal.server import schema
 from loyal.server.schema import SCHEMA_VERSION, StoreError  # noqa: F401 - part of this module's API
 from loyal.server.segments import HEADER_BYTES, PayloadRef, Segments
+from loyal.server.wal import WalFlush
 
 
 def token_hash(token: str) -> bytes:
@@ -60,10 +59,7 @@ class Store:
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
         self.path = path
         self.durable = synchronous == "FULL"
-        self._rows_lock = threading.Lock()  # the row-flush tickets
-        self._rows_sync_lock = threading.Lock()  # one WAL flush at a time; taken before _rows_lock
-        self._rows_written = self._rows_synced = 0
-        self._rows_failed: OSError | None = None
+        self.wal = WalFlush(path + "-wal")
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(f"PRAGMA synchronous={synchronous}")
@@ -90,8 +86,7 @@ class Store:
         `sync=False` (an upload's row): the COMMIT reaches the WAL in the page cache (a killed process
         keeps it) but is flushed to disk only by `flush_rows`, which its caller awaits before answering;
         any later durable COMMIT flushes it too (the WAL is written in order)."""
-        if self._rows_failed is not None:
-            raise OSError(f"an earlier flush of {self.path}-wal failed ({self._rows_failed}); restart the server")
+        self.wal.check()
         deferred = self.durable and not sync
         if deferred:
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -108,8 +103,7 @@ class Store:
             if deferred:
                 self.db.execute("PRAGMA synchronous=FULL")
         if deferred:
-            with self._rows_lock:
-                self._rows_written += 1
+            self.wal.written()
         if self._drop_segments_before:  # the rows are gone for good: now their payloads may go
             before, self._drop_segments_before = self._drop_segments_before, 0
             self.segments.drop_before(before)
@@ -229,31 +223,9 @@ class Store:
 
     def flush_rows(self) -> None:
         """Returns once every `transaction(sync=False)` committed before the call is on disk: one
-        `fdatasync` of the WAL covers all of them (group commit; any thread; no-op with NORMAL)."""
-        if not self.durable:
-            return
-        with self._rows_lock:
-            ticket = self._rows_written
-        with self._rows_sync_lock:
-            if self._rows_failed is not None:
-                raise OSError(f"an earlier flush of {self.path}-wal failed ({self._rows_failed}); restart the server")
-            if self._rows_synced >= ticket:
-                return  # another caller's flush covered these rows
-            with self._rows_lock:
-                target = self._rows_written
-            try:
-                fd = os.open(self.path + "-wal", os.O_RDONLY)
-            except FileNotFoundError:  # no WAL: every commit was checkpointed into the synced database
-                self._rows_synced = target
-                return
-            try:
-                os.fdatasync(fd)
-            except OSError as e:
-                self._rows_failed = e
-                raise
-            finally:
-                os.close(fd)
-            self._rows_synced = target
+        `fdatasync` of the WAL covers all of them (group commit, `server.wal`; any thread; no-op with NORMAL)."""
+        if self.durable:
+            self.wal.flush()
 
     def discard_payload(self, payload: PayloadRef) -> bool:
         """Drops a staged payload of a refused upload if no row references it and it is its segment's tail."""

@@ -352,7 +352,7 @@ def test_deferred_rows_reach_disk_with_one_shared_wal_flush(tmp_path, monkeypatc
     # Assert: no flush before the answers asked, then one WAL flush for all three rows; the connection is
     # back at synchronous=FULL for every other transaction.
     assert before == [] and names == ["s.db-wal"]
-    assert store._rows_synced == 3
+    assert store.wal.synced == 3
     assert store.db.execute("PRAGMA synchronous").fetchone()[0] == 2
     store.close()
 
