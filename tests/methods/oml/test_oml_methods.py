@@ -64,7 +64,9 @@ def test_embed_then_verify_reaches_stated_accuracy_and_survives_save_load(tiny, 
     # Prepare
     model, tokenizer = load_model_and_tokenizer(tiny[0])
     base = copy.deepcopy(model)
-    config = EmbedConfig(epochs=50, batch_size=16, learning_rate=5e-3, averaging_lambda=0.9,
+    # 60 epochs, as the CLI test below: measured on this host over fingerprint seeds 0-4, 50 epochs gave
+    # 0.65-0.98 (seed 0: 0.896) and 60 epochs 0.92-1.0.
+    config = EmbedConfig(epochs=60, batch_size=16, learning_rate=5e-3, averaging_lambda=0.9,
                          benign_fraction=0.2, augmentation_fraction=0.2)
     # Execute
     embed_fingerprints(model, tokenizer, fingerprints, config, tiny[1], progress=False)
