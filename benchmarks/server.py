@@ -46,6 +46,7 @@ from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.ssa.client import SsaClient
 from loyal.rpc import client_pb2_grpc
 from loyal.server import limits
+from loyal.server.process import wait_for_port_file, write_port_file
 
 #: Concurrent clients of the concurrent load.
 STREAMS = 4
@@ -72,9 +73,7 @@ async def _noop_server(port_file: str) -> None:
     server.add_generic_rpc_handlers((handler,))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    with open(port_file + ".tmp", "w") as f:
-        f.write(str(port))
-    os.replace(port_file + ".tmp", port_file)
+    write_port_file(port_file, port)
     await server.wait_for_termination()
 
 
@@ -83,16 +82,10 @@ class _NoopProcess:
     server; `tuned`: with the server's allocator and collector settings (`server.runtime`)."""
 
     def __init__(self, folder: str, tuned: bool = False) -> None:
-        port_file = os.path.join(folder, "noop-tuned.port" if tuned else "noop.port")
-        self.proc = subprocess.Popen([sys.executable, "-m", "loyal.benchmarks.server", port_file, *(["tuned"] if tuned else [])],
+        port_file = pathlib.Path(folder) / ("noop-tuned.port" if tuned else "noop.port")
+        self.proc = subprocess.Popen([sys.executable, "-m", "loyal.benchmarks.server", str(port_file), *(["tuned"] if tuned else [])],
                                      env=dict(os.environ, OMP_NUM_THREADS="1"))
-        end = time.monotonic() + 60
-        while not os.path.exists(port_file):
-            if self.proc.poll() is not None or time.monotonic() > end:
-                self.proc.kill()
-                raise RuntimeError("the no-op gRPC service did not start")
-            time.sleep(0.05)
-        self.address = f"127.0.0.1:{int(open(port_file).read())}"
+        self.address = f"127.0.0.1:{wait_for_port_file(self.proc, port_file)}"
 
     def stop(self) -> None:
         self.proc.kill()

@@ -22,6 +22,7 @@ from loyal.rpc import client_pb2_grpc, committee_pb2_grpc, observer_pb2_grpc
 from loyal.server import limits
 from loyal.protocols.ssa.log import LogAuthority
 from loyal.server.coordinator import Coordinator
+from loyal.server.process import write_port_file
 from loyal.server.servicer import ClientServicer, CommitteeServicer, ObserverServicer
 from loyal.server.store import Store
 
@@ -101,9 +102,7 @@ async def serve(
         except (RuntimeError, ValueError):  # not the main thread
             pass
     if port_file:
-        tmp = pathlib.Path(port_file + ".tmp")
-        tmp.write_text(str(bound))
-        tmp.replace(port_file)
+        write_port_file(port_file, bound)
     logger.info("serving on %s:%d (tls=%s)", host, bound, bool(tls_dir), extra={"event": "serving", "port": bound})
     if ready is not None:
         ready.port = bound  # type: ignore[attr-defined]

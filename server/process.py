@@ -16,6 +16,30 @@ from loyal.protocols.ssa.job import Job
 from loyal.server.certs import create_certificates
 
 
+def write_port_file(path: str | os.PathLike, port: int) -> None:
+    """Writes the bound port atomically (a reader never sees a partial file)."""
+    tmp = pathlib.Path(f"{path}.tmp")
+    tmp.write_text(str(port))
+    tmp.replace(path)
+
+
+def wait_for_port_file(proc: subprocess.Popen, path: pathlib.Path, timeout_s: float = 60.0) -> int:
+    """The port a child process wrote with `write_port_file`.
+
+    Raises:
+      RuntimeError: the child exited or wrote nothing within `timeout_s` (it is killed).
+    """
+    end = time.monotonic() + timeout_s
+    while not path.exists():
+        if proc.poll() is not None or time.monotonic() > end:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+            raise RuntimeError(f"{' '.join(map(str, proc.args[:4]))} did not start within {timeout_s:.0f} s")
+        time.sleep(0.05)
+    return int(path.read_text())
+
+
 class ServerProcess:
     """`python -m loyal server start --job FILE` on 127.0.0.1, restartable on the same store and port.
 
@@ -62,13 +86,10 @@ class ServerProcess:
                "--insecure", *self.args]  # simulation jobs: unpinned member keys, seeded members
         with open(self.folder / "server.log", "ab") as log:  # a file, not a pipe: a full pipe would block the server
             self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=dict(os.environ, OMP_NUM_THREADS="1"))
-        end = time.monotonic() + 60
-        while not port_file.exists():
-            if self.proc.poll() is not None or time.monotonic() > end:
-                self.kill()
-                raise RuntimeError(f"loyal server did not start: {(self.folder / 'server.log').read_text()[-1500:]}")
-            time.sleep(0.05)
-        self.port = int(port_file.read_text())
+        try:
+            self.port = wait_for_port_file(self.proc, port_file)
+        except RuntimeError as e:
+            raise RuntimeError(f"{e}: {(self.folder / 'server.log').read_text()[-1500:]}") from None
 
     def kill(self) -> None:
         """SIGKILL (a crash, not a shutdown)."""

@@ -29,8 +29,6 @@ import threading
 import zlib
 from collections.abc import Callable
 
-import blake3
-
 MAGIC = b"LSG2"
 #: Records written before the digest check: the zero field holds a CRC-32 of the payload.
 LEGACY_MAGIC = b"LSG1"
@@ -72,16 +70,15 @@ class Segments:
       durable: flush each record to disk before `append` returns (`fdatasync`; the store's
         synchronous=FULL). False keeps records in the OS page cache: they survive a process crash
         (SIGKILL) but not power loss (synchronous=NORMAL).
-      digest_of: the digest a payload must have, recomputed on `read` (default: BLAKE3 of the payload).
+      digest_of: the digest a payload must have, recomputed on `read` (the store's: `frame.body_digest`).
 
     Thread safety: `append`, `write` and `flush` may run in several threads at once; the other methods
     run in one thread (the server's event loop) while no `append` or `write` is in flight for the
     rounds they touch.
     """
 
-    def __init__(self, directory: str, durable: bool = True, digest_of: Callable[[bytes], bytes] | None = None) -> None:
-        self.directory, self.durable = directory, durable
-        self._digest_of = digest_of or (lambda payload: blake3.blake3(payload).digest())
+    def __init__(self, directory: str, *, durable: bool, digest_of: Callable[[bytes], bytes]) -> None:
+        self.directory, self.durable, self._digest_of = directory, durable, digest_of
         if not os.path.isdir(directory):
             os.makedirs(directory, exist_ok=True)
             _sync_dir(os.path.dirname(os.path.abspath(directory)))
