@@ -12,21 +12,10 @@ import scipy.linalg
 import torch
 
 from loyal.methods.diffusion import metrics, model, samplers, schedule
+from loyal.methods.diffusion.oracle import GaussianData
 
-MU, STD = 0.3, 0.5  # toy data x0 ~ N(MU, STD²) in every coordinate
-
-
-def _gaussian_eps(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    # Exact ε-prediction for Gaussian data: ε̂ = −σ ∇log p_t = σ (x − α μ) / (α² s² + σ²).
-    a, s = schedule.alpha(t), schedule.sigma(t)
-    return s * (x - a * MU) / (a**2 * STD**2 + s**2)
-
-
-def _exact_flow(x_t: torch.Tensor) -> torch.Tensor:
-    # The probability-flow ODE maps x_T to x_0 affinely: the standardised coordinate (x − α μ)/√(α²s² + σ²) is constant.
-    hi, lo = torch.tensor(schedule.T_MAX, dtype=torch.float64), torch.tensor(schedule.T_MIN, dtype=torch.float64)
-    scale = lambda t: torch.sqrt(schedule.alpha(t) ** 2 * STD**2 + schedule.sigma(t) ** 2)  # noqa: E731
-    return schedule.alpha(lo) * MU + scale(lo) / scale(hi) * (x_t - schedule.alpha(hi) * MU)
+DATA = GaussianData(mu=0.3, std=0.5)  # toy data x0 ~ N(0.3, 0.5²) in every coordinate
+_gaussian_eps, _exact_flow = DATA.eps, DATA.flow
 
 
 def test_half_log_snr_inverse_and_timestep_grids() -> None:

@@ -11,21 +11,12 @@ import pytest
 import torch
 
 from loyal.methods.diffusion import samplers, schedule
+from loyal.methods.diffusion.oracle import GaussianData
 from loyal.methods.s4s import solver as s4s
 from loyal.methods.s4s.experiment import S4sConfig
 
-MU, STD = 0.3, 0.5
-
-
-def _gaussian_eps(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    a, s = schedule.alpha(t), schedule.sigma(t)
-    return s * (x - a * MU) / (a**2 * STD**2 + s**2)
-
-
-def _exact_flow(x_t: torch.Tensor) -> torch.Tensor:
-    hi, lo = torch.tensor(schedule.T_MAX, dtype=torch.float64), torch.tensor(schedule.T_MIN, dtype=torch.float64)
-    scale = lambda t: torch.sqrt(schedule.alpha(t) ** 2 * STD**2 + schedule.sigma(t) ** 2)  # noqa: E731
-    return schedule.alpha(lo) * MU + scale(lo) / scale(hi) * (x_t - schedule.alpha(hi) * MU)
+DATA = GaussianData(mu=0.3, std=0.5)  # toy data x0 ~ N(0.3, 0.5²) in every coordinate
+_gaussian_eps, _exact_flow = DATA.eps, DATA.flow
 
 
 def _mlp_eps() -> samplers.EpsFn:
