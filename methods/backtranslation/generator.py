@@ -60,15 +60,16 @@ class TransformersGenerator:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from loyal.methods.kit.train import device
 
         self.temperature = temperature
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device()
         self.model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True).to(self.device).eval()
         self.context = int(getattr(self.model.config, "n_positions", None) or self.model.config.max_position_embeddings)
 

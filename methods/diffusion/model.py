@@ -20,14 +20,10 @@ from torch import nn
 
 from loyal.methods.diffusion import schedule
 from loyal.methods.diffusion.data import digits
+from loyal.methods.kit.train import device
 
 logger = logging.getLogger(__name__)
 _FORMAT_VERSION = 1
-
-
-def device() -> torch.device:
-    """CUDA when present, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -77,8 +77,9 @@ def new_model(config: LmConfig, seed: int):
     if not torch.cuda.is_available():
         torch.set_num_threads(1)
     from loyal.methods.kit.models.char_transformer import char_transformer
+    from loyal.methods.kit.train import device as kit_device
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = kit_device()
     model = char_transformer(256, seq_len=config.seq_len, width=config.width, layers=config.layers, heads=config.heads)
     torch.manual_seed(seed)  # transformers' construction-time init does not follow torch's seed; redo it seeded
     model.apply(model._init_weights)

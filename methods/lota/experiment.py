@@ -92,9 +92,11 @@ class LotaConfig:
 def _device():
     import torch
 
+    from loyal.methods.kit.train import device
+
     if not torch.cuda.is_available():
         torch.set_num_threads(1)  # tiny models, arms run side by side (see harness/lm.py)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return device()
 
 
 @functools.lru_cache(maxsize=8)

@@ -23,17 +23,13 @@ from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, PreT
 
 from loyal.methods.kit.data.cache import cache_dir, cache_key
 from loyal.methods.kit.data.shakespeare import CharVocab, load_shakespeare
+from loyal.methods.kit.train import device
 
 logger = logging.getLogger(__name__)
 
 #: The end-of-text token every tokenizer built here carries (also used as BOS and padding).
 EOS = "<|endoftext|>"
 _FORMAT_VERSION = 1
-
-
-def device() -> torch.device:
-    """CUDA when present, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @dataclasses.dataclass(frozen=True)
