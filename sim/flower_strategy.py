@@ -235,7 +235,7 @@ class SsaDpftrl(Strategy):
         if agg is None or arrays is None:
             raise RuntimeError("aggregate_train before configure_train")
         ok = [r for r in replies if not r.has_error()]
-        accepted = sum(agg.handle_upload(bytes(r.content.config_records[SSA_KEY][Key.UPLOAD])) for r in ok)
+        accepted = agg.handle_uploads([bytes(r.content.config_records[SSA_KEY][Key.UPLOAD]) for r in ok])
         flat = torch.from_numpy(flatten_arrays(arrays))
         new = agg.finish_round(flat).numpy()
         out, at = ArrayRecord(), 0

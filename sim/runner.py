@@ -226,7 +226,7 @@ def run_simulation(
                 aggregator.rejected += sum(r.accepted is False for r in on_time)
                 new = aggregator.finish_round(get_flat_params(model).double(), accepted)
             elif ssa:
-                accepted = sum(aggregator.handle_upload(r.upload) for r in sorted(arrived, key=lambda r: r.client_id))
+                accepted = aggregator.handle_uploads([r.upload for r in sorted(arrived, key=lambda r: r.client_id)])
                 new = aggregator.finish_round(get_flat_params(model).double())
             else:
                 accepted = len(arrived)

@@ -62,6 +62,8 @@ def _flower_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dim", type=int, default=100_000, help="update length d (default 1e5)")
     p.add_argument("--num-shares", type=int, default=11, help="SecAgg+ shares, odd (default 11)")
     p.add_argument("--threshold", type=int, default=7, help="SecAgg+ reconstruction threshold (default 7)")
+    p.add_argument("--actors", type=int, default=0,
+                   help="ClientApp actors of one CPU each, the same for every arm (default 0: one per core)")
 
 
 #: Benchmark name -> function adding its options (declared here so `loyal` starts without importing them).

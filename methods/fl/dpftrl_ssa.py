@@ -17,11 +17,13 @@ Committees rotate every `rotate_every` rounds through the proactive hand-off.
 
 from __future__ import annotations
 
-import dataclasses
+import concurrent.futures
 import copy
+import dataclasses
 import hashlib
 import json
 import logging
+import os
 import struct
 import time
 from collections.abc import Callable, Sequence
@@ -45,8 +47,14 @@ from loyal.protocols.ssa.errors import MessageFormatError, ProtocolStateError
 from loyal.protocols.ssa.job import Job, cheapest_params_name
 from loyal.protocols.ssa.messages import Kind, Release
 from loyal.protocols.ssa.rounds import RoundStage
+from loyal.protocols.ssa.server import Parsed
+from loyal.protocols.zk.errors import ProofError
 
 logger = logging.getLogger(__name__)
+
+#: Why an upload is excluded (atomically) rather than stopping the round: truncated, replayed, wrong round,
+#: over the participation schema, or no valid proof of its AHE part.
+_REJECTED = (MessageFormatError, ProtocolStateError, ParticipationError, ProofError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,20 +243,54 @@ class DPFTRLSsa:
         return self.settings.prng(f"client/{round_index}/{client_id}")
 
     # ---- server side -------------------------------------------------------------------------
-    def handle_upload(self, data: bytes, kind: Kind = Kind.CLIENT_CONTRIBUTION) -> bool:
+    def handle_upload(self, data: bytes, kind: Kind = Kind.CLIENT_CONTRIBUTION, parsed: Parsed | None = None) -> bool:
         """Adds a client's upload (data, or a cohort noise share) to the open round; False (and nothing
-        added) if it is rejected."""
+        added) if it is rejected: malformed, replayed, for another round, over the participation schema,
+        or (jobs with proofs) without a valid proof, so one malicious client cannot stop the round.
+
+        Args:
+          parsed: `driver.parse_upload` of `data` done earlier (`handle_uploads`), or None.
+        """
         from loyal.protocols.ssa.messages import frame_sender
 
         try:
-            c = self.driver.check_upload(self.state, kind, frame_sender(data), data)
+            c = self.driver.check_upload(self.state, kind, frame_sender(data), data, parsed)
             self.driver.include_upload(self.state, c, time.time())
             return True
-        except (MessageFormatError, ProtocolStateError, ParticipationError) as e:  # truncated, replayed, wrong round,
-            # over the participation schema: excluded atomically
-            self.rejected += 1
-            logger.warning("rejected upload: %s", e)
+        except _REJECTED as e:
+            self._reject(e)
             return False
+
+    def handle_uploads(self, uploads: Sequence[bytes], kind: Kind = Kind.CLIENT_CONTRIBUTION) -> int:
+        """`handle_upload` of a round's uploads, in order; returns how many were accepted.
+
+        With proofs, parsing and proof verification (~50 ms an upload, the server's whole cost) first run
+        for all of them in one thread per core (NumPy and BLAS release the GIL: 1.6× on 2 cores), as the
+        gRPC server verifies concurrent uploads in worker threads; then each is checked and included in
+        order, the state touched by this thread only."""
+        if not self.job.prove_uploads or len(uploads) < 2 or self.state.core is None:
+            return sum(self.handle_upload(d, kind) for d in uploads)
+        epoch, key = self.state.epoch, self.state.core.public_key_hat
+
+        def parse(data: bytes) -> Parsed | Exception:
+            try:
+                return self.driver.parse_upload(epoch, key, kind, data)
+            except _REJECTED as e:
+                return e
+
+        with concurrent.futures.ThreadPoolExecutor(min(len(uploads), os.cpu_count() or 1)) as pool:
+            parsed = list(pool.map(parse, uploads))
+        accepted = 0
+        for data, p in zip(uploads, parsed):
+            if isinstance(p, Exception):
+                self._reject(p)
+            else:
+                accepted += self.handle_upload(data, kind, p)
+        return accepted
+
+    def _reject(self, e: Exception) -> None:
+        self.rejected += 1
+        logger.warning("rejected upload: %s", e)
 
     def finish_round(self, params: torch.Tensor) -> torch.Tensor:
         """Committee noise, close the round (the shell's deadline), release, learner step, maybe hand off."""

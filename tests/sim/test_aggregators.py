@@ -194,3 +194,30 @@ def test_dpftrl_ssa_takes_cohort_noise_shares_and_reports_the_floor() -> None:
     assert report["epsilon_floor"] > report["epsilon"]
     assert "noise_overhead" in DPFTRLSsa(_privacy(0.5), DIM, SETTINGS).privacy_report()
     assert "epsilon_floor" not in DPFTRLSsa(_privacy(0.5), DIM, SETTINGS).privacy_report()
+
+
+def test_dpftrl_ssa_with_proofs_excludes_the_attack_upload_and_releases_the_rest() -> None:
+    """Issue 14, attack 1 in the in-process and Flower path: a client frames the secret-reading AHE ciphertext
+    (c0, c1) = (0, 2^50) with a valid frame and an honest client's proof. `handle_uploads` verifies the
+    round's uploads in parallel threads; the attack is excluded (it used to stop the round with ProofError)
+    and the release is the sum of the honest uploads."""
+    import dataclasses
+
+    from loyal.methods.fl.dpftrl_ssa import create_upload
+    from loyal.protocols.rlwe.ahe import AheCiphertext
+    from loyal.protocols.ssa.messages import Kind, parse_contribution, serialize_contribution
+
+    settings = dataclasses.replace(SETTINGS, params=None, prove_uploads=True)  # the proven noise bound needs a secure set
+    agg = DPFTRLSsa(_privacy(0.0), DIM, settings, server_learning_rate=1.0)
+    ups, ticket, cfg = _updates(5), agg.ticket(), agg.config
+    blobs = [create_upload(ticket, u.numpy(), i, agg.client_prng(0, i)) for i, u in enumerate(ups)]
+    msg = parse_contribution(blobs[0], job_id=cfg.job_id, kahe_ring=cfg.kahe.ring, ahe_ring=cfg.ahe.ring,
+                             num_polys=cfg.num_polys, kind=Kind.CLIENT_CONTRIBUTION)[0]
+    ring = cfg.ahe.ring
+    c1 = ring.ntt(ring.from_int(np.concatenate([[1 << 50], np.zeros(ring.degree - 1, dtype=object)]))).astype(np.uint32)
+    attack = serialize_contribution(dataclasses.replace(msg, ahe=AheCiphertext(np.zeros_like(c1), c1)), cfg.job_id)
+    assert agg.handle_uploads([attack] + blobs[1:]) == CLIENTS - 1
+    assert agg.rejected == 1 and sorted(agg.state.core.open_round.client_ids) == list(range(1, CLIENTS))
+    out = agg.finish_round(torch.zeros(DIM, dtype=torch.float64))
+    expect = sum(clip_update(u, 1.0) for u in ups[1:]) / CLIENTS
+    assert float((out - expect).abs().max()) <= (CLIENTS - 1) / settings.scale / CLIENTS
