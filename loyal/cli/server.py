@@ -53,6 +53,7 @@ def _start(args: argparse.Namespace) -> int:
     from loyal.server import runtime
 
     runtime.tune_allocator()
+    runtime.single_blas_thread()
     runtime.freeze_long_lived()
     asyncio.run(serve(coord, host=args.host, port=args.port, tls_dir=args.tls_dir, port_file=args.port_file,
                       insecure=args.insecure))

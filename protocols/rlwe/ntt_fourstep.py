@@ -139,33 +139,47 @@ class _Scratch:
         self.prod = np.empty((rows, n1, n2))
 
 
-def forward(x: np.ndarray, moduli: tuple[int, ...], psis: tuple[int, ...]) -> np.ndarray:
-    """Forward negacyclic NTT of int64 (..., L, N) with |x| < 2^31; output in [0, q), bit-reversed order."""
-    degree = x.shape[-1]
+def forward(x: np.ndarray, moduli: tuple[int, ...], psis: tuple[int, ...], degree: int | None = None) -> np.ndarray:
+    """Forward negacyclic NTT of int64 (..., L, N) with |x| < 2^31; output in [0, q), bit-reversed order.
+
+    Args:
+      degree: the ring degree N when `x` holds only the first m < N coefficients (..., L, m) of
+        polynomials whose others are zero (a Reed–Solomon encoding, m = k << N): the first step then
+        reads the ⌈m/n2⌉ non-zero rows of the n1 × n2 input, not all of them (default: x.shape[-1]).
+    """
+    m = x.shape[-1]
+    degree = m if degree is None else degree
+    if not m <= degree:
+        raise ValueError(f"{m} coefficients for ring degree {degree}")
     n1, n2 = _dims(degree)
     t = tables(degree, moduli, psis)
     num = len(moduli)
-    flat = x.reshape((-1, num, degree))
+    flat = x.reshape((-1, num, m))
     batch = flat.shape[0]
+    r = -(-m // n2)  # non-zero rows i1 of a[n2·i1 + i2]
+    if m != r * n2:
+        flat = np.concatenate([flat, np.zeros((batch, num, r * n2 - m), dtype=flat.dtype)], axis=-1)
     out = np.empty((batch, num, degree), dtype=np.int64)
     chunk = max(1, min(batch, _CHUNK_VALUES // degree))
     s = _Scratch(chunk, n1, n2)
+    cols = np.concatenate([np.arange(r), n1 + np.arange(r)])  # the lo and hi limb columns of those rows
     for l, q_int in enumerate(moduli):
         q, q_inv = float(t.q[l]), float(t.q_inv[l])
+        left = t.fwd_left[l] if r == n1 else np.ascontiguousarray(t.fwd_left[l][:, cols])
         for b0 in range(0, batch, chunk):
             b1 = min(batch, b0 + chunk)
             rows = b1 - b0
-            xs = flat[b0:b1, l].reshape(rows, n1, n2)
-            left_in = s.left_in[:rows]
+            xs = flat[b0:b1, l].reshape(rows, r, n2)
+            left_in = s.left_in[:rows, : 2 * r]
             kernels.split_input(xs, left_in, True)
             prod = s.prod[:rows]
-            np.matmul(t.fwd_left[l], left_in, out=prod)
+            np.matmul(left, left_in, out=prod)
             right_in = s.right_in[:rows]
             kernels.reduce_twiddle_split(prod, t.fwd_twiddle[l], t.fwd_twiddle_q[l], q_int, q_inv, right_in, False)
             res = s.prod[:rows].reshape(rows * n1, n2)
             np.matmul(right_in.reshape(rows * n1, 2 * n2), t.fwd_right[l], out=res)
             kernels.reduce_canonical(res.reshape(rows, degree), q_int, q_inv, out[b0:b1, l])
-    return out.reshape(x.shape)
+    return out.reshape(x.shape[:-1] + (degree,))
 
 
 def inverse(x: np.ndarray, moduli: tuple[int, ...], psis: tuple[int, ...]) -> np.ndarray:

@@ -32,7 +32,7 @@ from loyal.protocols.rlwe.sampling import uniform_mod
 from loyal.protocols.zk.errors import ProofError
 from loyal.protocols.zk.merkle import SALT_BYTES, MerkleError, MerkleTree, verify_opening
 from loyal.protocols.zk.params import LigeroParams
-from loyal.protocols.zk.reed_solomon import RnsReedSolomon, power_table
+from loyal.protocols.zk.reed_solomon import RnsReedSolomon, ntt_of_prefix, power_table
 
 
 def make_code(params: LigeroParams, moduli: tuple[int, ...]) -> RnsReedSolomon:
@@ -113,12 +113,9 @@ class LigeroCommitment:
         sl, k, n_lin = p.linear_reps, p.degree_bound, p.linear_poly_len
         # Products in Z_Q[X]/(X^Lp + 1) with Lp >= 2ℓ + t: no wrap-around, so they are exact.
         prod_ring = RnsRing(1 << (n_lin - 1).bit_length(), code.moduli)
-        lp = prod_ring.degree
 
         def lift(coeffs: np.ndarray) -> np.ndarray:
-            out = np.zeros(coeffs.shape[:-1] + (lp,), dtype=np.int64)
-            out[..., : coeffs.shape[-1]] = coeffs
-            return prod_ring.ntt(out)
+            return ntt_of_prefix(prod_ring, coeffs)
 
         p_hat = lift(self.coeffs[:m])  # (m, P, Lp)
         lin = np.empty((sl, len(code.moduli), n_lin), dtype=np.int64)

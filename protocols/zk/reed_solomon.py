@@ -22,6 +22,7 @@ import functools
 
 import numpy as np
 
+from loyal.protocols.rlwe import ntt_fourstep
 from loyal.protocols.rlwe.ring import RnsRing
 
 #: Limb width of `evaluate_at` (two limbs cover 30-bit residues).
@@ -29,6 +30,19 @@ _LIMB_BITS = 15
 _HALF_LIMB = 1 << (_LIMB_BITS - 1)
 #: Coefficients per exact float64 product: 2^9 · 2^15 · 2^29 = 2^53 (a power of two: baby steps 2^4·2^5).
 _CHUNK = 1 << 9
+
+
+def ntt_of_prefix(ring: RnsRing, coeffs: np.ndarray) -> np.ndarray:
+    """`ring.ntt` of polynomials given by their m <= N leading coefficients (..., P, m) in [0, q), the others
+    zero: the four-step transform then skips the zero rows of its first step (k << L here: ~30 % less)."""
+    m = coeffs.shape[-1]
+    if m > ring.degree:
+        raise ValueError(f"polynomials must have at most {ring.degree} coefficients, got {m}")
+    if ntt_fourstep.supports(ring.degree):
+        return ntt_fourstep.forward(np.ascontiguousarray(coeffs, dtype=np.int64), ring.moduli, ring.psis, degree=ring.degree)
+    padded = np.zeros(coeffs.shape[:-1] + (ring.degree,), dtype=np.int64)
+    padded[..., :m] = coeffs
+    return ring.ntt(padded)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,9 +88,7 @@ class RnsReedSolomon:
         n = coeffs.shape[-1]
         if n > self.code_len:
             raise ValueError(f"polynomials must have at most code_len={self.code_len} coefficients, got {n}")
-        padded = np.zeros(coeffs.shape[:-1] + (self.code_len,), dtype=np.int64)
-        padded[..., :n] = coeffs
-        return self.code_ring.ntt(padded)
+        return ntt_of_prefix(self.code_ring, coeffs)
 
     def points(self, indices: np.ndarray) -> np.ndarray:
         """η_j (P, len(indices)) for codeword positions `indices`."""

@@ -35,3 +35,26 @@ def test_tuned_allocator_reuses_heap_memory_for_large_buffers_and_the_collector_
     assert out["tuned"] is True
     assert out["faults_per_buffer"] < 1, out  # glibc defaults: ~7 per buffer here (the heap top is trimmed)
     assert out["frozen"] > 10_000  # the imports' objects left the collector's generations
+
+
+_BLAS_PROBE = """
+import json, os
+os.environ.pop("OPENBLAS_NUM_THREADS", None); os.environ.pop("OMP_NUM_THREADS", None)
+import numpy
+from threadpoolctl import threadpool_info
+from loyal.server import runtime
+before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+runtime.single_blas_thread()
+after = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+print(json.dumps({"before": before, "after": after, "cpus": os.cpu_count()}))
+"""
+
+
+def test_single_blas_thread_leaves_one_blas_thread_per_caller():
+    # Verifier threads each run BLAS: its own pool of one thread per core would busy-wait against theirs.
+    env = {k: v for k, v in __import__("os").environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    out = json.loads(subprocess.run([sys.executable, "-c", _BLAS_PROBE], capture_output=True, text=True, check=True,
+                                    env=env).stdout)
+    assert out["after"] and all(n == 1 for n in out["after"]), out
+    if out["cpus"] > 1:
+        assert max(out["before"]) > 1, out  # the default it replaces: a pool per core

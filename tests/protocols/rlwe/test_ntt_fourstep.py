@@ -65,3 +65,18 @@ def test_fourstep_batches_and_chunks(seed: int, log_degree: int, rows: int) -> N
     got = ring.ntt(a)
     for r in range(rows):
         assert np.array_equal(got[r, 0], ring._ntt_radix2(a[r, 0]))
+
+
+@given(seed=st.integers(0, 2**32 - 1), log_degree=st.integers(4, 14), fraction=st.floats(0.0, 1.0), rows=st.integers(1, 5))
+def test_fourstep_of_leading_coefficients_equals_the_padded_transform(seed: int, log_degree: int, fraction: float,
+                                                                      rows: int) -> None:
+    # The Reed–Solomon encoding passes only the m leading coefficients (the rest are zero): skipping the zero
+    # rows of the first step gives the transform of the zero-padded polynomial, for every m in [1, N].
+    ring = RnsRing(1 << log_degree, ntt_primes(3))
+    m = max(1, round(fraction * ring.degree))
+    a = np.mod(_signed_poly(ring, seed, (rows,), 1), ring.q)
+    a[..., m:] = 0
+    got = ntt_fourstep.forward(np.ascontiguousarray(a[..., :m]), ring.moduli, ring.psis, degree=ring.degree)
+    assert np.array_equal(got, ring._ntt_radix2(a))
+    with pytest.raises(ValueError, match="coefficients for ring degree"):
+        ntt_fourstep.forward(a, ring.moduli, ring.psis, degree=ring.degree // 2)
