@@ -1,19 +1,25 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
-"""Salted BLAKE3 Merkle tree over byte leaves with pruned multi-openings.
+"""Salted SHA-256 Merkle tree over byte leaves with pruned multi-openings.
 
 Leaves are H(0x00 || salt || leaf) with a fresh 16-byte salt per leaf, revealed only for opened
 leaves, so the hashes of unopened leaves reveal nothing about their contents (a hiding
 commitment in the random-oracle model). Inner nodes are H(0x01 || left || right). A multi-opening
 sends, level by level and in increasing index order, only the siblings the verifier cannot
 compute itself (the "pruned" or "batch" Merkle proof), so opened leaves share their upper paths.
+
+SHA-256 (FIPS 180-4), not the BLAKE3 the rest of the package uses: a leaf is one ~1 KB column, a single
+BLAKE3 chunk, which gets none of BLAKE3's multi-chunk SIMD, while SHA-256 runs on the SHA extensions of
+current x86 and ARM cores. Committing to 8,192 columns took 19 ms with BLAKE3 and 10 ms with SHA-256
+(the prover: 135 -> 117 ms at rlwe-n8192; proof format version 3). Both give 128-bit collision resistance.
 """
 
 from __future__ import annotations
 
-import blake3
+import hashlib
+
 import numpy as np
 
-#: Hash output bytes (BLAKE3-256: 128-bit collision resistance).
+#: Hash output bytes (SHA-256: 128-bit collision resistance).
 DIGEST_BYTES = 32
 #: Per-leaf salt bytes.
 SALT_BYTES = 16
@@ -24,11 +30,11 @@ class MerkleError(ValueError):
 
 
 def _leaf_hash(salt: bytes, leaf: bytes) -> bytes:
-    return blake3.blake3(b"\x00" + salt + leaf).digest()
+    return hashlib.sha256(b"\x00" + salt + leaf).digest()
 
 
 def _node_hash(left: bytes, right: bytes) -> bytes:
-    return blake3.blake3(b"\x01" + left + right).digest()
+    return hashlib.sha256(b"\x01" + left + right).digest()
 
 
 class MerkleTree:
