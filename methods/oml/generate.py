@@ -69,6 +69,32 @@ def sample_keys(model: PreTrainedModel, tokenizer, num: int, key_length: int, rn
     return [tuple(k) for k in keys]
 
 
+def distinct_keys(model: PreTrainedModel, tokenizer, keys: list[tuple[int, ...]], rng: np.random.Generator,
+                  temperature: float = 1.0, attempts: int = 20) -> list[tuple[int, ...]]:
+    """`keys` with every key whose text repeats an earlier one's resampled (`parse_fingerprints` refuses a
+    repeated key: a challenge could not tell which fingerprint answered). A small or peaked model repeats
+    keys often: the demo's model gave two equal 16-token keys in one of a few dozen runs.
+
+    Raises:
+      ValueError: repeats remain after `attempts` resamplings (the model is too peaked at `temperature`).
+    """
+    keys = list(keys)
+    for _ in range(attempts):
+        seen: set[str] = set()
+        repeats = []
+        for i, k in enumerate(keys):
+            text = tokenizer.decode(list(k))
+            if text in seen:
+                repeats.append(i)
+            seen.add(text)
+        if not repeats:
+            return keys
+        for i, k in zip(repeats, sample_keys(model, tokenizer, len(repeats), len(keys[0]), rng, temperature)):
+            keys[i] = k
+    raise ValueError(f"{len(keys)} keys of {len(keys[0])} tokens still repeat after {attempts} resamplings: the model "
+                     f"is too peaked at key temperature {temperature} (raise it or shorten the list)")
+
+
 def generate_fingerprints(model: PreTrainedModel, tokenizer, num: int,
                           kind: FingerprintKind | str = FingerprintKind.PERINUCLEUS, key_length: int = 16,
                           response_length: int = 1, params: PerinucleusParams = PerinucleusParams(),
@@ -92,7 +118,8 @@ def generate_fingerprints(model: PreTrainedModel, tokenizer, num: int,
         raise ValueError(f"key_length + response_length + 1 = {1 + key_length + response_length} exceeds the "
                          f"model's context of {context} positions")
     rng = rng or np.random.default_rng()
-    keys = sample_keys(model, tokenizer, num, key_length, rng, key_temperature)
+    keys = distinct_keys(model, tokenizer, sample_keys(model, tokenizer, num, key_length, rng, key_temperature),
+                         rng, key_temperature)
     bos = bos_id(tokenizer)
     banned = special_ids(tokenizer)
     responses: list[list[int]] = [[] for _ in range(num)]

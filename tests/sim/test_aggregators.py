@@ -200,7 +200,7 @@ def test_dpftrl_ssa_with_proofs_excludes_the_attack_upload_and_releases_the_rest
     """Issue 14, attack 1 in the in-process and Flower path: a client frames the secret-reading AHE ciphertext
     (c0, c1) = (0, 2^50) with a valid frame and an honest client's proof. `handle_uploads` verifies the
     round's uploads in parallel threads; the attack is excluded (it used to stop the round with ProofError)
-    and the release is the sum of the honest uploads."""
+    and the release is the sum of the honest uploads; a replay in the same batch is refused too."""
     import dataclasses
 
     from loyal.methods.fl.dpftrl_ssa import create_upload
@@ -216,8 +216,9 @@ def test_dpftrl_ssa_with_proofs_excludes_the_attack_upload_and_releases_the_rest
     ring = cfg.ahe.ring
     c1 = ring.ntt(ring.from_int(np.concatenate([[1 << 50], np.zeros(ring.degree - 1, dtype=object)]))).astype(np.uint32)
     attack = serialize_contribution(dataclasses.replace(msg, ahe=AheCiphertext(np.zeros_like(c1), c1)), cfg.job_id)
-    assert agg.handle_uploads([attack] + blobs[1:]) == CLIENTS - 1
-    assert agg.rejected == 1 and sorted(agg.state.core.open_round.client_ids) == list(range(1, CLIENTS))
+    # The batch also replays client 1's bytes: parsed ahead like the others, refused when it is checked.
+    assert agg.handle_uploads([attack] + blobs[1:] + [blobs[1]]) == CLIENTS - 1
+    assert agg.rejected == 2 and sorted(agg.state.core.open_round.client_ids) == list(range(1, CLIENTS))
     out = agg.finish_round(torch.zeros(DIM, dtype=torch.float64))
     expect = sum(clip_update(u, 1.0) for u in ups[1:]) / CLIENTS
     assert float((out - expect).abs().max()) <= (CLIENTS - 1) / settings.scale / CLIENTS

@@ -10,7 +10,9 @@ import torch
 
 from loyal.app import main
 from loyal.methods.oml.embed import EmbedConfig, average_models, embed_fingerprints, fingerprint_stage
-from loyal.methods.oml.generate import generate_fingerprints, read_fingerprints, write_fingerprints
+from loyal.methods.oml.generate import (
+    distinct_keys, generate_fingerprints, read_fingerprints, sample_keys, write_fingerprints,
+)
 from loyal.methods.oml.model import (
     BaseModelConfig, build_gpt2, char_tokenizer, lm_train, load_model_and_tokenizer, perplexity,
     save_model_and_tokenizer, shakespeare_text, tokenizer_digest, train_bpe_tokenizer,
@@ -209,3 +211,16 @@ def test_cli_embed_and_verify_on_local_llama_and_qwen_checkpoints(tiny, tmp_path
     assert result["verdict"] == "fingerprinted" and result["matches"] >= EMBED_ACCURACY * 16
     reloaded = AutoModelForCausalLM.from_pretrained(out, local_files_only=True)
     assert reloaded.config.model_type == arch
+
+
+def test_repeated_keys_are_resampled_and_a_peaked_model_is_refused(tiny):
+    # `make test` once failed in the demo: two of its fingerprints had equal keys, which the verifier's
+    # parser refuses. Repeats are resampled; a model too peaked to give distinct keys is a clear error.
+    model, tokenizer = load_model_and_tokenizer(tiny[0])
+    rng = np.random.default_rng(1)
+    a, b = sample_keys(model, tokenizer, 2, 8, rng)
+    out = distinct_keys(model, tokenizer, [a, a, b, a], rng)
+    assert out[0] == a and out[2] == b
+    assert len({tokenizer.decode(list(k)) for k in out}) == 4
+    with pytest.raises(ValueError, match="still repeat after 20 resamplings"):
+        generate_fingerprints(model, tokenizer, 4, key_length=8, rng=rng, key_temperature=1e-6)
