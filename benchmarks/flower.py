@@ -11,7 +11,7 @@ ClientApp nodes (threshold 3) besides the N training nodes. The ratio is ours / 
 
 Every arm gets the same Ray resources: `--actors` ClientApp actors of one CPU each (default: one per core).
 Flower's own default gives each ClientApp 2 CPUs, so on a 2-core machine one client runs at a time and
-its BLAS spins a second thread; session 7's 0.391× with proofs was measured that way (docs/zk.md).
+its BLAS spins a second thread; session 7's 0.391× with proofs was measured that way (docs/flower.md).
 """
 
 from __future__ import annotations
