@@ -72,8 +72,8 @@ def sample_keys(model: PreTrainedModel, tokenizer, num: int, key_length: int, rn
 def distinct_keys(model: PreTrainedModel, tokenizer, keys: list[tuple[int, ...]], rng: np.random.Generator,
                   temperature: float = 1.0, attempts: int = 20) -> list[tuple[int, ...]]:
     """`keys` with every key whose text repeats an earlier one's resampled (`parse_fingerprints` refuses a
-    repeated key: a challenge could not tell which fingerprint answered). A small or peaked model repeats
-    keys often: the demo's model gave two equal 16-token keys in one of a few dozen runs.
+    repeated key: a challenge could not tell which fingerprint answered). A small or peaked model can repeat
+    keys: the demo's model once gave two keys with the same text (a fresh-clone `make test`, session 8).
 
     Raises:
       ValueError: repeats remain after `attempts` resamplings (the model is too peaked at `temperature`).
