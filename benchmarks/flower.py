@@ -38,9 +38,10 @@ def run(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     app = AppConfig(task="synthetic", dim=args.dim, num_rounds=ROUNDS, noise_multiplier=1.0, committee_size=5, threshold=3,
                     num_shares=args.num_shares, reconstruction_threshold=args.threshold)
-    if getattr(args, "actors", 0) < 0:
-        raise ValueError(f"--actors must be >= 0 (0: one per core), got {args.actors}")
-    actors = getattr(args, "actors", 0) or os.cpu_count() or 1
+    actors = getattr(args, "actors", 0)
+    if actors < 0:
+        raise ValueError(f"--actors must be >= 0 (0: one per core), got {actors}")
+    actors = actors or os.cpu_count() or 1
     ssa_nodes = args.clients + app.committee_size
     arms = (("ssa_dpftrl", "loyal", dataclasses.replace(app, min_nodes=ssa_nodes), ssa_nodes),
             ("ssa_dpftrl_proofs", "loyal", dataclasses.replace(app, min_nodes=ssa_nodes, prove_uploads=True), ssa_nodes),

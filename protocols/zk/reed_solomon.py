@@ -84,10 +84,8 @@ class RnsReedSolomon:
         return np.concatenate([rows, tails], axis=-1)
 
     def evaluate(self, coeffs: np.ndarray) -> np.ndarray:
-        """Values (..., P, L) on D of polynomials with coefficients (..., P, n), n <= L, in [0, q)."""
-        n = coeffs.shape[-1]
-        if n > self.code_len:
-            raise ValueError(f"polynomials must have at most code_len={self.code_len} coefficients, got {n}")
+        """Values (..., P, L) on D of polynomials with coefficients (..., P, n), n <= L, in [0, q)
+        (ValueError if n > L, from `ntt_of_prefix`)."""
         return ntt_of_prefix(self.code_ring, coeffs)
 
     def points(self, indices: np.ndarray) -> np.ndarray:
