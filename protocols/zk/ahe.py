@@ -10,7 +10,7 @@ The honest prover holds ternary u and k and CBD errors (|e| <= η); the verifier
 `ProvenBounds` (JL slack included). Only x = (u, k, y) is committed: the errors are the *implied*
 e2 = c1 - a·u and e1 = c0 - b·u - Δ·k, so the ring equations hold by definition and what is proven
 is that all four of u, e1, e2, k are short. The argument is the Ligero linear argument
-(`ligero.py`) on x with the 4·256 projection equations p_b = R_b·w_b + y_b (`jl.py`, approximate
+(`ligero.py`) on x with the 4·144 projection equations p_b = R_b·w_b + y_b (`jl.py`, approximate
 range proofs), batched by random vectors; products by a and b enter the constraint vector through
 the adjoints a*(X) = a(X^-1) (the transposed negacyclic matrices), one NTT product each.
 Fiat–Shamir transcript: context (job, round, sender, kind — chosen by the caller), parameters,
@@ -40,10 +40,10 @@ from loyal.protocols.zk.proof_format import read_proof, write_proof
 from loyal.protocols.zk.transcript import Transcript
 
 #: Transcript domain of this proof type.
-PROTOCOL = b"loyal/zk/ahe-encryption/v1"
-#: Witness blocks, in layout order (each N coefficients, then 256 JL masks per block).
+PROTOCOL = b"loyal/zk/ahe-encryption/v2"  # v2: 144 JL rows per block (proof format 4)
+#: Witness blocks, in layout order (each N coefficients, then `jl.JL_ROWS` JL masks per block).
 BLOCKS = ("u", "e1", "e2", "k")
-#: Prover restarts (rejection sampling) before giving up; each succeeds with probability ≈ 0.88.
+#: Prover restarts (rejection sampling) before giving up; each succeeds with probability ≈ 0.93.
 MAX_ATTEMPTS = 64
 
 
@@ -190,7 +190,7 @@ _ADJOINTS_LOCK = threading.Lock()
 
 
 def witness_length(ring_degree: int) -> int:
-    """Committed entries: u and k (N each) and the four JL masks y_b (256 each); e1, e2 are implied."""
+    """Committed entries: u and k (N each) and the four JL masks y_b (`jl.JL_ROWS` each); e1, e2 are implied."""
     return 2 * ring_degree + len(BLOCKS) * jl.JL_ROWS
 
 
@@ -208,11 +208,11 @@ def _small_ntt(ring: RnsRing, values: np.ndarray) -> np.ndarray:
 def _constraints(
     st: AheStatement, pp: AheProofParams, tr: Transcript, projection: jl.Projection, projections: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Batched constraint vectors (σ_l, P, 2N + 1024) and targets (σ_l, P) from challenges drawn from `tr`.
+    """Batched constraint vectors (σ_l, P, 2N + 4·JL_ROWS) and targets (σ_l, P) from challenges drawn from `tr`.
 
     The committed witness is (u, k, y); the errors are the implied e2 = c1 - a·u and
     e1 = c0 - b·u - Δ·k, so the ring equations hold by definition and the only constraints are the
-    1024 projection equations p_b = R_b·w_b + y_b with w = (u, e1, e2, k). Repetition s checks
+    4·JL_ROWS projection equations p_b = R_b·w_b + y_b with w = (u, e1, e2, k). Repetition s checks
     <ρ, R·w + y - p> = 0 for ρ integers uniform in [0, min q) shared by all primes (a non-zero
     residual survives with probability <= 1/min q per prime). With g_b = R_b^T·ρ_b:
 
@@ -223,7 +223,7 @@ def _constraints(
     ring, moduli = st.ring, st.ring.moduli
     n, q, q1 = ring.degree, ring.q, ring.q[:, 0]
     sl, nb = pp.ligero.linear_reps, len(BLOCKS)
-    rho = tr.challenge_residues(b"rho-jl", (min(moduli),), (sl, nb * jl.JL_ROWS))[:, 0]  # (σ_l, 1024)
+    rho = tr.challenge_residues(b"rho-jl", (min(moduli),), (sl, nb * jl.JL_ROWS))[:, 0]  # (σ_l, 4·JL_ROWS)
     g_int = projection.transpose_apply(rho.reshape(sl, nb, jl.JL_ROWS))  # (σ_l, 4, N) integers, |g| < 2^38
     g_hat = _small_ntt(ring, g_int[:, 1:3]).reshape(sl, 2, len(moduli), n)  # NTT of g_e1, g_e2
     adj_b, adj_a = _adjoint(ring, st.public_key_hat), _adjoint(ring, st.public_poly_hat)
@@ -240,7 +240,7 @@ def _constraints(
     n_inv = np.array([pow(n, -1, p) for p in moduli], dtype=np.int64)
     implied_part = ((g_hat[:, 0, :, ::-1] * st.c0_hat % q).sum(-1) + (g_hat[:, 1, :, ::-1] * st.c1_hat % q).sum(-1))
     implied_part = implied_part % q1 * n_inv % q1
-    p_res = projections.reshape(-1) % q  # (P, 1024)
+    p_res = projections.reshape(-1) % q  # (P, 4·JL_ROWS)
     targets = ((rho[:, None, :] * p_res % q).sum(-1) - implied_part) % q1
     return c, targets
 

@@ -5,14 +5,14 @@ Gentry, Halevi, Lyubashevsky, "Practical Non-interactive Publicly Verifiable Sec
 Thousands of Parties", eprint 2021/1397, §3 (approximate range proofs); Lyubashevsky, Nguyen,
 Plançon, "Lattice-Based Zero-Knowledge Proofs and Applications", eprint 2022/284, Lemma 2.8.
 
-For a block w ∈ Z_Q^N and a public matrix R ∈ {-1, 0, 1}^{256×N} (entries 1/4, 1/2, 1/4) drawn
+For a block w ∈ Z_Q^N and a public matrix R ∈ {-1, 0, 1}^{r×N} (r = JL_ROWS) (entries 1/4, 1/2, 1/4) drawn
 after the commitment, the prover reveals p = R·w + y, y uniform in [-B, B]^256 committed
 beforehand, and restarts unless ‖R·w‖∞ <= β and ‖p‖∞ <= B - β (then p is uniform on
-[-(B - β), B - β]^256, whatever w is: zero knowledge). Soundness, for any w and y fixed before R:
+[-(B - β), B - β]^r, whatever w is: zero knowledge). Soundness, for any w and y fixed before R:
 if ‖w‖∞ >= b then for every row Pr_r[|<r, w> + y_i mod Q| < b/2] <= 1/2 (pick j with |w_j| >= b and
 condition on the other entries: of c - w_j, c, c + w_j at most c, or at most the pair c ± w_j, can
-be short, since two short values cannot differ by w_j), so with b = 2(B - β) + 1 all 256 rows pass
-with probability <= 2^-256: the verifier learns ‖w‖∞ <= 2(B - β).
+be short, since two short values cannot differ by w_j), so with b = 2(B - β) + 1 all r rows pass
+with probability <= 2^-r: the verifier learns ‖w‖∞ <= 2(B - β).
 """
 
 from __future__ import annotations
@@ -24,13 +24,16 @@ import numpy as np
 
 from loyal.protocols.rlwe.prng import AesCtrPrng
 
-#: Projection rows per block (soundness 2^-JL_ROWS per block).
-JL_ROWS = 256
+#: Projection rows per block: soundness 2^-JL_ROWS per block, so the four blocks add 2^-142, ten bits
+#: below the Ligero argument's error (~2^-131), also per hash query (the rows are drawn after the root).
+#: Until proof format 4 this was 256 (2^-254): the extra rows bought nothing and cost the prover and
+#: verifier the expansion and products of 4·112 more rows of R, and ~6 % more restarts.
+JL_ROWS = 144
 #: Prover-side tail probability per row of |<r, w>| > β for an honest block (log2). The accepted R
-#: is conditioned on |R·w| <= β, so zero knowledge is statistical with distance <= 1024·2^-50 = 2^-40
-#: (the project's statistical security level) over the 4·256 rows.
+#: is conditioned on |R·w| <= β, so zero knowledge is statistical with distance <= 576·2^-50 < 2^-40
+#: (the project's statistical security level) over the 4·144 rows.
 HONEST_TAIL_BITS = 50
-#: B = β·2^REJECTION_BITS: all 4·256 rows accept with probability ≈ exp(-1024/2^13) ≈ 0.88.
+#: B = β·2^REJECTION_BITS: all 4·144 rows accept with probability ≈ exp(-576/2^13) ≈ 0.93.
 REJECTION_BITS = 13
 
 # Byte -> four entries b_{2i} - b_{2i+1} ∈ {-1, 0, 0, 1}: probabilities 1/4, 1/2, 1/4.

@@ -61,9 +61,14 @@ class LigeroOpening:
 def reversed_rows(constraints: np.ndarray, m: int, ell: int) -> np.ndarray:
     """c̃ coefficients (σ, m, P, ℓ) of constraint vectors (σ, P, n <= m·ℓ): row i reversed."""
     sl, num_p, n = constraints.shape
-    padded = np.zeros((sl, num_p, m * ell), dtype=np.int64)
-    padded[:, :, :n] = constraints
-    return np.ascontiguousarray(padded.reshape(sl, num_p, m, ell)[..., ::-1].transpose(0, 2, 1, 3))
+    out = np.empty((sl, m, num_p, ell), dtype=np.int64)
+    view = out.transpose(0, 2, 1, 3)[..., ::-1]  # (σ, P, m, ℓ), row i reversed: one strided copy
+    full = n // ell
+    view[:, :, :full] = constraints[:, :, : full * ell].reshape(sl, num_p, full, ell)
+    view[:, :, full:] = 0
+    if n > full * ell:
+        view[:, :, full, : n - full * ell] = constraints[:, :, full * ell :]
+    return out
 
 
 class LigeroCommitment:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from loyal.protocols.zk.jl import JL_ROWS
+
 #: Soundness target (bits) every parameter choice must meet after the union over primes.
 TARGET_SOUNDNESS_BITS = 128
 
@@ -131,6 +133,6 @@ def choose_ligero_params(
         if 2 * row_len + t > code_len:
             break
         p = LigeroParams(row_len, code_len, t, linear_reps, reps_p)
-        if soundness_bits(p, moduli, (-256.0,) * 4) >= goal:
+        if soundness_bits(p, moduli, (-float(JL_ROWS),) * 4) >= goal:
             return p
     raise ValueError(f"no num_opened reaches {goal} bits with row_len={row_len}, code_len={code_len}")

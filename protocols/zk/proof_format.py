@@ -1,9 +1,9 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
 """Byte layout of an AHE-encryption proof, written and parsed strictly (every length is checked).
 
-    header      "LZKA", version 3, 3 zero bytes, then uint32 N, P, ℓ, L, t, σ_l, σ_p   (36 bytes)
+    header      "LZKA", version 4, 3 zero bytes, then uint32 N, P, ℓ, L, t, σ_l, σ_p   (36 bytes)
     root        32 bytes (SHA-256 Merkle root of the columns, `merkle`)
-    projections 4·256 int32 (p = R·w + y, one 256-block per u, e1, e2, k)
+    projections 4·144 int32 (p = R·w + y, one `jl.JL_ROWS`-block per u, e1, e2, k)
     linear      σ_l·P·(2ℓ + t) residues, packed
     proximity   σ_p·P·(ℓ + t) residues, packed
     columns     t·rows·P residues (opened columns, indices ascending), packed
@@ -14,8 +14,9 @@ All integers are little-endian. Residues (every prime is below 2^30, `ring.PRIME
 to 15 bytes: 30 bits each, the first in the lowest bits (version 1 spent 4 bytes on each, 6.7 % more
 proof); a section whose count is not a multiple of four is padded with zero residues, which the parser
 requires. Every residue must lie in [0, q_l) for its prime. A proof whose length differs from the
-length its header and indices imply is rejected. Version 3 (SHA-256 Merkle tree) has version 2's layout;
-version 2 (BLAKE3 tree) proofs are refused, as version 1 ones were.
+length its header and indices imply is rejected. Version 4 has 144 projection rows per block where
+version 3 had 256 (`jl.JL_ROWS`); version 3 had version 2's layout with a SHA-256 Merkle tree instead of
+BLAKE3. Proofs of earlier versions are refused.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from loyal.protocols.zk.merkle import DIGEST_BYTES, SALT_BYTES, sibling_count
 from loyal.protocols.zk.params import LigeroParams
 
 MAGIC = b"LZKA"
-VERSION = 3
+VERSION = 4
 #: Bits per packed residue (every `RnsRing` prime is below 2^PRIME_BITS) and the packing group.
 _BITS = PRIME_BITS
 _GROUP, _GROUP_BYTES = 4, 15
