@@ -158,3 +158,26 @@ def reduce_canonical(src: np.ndarray, q: int, q_inv: float, out: np.ndarray) -> 
             res += q & (res >> 63)
             res -= q & ((q - 1 - res) >> 63)
             out[r, i] = res
+
+
+# ---- Ligero's row combinations (`zk/ligero.py`) -------------------------------------------------------------
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def sum_products_mod(a: np.ndarray, b: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
+    """out (P, X) <- Σ_r a[r]·b[r] mod q for residues a, b (R, P, X) in [0, q), q (P,) < 2^31, R < 2^30.
+
+    Each product (< 2^62) loses Q·q with Q = trunc(fl(fl(a)·fl(b))·fl(1/q)), within one of the true
+    quotient (the float quotient is below 2^32 with relative error < 2^-50), so each term lies in (-q, 2q)
+    and the int64 sum stays far from overflow; one reduction per output. numpy needed three passes and
+    an integer division per product."""
+    rr, pp, xx = a.shape
+    for p in range(pp):
+        qp = q[p]
+        q_inv = 1.0 / float(qp)
+        for x in range(xx):
+            out[p, x] = 0
+        for r in range(rr):
+            for x in range(xx):
+                u, v = a[r, p, x], b[r, p, x]
+                out[p, x] += u * v - np.int64(float(u) * float(v) * q_inv) * qp
+        for x in range(xx):
+            out[p, x] %= qp

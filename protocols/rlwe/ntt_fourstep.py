@@ -162,7 +162,8 @@ def forward(x: np.ndarray, moduli: tuple[int, ...], psis: tuple[int, ...], degre
     Args:
       degree: the ring degree N when `x` holds only the first m < N coefficients (..., L, m) of
         polynomials whose others are zero (a Reed–Solomon encoding, m = k << N): the first step then
-        reads the ⌈m/n2⌉ non-zero rows of the n1 × n2 input, not all of them (default: x.shape[-1]).
+        reads the ⌈m/n2⌉ non-zero rows of the n1 × n2 input, not all of them, and the split N = n1·n2
+        is chosen for m (`_prefix_split`), not square (default: x.shape[-1]).
     """
     m = x.shape[-1]
     degree = m if degree is None else degree

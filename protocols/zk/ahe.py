@@ -262,10 +262,12 @@ def _check_witness(st: AheStatement, w: AheWitness) -> np.ndarray:
     for name, v in (("e1", blocks[1]), ("e2", blocks[2])):
         if int(v @ v) > cap:
             raise ValueError(f"witness {name} must satisfy ‖{name}‖_2^2 <= {cap}, got {int(v @ v)}: refusing to prove")
-    u, e1, e2, k = (ring.ntt(ring.from_int(v)) for v in blocks)
+    # Small-input transforms (`ntt_small`): NTT(u), NTT(e2) in one call and NTT(e1 + Δ·k) in another.
+    u, e2 = ntt_small.transform(ring, [(np.stack([blocks[0], blocks[2]]), 1)], bound=st.error_eta)
+    e1_dk = ntt_small.transform(ring, [(blocks[1], 1), (blocks[3], st.delta)], bound=st.error_eta)[0]
     q = ring.q
-    c1 = (st.public_poly_hat * u + e2) % q
-    c0 = (st.public_key_hat * u % q + e1 + ring.mul_scalar(k, st.delta)) % q
+    c1 = (st.public_poly_hat * u % q + e2) % q
+    c0 = (st.public_key_hat * u % q + e1_dk) % q
     for name, got, want in (("c1 = a·u + e2", c1, st.c1_hat), ("c0 = b·u + e1 + Δ·k", c0, st.c0_hat)):
         bad = np.flatnonzero(np.any(got != want, axis=1))
         if bad.size:

@@ -57,3 +57,19 @@ def test_finish_reduces_to_canonical_residues(with_product: bool) -> None:
                 for i in range(nn):
                     x = int(p[r, g, i]) + (int(uv[r, g, i]) * int(v_lo[r, g, i]) + int(us[r, g, i]) * int(v_hi[r, g, i]) if with_product else 0)
                     assert int(out[r, g, i]) == x % Q[g]
+
+
+@pytest.mark.parametrize("rows", [1, 7, 34, 200])
+def test_sum_products_mod_equals_exact_sum_of_products(rows: int) -> None:
+    # Ligero's row combination: residues up to q - 1 (the largest products), against Python integers.
+    rng = np.random.default_rng(rows)  # test data, not secrets
+    q = np.array(Q + (2**31 - 1,), dtype=np.int64)  # and a prime at the kernel's stated bound
+    a = np.stack([rng.integers(0, qq, size=(rows, 16)) for qq in q], axis=1)
+    b = np.stack([rng.integers(0, qq, size=(rows, 16)) for qq in q], axis=1)
+    a[:, :, 0], b[:, :, 0] = q - 1, q - 1
+    b[:, :, 1] = 0
+    out = np.empty((len(q), 16), dtype=np.int64)
+    kernels.sum_products_mod(a, b, q, out)
+    want = [[sum(int(a[r, p, x]) * int(b[r, p, x]) for r in range(rows)) % int(q[p]) for x in range(16)]
+            for p in range(len(q))]
+    assert out.tolist() == want
