@@ -181,3 +181,59 @@ def sum_products_mod(a: np.ndarray, b: np.ndarray, q: np.ndarray, out: np.ndarra
                 out[p, x] += u * v - np.int64(float(u) * float(v) * q_inv) * qp
         for x in range(xx):
             out[p, x] %= qp
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def combine_rows_mod(w: np.ndarray, rows: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
+    """out (S, P, X) <- Σ_r w[s, p, r]·rows[r, p, x] mod q[p] for residues in [0, q), q < 2^31, R < 2^30
+    (the products reduced as in `sum_products_mod`)."""
+    ss, pp, rr = w.shape
+    xx = rows.shape[2]
+    for p in range(pp):
+        qp = q[p]
+        q_inv = 1.0 / float(qp)
+        for s in range(ss):
+            for x in range(xx):
+                out[s, p, x] = 0
+            for r in range(rr):
+                c = w[s, p, r]
+                cf = float(c) * q_inv
+                for x in range(xx):
+                    v = rows[r, p, x]
+                    out[s, p, x] += c * v - np.int64(cf * float(v)) * qp
+            for x in range(xx):
+                out[s, p, x] %= qp
+
+
+@numba.njit(inline="always")
+def _mod_small(x: int, q: int, q_inv: float) -> int:
+    """x mod q in [0, q) for |x| < 2^52 (float quotient, off by at most one, then corrected)."""
+    r = x - np.int64(np.floor(float(x) * q_inv)) * q
+    if r < 0:
+        r += q
+    elif r >= q:
+        r -= q
+    return r
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def sub_scaled_mod(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
+    """out (S, P, X) <- (a[s, x] - c[s, p, x] - (b[s, x] mod q)·d[p]) mod q[p], in [0, q).
+
+    a, b: integers (S, X) with |a|, |b| < 2^40; c: residues (S, P, X) in [0, q) or an empty array (no c term);
+    d: (P,) in [0, q); q < 2^31. The AHE proof's constraint vectors (`zk/ahe._constraints`) in one pass."""
+    ss, xx = a.shape
+    pp = q.shape[0]
+    has_c = c.size > 0
+    for s in range(ss):
+        for p in range(pp):
+            qp, dp = q[p], d[p]
+            q_inv = 1.0 / float(qp)
+            dq = float(dp) * q_inv
+            for x in range(xx):
+                bm = _mod_small(b[s, x], qp, q_inv)
+                t = bm * dp - np.int64(float(bm) * dq) * qp  # (b mod q)·d mod q, within (-q, 2q)
+                v = a[s, x] - t
+                if has_c:
+                    v -= c[s, p, x]
+                out[s, p, x] = _mod_small(v, qp, q_inv)

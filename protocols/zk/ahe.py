@@ -28,7 +28,7 @@ import threading
 import blake3
 import numpy as np
 
-from loyal.protocols.rlwe import ntt_small
+from loyal.protocols.rlwe import kernels, ntt_small
 from loyal.protocols.rlwe.ahe import AheCiphertext, ThresholdAhe
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.rlwe.ring import RnsRing
@@ -230,10 +230,13 @@ def _constraints(
     implied = ring.intt((g_hat[:, 0] * adj_b % q + g_hat[:, 1] * adj_a % q) % q)  # b*·g_e1 + a*·g_e2
     delta = np.array([st.delta % p for p in moduli], dtype=np.int64)[:, None]
     c = np.empty((sl, len(moduli), witness_length(n)), dtype=np.int64)
-    np.subtract(g_int[:, None, 0], implied, out=c[..., :n])  # |g| < 2^38: no overflow before the reduction
-    c[..., :n] %= q
-    np.subtract(g_int[:, None, 3], g_int[:, None, 1] % q * delta % q, out=c[..., n : 2 * n])
-    c[..., n : 2 * n] %= q
+    zero, none = np.zeros((sl, n), dtype=np.int64), np.empty((0, 0, 0), dtype=np.int64)
+    q_flat = np.ascontiguousarray(q[:, 0])
+    # One compiled pass each (|g| < 2^38): g_u - (b*·g_e1 + a*·g_e2), then g_k - Δ·g_e1, modulo every prime.
+    kernels.sub_scaled_mod(np.ascontiguousarray(g_int[:, 0]), zero, implied, np.zeros(len(moduli), dtype=np.int64),
+                           q_flat, c[..., :n])
+    kernels.sub_scaled_mod(np.ascontiguousarray(g_int[:, 3]), np.ascontiguousarray(g_int[:, 1]), none,
+                           np.ascontiguousarray(delta[:, 0]), q_flat, c[..., n : 2 * n])
     c[..., 2 * n :] = rho[:, None, :]
     # <g, c0> = N^-1·Σ_j ĝ_{N-1-j}·ĉ0_j: slot N-1-j holds the value at the inverse root (bit-reversed
     # order of ψ^(2j+1)), so the coefficient inner product needs no inverse transform of c0, c1.

@@ -153,13 +153,11 @@ def _combine_pointwise(a: np.ndarray, b: np.ndarray, q: np.ndarray) -> np.ndarra
 
 
 def _combine(weights: np.ndarray, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Σ_i w[s, :, i]·rows[i] mod q for weights (S, P, R) and rows (R, P, X): (S, P, X)."""
-    out = np.zeros((weights.shape[0],) + rows.shape[1:], dtype=np.int64)
-    for i in range(rows.shape[0]):
-        out += weights[:, :, i, None] * rows[i] % q
-        if i % 7 == 6:
-            out %= q
-    return out % q
+    """Σ_i w[s, :, i]·rows[i] mod q for weights (S, P, R) and rows (R, P, X): (S, P, X) (`kernels.combine_rows_mod`)."""
+    out = np.empty((weights.shape[0],) + rows.shape[1:], dtype=np.int64)
+    kernels.combine_rows_mod(np.ascontiguousarray(weights, dtype=np.int64), np.ascontiguousarray(rows, dtype=np.int64),
+                             np.ascontiguousarray(q.reshape(-1), dtype=np.int64), out)
+    return out
 
 
 def verify_ligero(
