@@ -117,24 +117,30 @@ class LigeroCommitment:
         p, code = self.params, self.code
         m, q, ell = self.num_witness_rows, code.q, p.row_len
         sl, k, n_lin = p.linear_reps, p.degree_bound, p.linear_poly_len
-        # Products in Z_Q[X]/(X^Lp + 1) with Lp >= 2ℓ + t: no wrap-around, so they are exact.
-        prod_ring = RnsRing(1 << (n_lin - 1).bit_length(), code.moduli)
+        # Σ_i c̃_i·p_i with p_i = x_i + X^ℓ·r_i, as Σ c̃_i·x_i (degree < 2ℓ - 1) plus X^ℓ·Σ c̃_i·r_i (degree
+        # < ℓ + t - 1): two products in Z_Q[X]/(X^Lp + 1) with Lp >= max(2ℓ - 1, k - 1), which do not wrap
+        # around, so they are exact. Lp = 1,024 at ℓ = 512 where one product of length 2ℓ + t needs 2,048:
+        # the σ_l·m lifts of the c̃_i, the largest share of this method, cost half.
+        prod_ring = RnsRing(1 << (max(2 * ell - 1, k - 1) - 1).bit_length(), code.moduli)
 
         def lift(coeffs: np.ndarray) -> np.ndarray:
             return ntt_of_prefix(prod_ring, coeffs)
 
-        p_hat = lift(self.coeffs[:m])  # (m, P, Lp)
+        x_hat, r_hat = lift(self.coeffs[:m, :, :ell]), lift(self.coeffs[:m, :, ell:k])  # (m, P, Lp) each
         lin = np.empty((sl, len(code.moduli), n_lin), dtype=np.int64)
         c_rev = reversed_rows(constraints, m, ell)
         for s in range(sl):
-            acc = _combine_pointwise(lift(c_rev[s]), p_hat, q)
-            coeffs = prod_ring.intt(acc)
-            if np.any(coeffs[:, n_lin:]):
+            c_hat = lift(c_rev[s])
+            low = prod_ring.intt(_combine_pointwise(c_hat, x_hat, q))
+            high = prod_ring.intt(_combine_pointwise(c_hat, r_hat, q))
+            if np.any(low[:, 2 * ell - 1 :]) or np.any(high[:, k - 1 :]):
                 raise AssertionError("linear-test polynomial exceeds its degree bound (internal error)")
-            mask = np.zeros((len(code.moduli), n_lin), dtype=np.int64)
-            mask[:, :k] += self.coeffs[m + s]
-            mask[:, ell:] += self.coeffs[m + sl + s]
-            lin[s] = (coeffs[:, :n_lin] + mask) % q
+            poly = np.zeros((len(code.moduli), n_lin), dtype=np.int64)
+            poly[:, : 2 * ell - 1] = low[:, : 2 * ell - 1]
+            poly[:, ell : ell + k - 1] += high[:, : k - 1]
+            poly[:, :k] += self.coeffs[m + s]
+            poly[:, ell:] += self.coeffs[m + sl + s]
+            lin[s] = poly % q
         prox = (_combine(gammas, self.coeffs[: m + 2 * sl], q) + self.coeffs[m + 2 * sl :]) % q
         return lin, prox
 

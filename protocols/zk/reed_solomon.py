@@ -145,33 +145,46 @@ class PowerTable:
 
 
 def power_table(code: RnsReedSolomon, indices: np.ndarray, n: int) -> PowerTable:
-    """The powers `evaluate_at` needs for polynomials of up to n coefficients at η_j, j in `indices`."""
+    """The powers `evaluate_at` needs for polynomials of up to n coefficients at η_j, j in `indices`.
+
+    Every η_j is ψ^(e_j) for the code ring's primitive 2L-th root ψ, so η_j^d = ψ^(d·e_j mod 2L): the
+    table is a gather from the 2L powers of ψ (`_psi_powers`, cached per code), no modular products
+    (0.5 ms instead of 3.6 ms for 168 points at rlwe-n8192)."""
     if not 0 < n <= code.code_len:
         raise ValueError(f"power_table needs 0 < n <= code_len={code.code_len}, got {n}")
-    eta = code.points(indices)  # (P, t)
-    q = code.q  # (P, 1)
-    num_p, t = eta.shape
-    baby = max(1, int(np.sqrt(_CHUNK)))
-    giant = -(-_CHUNK // baby)
-    small = np.empty((num_p, baby, t), dtype=np.int64)
-    small[:, 0] = 1
-    for d in range(1, baby):
-        small[:, d] = small[:, d - 1] * eta % q
-    step = small[:, -1] * eta % q  # η^baby
-    big = np.empty((num_p, giant, t), dtype=np.int64)
-    big[:, 0] = 1
-    for d in range(1, giant):
-        big[:, d] = big[:, d - 1] * step % q
-    q3 = q[:, :, None]
-    powers = (big[:, :, None, :] * small[:, None, :, :] % q3[:, None]).reshape(num_p, giant * baby, t)[:, :_CHUNK]
-    chunk_step = powers[:, -1] * eta % q  # η^_CHUNK
+    powers, centred, exps = _psi_powers(code)
+    two_l = powers.shape[1]
+    e = exps[indices]  # (t,)
     chunks = -(-n // _CHUNK)
-    shifts = np.empty((num_p, chunks, t), dtype=np.int64)
-    shifts[:, 0] = 1
-    for c in range(1, chunks):
-        shifts[:, c] = shifts[:, c - 1] * chunk_step % q
-    centred = np.where(powers > q3 // 2, powers - q3, powers).astype(np.float64)
-    return PowerTable(eta, centred, shifts)
+    table = centred[:, np.outer(np.arange(_CHUNK), e) % two_l]  # (P, _CHUNK, t)
+    shifts = powers[:, np.outer(np.arange(chunks) * _CHUNK, e) % two_l]  # (P, C, t)
+    return PowerTable(powers[:, e], table, shifts)
+
+
+@functools.lru_cache(maxsize=32)
+def _psi_powers(code: RnsReedSolomon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ψ^i mod q for i < 2L ((P, 2L) int64 and centred float64) and the exponent e_j of each codeword
+    position j (η_j = ψ^(e_j), the same for every prime; checked)."""
+    ring = code.code_ring
+    two_l = 2 * code.code_len
+    q = code.q
+    powers = np.empty((len(code.moduli), two_l), dtype=np.int64)
+    powers[:, 0] = 1
+    powers[:, 1] = ring.psis
+    filled = 2
+    while filled < two_l:  # ψ^(filled + i) = ψ^filled · ψ^i
+        step = min(filled, two_l - filled)
+        powers[:, filled : filled + step] = powers[:, :step] * powers[:, filled - 1 : filled] % q * powers[:, 1:2] % q
+        filled += step
+    points = _points(code)
+    order = np.argsort(powers[0])
+    exps = order[np.searchsorted(powers[0], points[0], sorter=order)]
+    if not np.array_equal(powers[:, exps], points):
+        raise AssertionError("codeword points are not powers of the ring's ψ (internal error)")
+    centred = np.where(powers > q // 2, powers - q, powers).astype(np.float64)
+    for a in (powers, centred, exps):
+        a.setflags(write=False)
+    return powers, centred, exps
 
 
 @functools.lru_cache(maxsize=32)
