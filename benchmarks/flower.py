@@ -55,7 +55,9 @@ def run(args: argparse.Namespace) -> dict:
                              "rounds_s": [round(x["seconds"], 3) for x in h],
                              "bytes_up_per_client": r["bytes_up_per_client_round"],
                              "bytes_down_per_client": r["bytes_down_per_client_round"], "flwr_run_wall_s": r["flwr_run_wall_s"]}
-            if which == "loyal":
+            if which == "loyal":  # where the timed rounds go (`SsaDpftrl.history`)
+                results[name]["stages_s"] = {k: round(statistics.mean(x[k] for x in h[1:]), 3)
+                                             for k in ("train_s", "uploads_s", "release_s")}
                 results[name].update(parameter_set=r["privacy"]["parameter_set"], accepted=h[-1]["accepted"],
                                      committee_bytes_up=r["committee_bytes_up"], committee_bytes_down=r["committee_bytes_down"])
     o, pr, s = results["ssa_dpftrl"], results["ssa_dpftrl_proofs"], results["secaggplus_dp"]
@@ -69,6 +71,15 @@ def run(args: argparse.Namespace) -> dict:
         "bench_wall_s": time.perf_counter() - t0,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.python_version()}",
     }
+
+
+def _stages(o: dict, pr: dict) -> str:
+    """Our rounds split into train replies / upload checks / release (absent in results of older runs)."""
+    if "stages_s" not in pr:
+        return ""
+    f = lambda d: " / ".join(f"{d['stages_s'][k]:.2f}" for k in ("train_s", "uploads_s", "release_s"))  # noqa: E731
+    return (f"our rounds split into the clients' train replies / the server's upload checks / committee release "
+            f"and step: {f(o)} s without proofs, {f(pr)} s with them; ")
 
 
 def markdown(results: dict) -> str:
@@ -85,6 +96,7 @@ def markdown(results: dict) -> str:
         "",
         f"Ratio ours / SecAgg+: **{r['ratio_round_time_ours_vs_secaggplus']:.3f}×** without proofs, "
         f"**{r['ratio_round_time_ours_with_proofs_vs_secaggplus']:.3f}×** with proofs (target {r['target']}); "
+        + _stages(o, pr) +
         "in the simulation every client's proof runs on the same cores, which a deployment spreads over the clients' "
         "own machines. The Flower app's committee members trust the ServerApp's verification; the gRPC server's "
         "members also re-verify every proof of a round before their partial (docs/zk.md), which this round does not "

@@ -234,8 +234,10 @@ class SsaDpftrl(Strategy):
         agg, arrays = self.aggregator, self._arrays
         if agg is None or arrays is None:
             raise RuntimeError("aggregate_train before configure_train")
+        t_train = time.perf_counter()
         ok = [r for r in replies if not r.has_error()]
         accepted = agg.handle_uploads([bytes(r.content.config_records[SSA_KEY][Key.UPLOAD]) for r in ok])
+        t_uploads = time.perf_counter()
         flat = torch.from_numpy(flatten_arrays(arrays))
         new = agg.finish_round(flat).numpy()
         out, at = ArrayRecord(), 0
@@ -245,8 +247,12 @@ class SsaDpftrl(Strategy):
             at += old.size
         metrics = _average_metrics(ok)
         metrics["loyal-accepted"] = int(accepted)
+        end = time.perf_counter()
+        # Stages: the clients' train replies (training, encryption, proofs), the server's checks of the
+        # uploads (proof verification), then the committee's noise and release and the learner step.
         self.history.append({"round": server_round, "accepted": int(accepted), "replies": len(ok),
-                             "seconds": time.perf_counter() - self._t0})
+                             "seconds": end - self._t0, "train_s": t_train - self._t0,
+                             "uploads_s": t_uploads - t_train, "release_s": end - t_uploads})
         return out, metrics
 
     def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord, grid: Grid) -> Iterable[Message]:
