@@ -33,7 +33,7 @@ from loyal.protocols.rlwe.sampling import uniform_mod
 from loyal.protocols.zk.errors import ProofError
 from loyal.protocols.zk.merkle import SALT_BYTES, MerkleError, MerkleTree, verify_opening
 from loyal.protocols.zk.params import LigeroParams
-from loyal.protocols.zk.reed_solomon import RnsReedSolomon, ntt_of_prefix, power_table
+from loyal.protocols.zk.reed_solomon import RnsReedSolomon, ntt_of_prefix, point_powers, power_table
 
 
 def make_code(params: LigeroParams, moduli: tuple[int, ...]) -> RnsReedSolomon:
@@ -206,7 +206,7 @@ def verify_ligero(
     cols_pl = np.ascontiguousarray(cols.transpose(1, 2, 0))  # (rows, P, t)
     lin_at = code.evaluate_at(opening.linear_polys, table)
     r_at = code.evaluate_at(reversed_rows(constraints, m, ell), table)  # (σ_l, m, P, t)
-    x_ell = np.array([[pow(int(v), ell, int(qq)) for v in row] for row, qq in zip(table.points, q1)], dtype=np.int64)
+    x_ell = point_powers(code, indices, ell)  # η_j^ℓ
     for s in range(sl):
         acc = (cols_pl[m + s] + x_ell * cols_pl[m + sl + s]) % q
         acc = (acc + _combine_pointwise(r_at[s], cols_pl[:m], q)) % q

@@ -161,6 +161,12 @@ def power_table(code: RnsReedSolomon, indices: np.ndarray, n: int) -> PowerTable
     return PowerTable(powers[:, e], table, shifts)
 
 
+def point_powers(code: RnsReedSolomon, indices: np.ndarray, d: int) -> np.ndarray:
+    """η_j^d mod q (P, len(indices)) for codeword positions `indices` (a gather, as in `power_table`)."""
+    powers, _, exps = _psi_powers(code)
+    return powers[:, (exps[indices] * (d % powers.shape[1])) % powers.shape[1]]
+
+
 @functools.lru_cache(maxsize=32)
 def _psi_powers(code: RnsReedSolomon) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ψ^i mod q for i < 2L ((P, 2L) int64 and centred float64) and the exponent e_j of each codeword

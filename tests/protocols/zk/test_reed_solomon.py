@@ -9,7 +9,7 @@ import pytest
 from loyal.protocols.rlwe.prng import AesCtrPrng
 from loyal.protocols.rlwe.ring import ntt_primes
 from loyal.protocols.rlwe.sampling import uniform_mod
-from loyal.protocols.zk.reed_solomon import RnsReedSolomon, power_table
+from loyal.protocols.zk.reed_solomon import RnsReedSolomon, point_powers, power_table
 
 MODULI = ntt_primes(3)
 CODE = RnsReedSolomon(MODULI, row_len=16, code_len=128, tail_len=12)
@@ -64,3 +64,11 @@ def test_encode_keeps_the_message_as_first_coefficients() -> None:
 def test_code_fails_if_tail_does_not_fit() -> None:
     with pytest.raises(ValueError, match="tail_len must be in"):
         RnsReedSolomon(MODULI, row_len=16, code_len=32, tail_len=16)
+
+
+def test_point_powers_are_the_points_raised_to_d() -> None:
+    idx = np.array([0, 5, 17, 2047])
+    points = LONG.points(idx)
+    for d in (0, 1, 2, 511, 4096, 4097):
+        want = [[pow(int(v), d, int(q)) for v in row] for row, q in zip(points, LONG.q[:, 0])]
+        assert point_powers(LONG, idx, d).tolist() == want
