@@ -12,8 +12,8 @@ from a system call, so every write or flush cost the server up to a 5 ms switch 
 interleaved noop/server REPEATS times and the median of each is reported, so load drift on a shared
 machine hits both servers alike. Encryption happens before the clock starts (the client's cost,
 measured by `loyal bench ssa`); uploads carry no proofs (`Job.prove_uploads` off: a proof's
-verification, ~0.1 s per upload at rlwe-n8192, is timed by the proof rows of `loyal bench ssa` and
-would bound any server at ~10 uploads/s). The store uses synchronous=FULL, as `loyal server start`
+verification, ~40–60 ms per upload, is timed by the proof rows of `loyal bench ssa` and
+would bound any server at ~20 uploads/s per core). The store uses synchronous=FULL, as `loyal server start`
 does by default: every acknowledged upload's payload and then its row are flushed (fdatasync, group
 commit shared by concurrent uploads) before the answer. After the run the round is read back from the
 store as a restart would (`open_coordinator`) to report its memory.

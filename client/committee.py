@@ -138,11 +138,23 @@ class CommitteeRunner:
 
     def _parts(self, s: Session, round_index: int) -> RoundParts:
         """Round `round_index`'s AHE parts and proofs, fetched for the audit (`audit.check_round_parts`)."""
-        got = s.call(s.committee.GetRoundParts, committee_pb2.RoundPartsRequest(member_id=self.member_id, round=round_index))
         config = self.job.config_for_epoch(self.job.epoch_of_round(round_index))
-        def side(items):
-            return tuple((p.sender, *decode_part(bytes(p.part), config)) for p in items)
-        return RoundParts(round_index, side(got.data), side(got.noise), side(got.cohort_noise))
+        data, noise, cohort = [], [], []
+        total = None
+        while total is None or len(data) + len(noise) + len(cohort) < total:  # one page per call
+            start = len(data) + len(noise) + len(cohort)
+            got = s.call(s.committee.GetRoundParts,
+                         committee_pb2.RoundPartsRequest(member_id=self.member_id, round=round_index, start=start))
+            size = len(got.data) + len(got.noise) + len(got.cohort_noise)
+            if got.start != start or (total is not None and got.total != total) or (size == 0 and start < got.total):
+                raise LogIntegrityError(f"round {round_index}'s parts: the server paged inconsistently "
+                                        f"(start {got.start} for {start}, total {got.total}, {size} parts)")
+            total = got.total
+            for out, items in ((data, got.data), (noise, got.noise), (cohort, got.cohort_noise)):
+                out.extend((p.sender, *decode_part(bytes(p.part), config)) for p in items)
+        if len(data) + len(noise) + len(cohort) != total:
+            raise LogIntegrityError(f"round {round_index}'s parts: {len(data) + len(noise) + len(cohort)} for a total of {total}")
+        return RoundParts(round_index, tuple(data), tuple(noise), tuple(cohort))
 
     def _signed_key(self, s: Session) -> np.ndarray:
         """The committee key with t valid signatures of key-generation members (a later epoch's member)."""

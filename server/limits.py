@@ -10,6 +10,9 @@ MAX_RECEIVE_BYTES = CHUNK_BYTES + (64 << 10)
 #: Largest single gRPC message the server sends (a release request carries the log headers and
 #: 4 AHE ciphertexts per touched round; clients and members set their receive limit to this).
 MAX_SEND_BYTES = 256 << 20
+#: Budget of one `GetRoundParts` page (at least one part per page): a proven upload's part is ~0.7 MB at
+#: rlwe-n8192 and ~0.95 MB at rlwe-n8192-wide, so a round of 1,000 proven uploads takes ~15 pages.
+PARTS_PAGE_BYTES = 64 << 20
 #: Slack over the job's exact contribution size (the SSA frame is length-checked by the core).
 SUBMISSION_SLACK_BYTES = 4096
 #: Largest enrollment token / key / signature field, in bytes.

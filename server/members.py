@@ -28,13 +28,18 @@ class MemberDesk:
     """Committee-facing methods of `server.coordinator.Coordinator` (uses its job, store, driver, state)."""
 
     # ---- committee ---------------------------------------------------------------------------------
-    def round_parts(self, member_id: int, round_index: int) -> list[tuple[str, int, bytes]]:
-        """[(kind, sender, AHE part and proof)] of a stored round, for a member's audit (`protocols.ssa.audit`)."""
+    def round_parts(self, member_id: int, round_index: int, start: int = 0) -> tuple[list[tuple[str, int, bytes]], int]:
+        """One page of [(kind, sender, AHE part and proof)] of a stored round from index `start` (at most
+        `limits.PARTS_PAGE_BYTES`, at least one part), and the round's number of parts, for a member's audit
+        (`protocols.ssa.audit`): a round of proven uploads outgrows one gRPC message (~0.95 MB a part)."""
         if member_id not in self.members:
             raise AuthenticationError(f"member {member_id} has not joined")
         if self.state.core is None or not 0 <= round_index < len(self.state.core.log):
             raise WrongRoundError(f"round {round_index} is not stored")
-        return self.store.parts(round_index)
+        rows, total = self.store.parts(round_index, start, limits.PARTS_PAGE_BYTES)
+        if start > total:
+            raise ValueError(f"start={start} is past the round's {total} parts")
+        return rows, total
 
     def join(self, member_id: int, signing_key: bytes, exchange_key: bytes, signature: bytes) -> None:
         """Joins `member_id` under `signing_key` (which must be the pinned key of a pinned job)."""

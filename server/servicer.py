@@ -173,7 +173,7 @@ async def _submit(coord: Coordinator, kind: str, request_iterator, context):
 
 
 def _heavy(coord: Coordinator, up: Upload) -> bool:
-    """Parse in a worker thread: proof verification (~0.1 s) or a payload too large to parse on the loop."""
+    """Parse in a worker thread: proof verification (~40–60 ms) or a payload too large to parse on the loop."""
     return coord.job.prove_uploads or len(up.payload) > limits.INLINE_PARSE_BYTES
 
 
@@ -212,11 +212,12 @@ class CommitteeServicer(committee_pb2_grpc.CommitteeServiceServicer):
 
     @_guarded
     async def GetRoundParts(self, request, context):
-        parts = self.coord.round_parts(request.member_id, request.round)
+        parts, total = self.coord.round_parts(request.member_id, request.round, request.start)
         return committee_pb2.RoundParts(
             data=[committee_pb2.UploadPart(sender=s, part=b) for k, s, b in parts if k == "client"],
             noise=[committee_pb2.UploadPart(sender=s, part=b) for k, s, b in parts if k == "noise"],
             cohort_noise=[committee_pb2.UploadPart(sender=s, part=b) for k, s, b in parts if k == "cohort_noise"],
+            start=request.start, total=total,
         )
 
     @_guarded

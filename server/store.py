@@ -250,9 +250,19 @@ class Store:
         """An upload's AHE key ciphertext and proof, kept for members after compaction (`protocols.ssa.audit`)."""
         db.execute("INSERT INTO upload_parts VALUES (?, ?, ?, ?)", (round_index, kind, sender, part))
 
-    def parts(self, round_index: int) -> list[tuple[str, int, bytes]]:
-        return list(self.db.execute("SELECT kind, sender, part FROM upload_parts WHERE round = ? ORDER BY kind, sender",
-                                    (round_index,)))
+    def parts(self, round_index: int, start: int = 0, max_bytes: int | None = None) -> tuple[list[tuple[str, int, bytes]], int]:
+        """(kind, sender, part) of a round from index `start` in the order (kind, sender), up to `max_bytes` of
+        parts (at least one), and the round's number of parts."""
+        total = self.db.execute("SELECT COUNT(*) FROM upload_parts WHERE round = ?", (round_index,)).fetchone()[0]
+        rows, size = [], 0
+        for kind, sender, part in self.db.execute(
+                "SELECT kind, sender, part FROM upload_parts WHERE round = ? ORDER BY kind, sender LIMIT -1 OFFSET ?",
+                (round_index, start)):
+            if rows and max_bytes is not None and size + len(part) > max_bytes:
+                break
+            rows.append((kind, sender, part))
+            size += len(part)
+        return rows, total
 
     def submissions(self, round_index: int) -> Iterator[tuple[str, int, bytes]]:
         """(kind, sender, payload) of a round's uploads in arrival order, read back from its segment.

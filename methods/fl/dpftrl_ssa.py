@@ -265,7 +265,7 @@ class DPFTRLSsa:
     def handle_uploads(self, uploads: Sequence[bytes], kind: Kind = Kind.CLIENT_CONTRIBUTION) -> int:
         """`handle_upload` of a round's uploads, in order; returns how many were accepted.
 
-        With proofs, parsing and proof verification (~50 ms an upload, the server's whole cost) first run
+        With proofs, parsing and proof verification (~40–60 ms an upload, the server's whole cost) first run
         for all of them in one thread per core (NumPy and BLAS release the GIL: 1.6× on 2 cores), as the
         gRPC server verifies concurrent uploads in worker threads; then each is checked and included in
         order, the state touched by this thread only."""

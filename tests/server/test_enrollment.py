@@ -90,7 +90,7 @@ def test_a_job_with_every_defence_on_releases(tmp_path, anchor):
     audits = []
     with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS), authority=anchor) as srv:
         real = srv.coord.round_parts
-        srv.coord.round_parts = lambda m, r: audits.append((m, r)) or real(m, r)
+        srv.coord.round_parts = lambda m, r, start=0: audits.append((m, r)) or real(m, r, start)
         with _members(srv, spec, ids, authority=anchor) as results:
             for c in range(CLIENTS):
                 run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0,
@@ -100,6 +100,33 @@ def test_a_job_with_every_defence_on_releases(tmp_path, anchor):
     assert len(audits) >= spec.threshold and {r for _, r in audits} == {0}  # each decrypting member audited round 0
     assert spec.security_issues() == ("parameter set 'insecure-test-n1024' is below 128-bit security (tests only)",
                                       "min_cohort=1: a one-client round releases that client's exact update")
+
+
+def test_members_audit_a_round_whose_parts_span_many_pages(tmp_path, anchor, monkeypatch):
+    # A round of proven uploads outgrows one gRPC message (~0.95 MB a part at rlwe-n8192-wide): members
+    # fetch its parts page by page. With one part per page, every auditing member makes one call per part.
+    from loyal.server import limits
+
+    monkeypatch.setattr(limits, "PARTS_PAGE_BYTES", 1)
+    spec, ids = _pinned(rounds=1, prove_uploads=True, noise=0.5, model_seed=11)
+    pages: list[tuple[int, int]] = []
+    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS), authority=anchor) as srv:
+        real = srv.coord.round_parts
+        srv.coord.round_parts = lambda m, r, start=0: pages.append((m, start)) or real(m, r, start)
+        with _members(srv, spec, ids, authority=anchor) as results:
+            for c in range(CLIENTS):
+                run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0,
+                           genesis=spec.genesis, insecure=True)
+        parts = srv.coord.store.parts(0)[1]
+        with pytest.raises(ValueError, match="past the round's"):
+            real(pages[0][0], 0, parts + 1)
+    assert all(isinstance(r, dict) for r in results.values()), results
+    assert len(srv.coord.releases) == 1
+    assert parts >= CLIENTS + 1  # the data parts and at least one noise share
+    auditors = {m for m, _ in pages}
+    assert len(auditors) >= spec.threshold
+    for m in auditors:  # each audit read the pages 0, 1, ..., parts - 1 (one part each)
+        assert sorted(s for mm, s in pages if mm == m)[:parts] == list(range(parts))
 
 
 def test_members_refuse_a_server_that_does_not_anchor(tmp_path, anchor):

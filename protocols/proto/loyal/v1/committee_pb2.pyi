@@ -192,12 +192,14 @@ class Refusal(_message.Message):
     def __init__(self, member_id: _Optional[int] = ..., request_id: _Optional[bytes] = ..., reason: _Optional[str] = ..., signature: _Optional[bytes] = ...) -> None: ...
 
 class RoundPartsRequest(_message.Message):
-    __slots__ = ("member_id", "round")
+    __slots__ = ("member_id", "round", "start")
     MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     ROUND_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
     member_id: int
     round: int
-    def __init__(self, member_id: _Optional[int] = ..., round: _Optional[int] = ...) -> None: ...
+    start: int
+    def __init__(self, member_id: _Optional[int] = ..., round: _Optional[int] = ..., start: _Optional[int] = ...) -> None: ...
 
 class UploadPart(_message.Message):
     __slots__ = ("sender", "part")
@@ -208,11 +210,15 @@ class UploadPart(_message.Message):
     def __init__(self, sender: _Optional[int] = ..., part: _Optional[bytes] = ...) -> None: ...
 
 class RoundParts(_message.Message):
-    __slots__ = ("data", "noise", "cohort_noise")
+    __slots__ = ("data", "noise", "cohort_noise", "start", "total")
     DATA_FIELD_NUMBER: _ClassVar[int]
     NOISE_FIELD_NUMBER: _ClassVar[int]
     COHORT_NOISE_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
     data: _containers.RepeatedCompositeFieldContainer[UploadPart]
     noise: _containers.RepeatedCompositeFieldContainer[UploadPart]
     cohort_noise: _containers.RepeatedCompositeFieldContainer[UploadPart]
-    def __init__(self, data: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ..., noise: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ..., cohort_noise: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ...) -> None: ...
+    start: int
+    total: int
+    def __init__(self, data: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ..., noise: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ..., cohort_noise: _Optional[_Iterable[_Union[UploadPart, _Mapping]]] = ..., start: _Optional[int] = ..., total: _Optional[int] = ...) -> None: ...
