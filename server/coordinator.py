@@ -93,6 +93,7 @@ class Coordinator(MemberDesk):
         if saved is None:
             if job is None:
                 raise ValueError(f"store {store.path} holds no job and no job was given")
+            limits.check_release_requests(job)
             store.save_job(job.to_json(), round_seconds, list(tokens))
         else:
             job, round_seconds = Job.from_json(saved[0]), saved[1]

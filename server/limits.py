@@ -24,6 +24,45 @@ INLINE_PARSE_BYTES = 4 << 20
 MAX_IN_FLIGHT_BYTES = 256 << 20
 
 
+#: Upper bound on one log header in a release request's JSON (594 bytes at the widest field values).
+_HEADER_JSON_BYTES = 640
+
+
+def release_request_sizes(job) -> list[int]:
+    """Bytes of the largest release request after each round of the job: the row after round r carries the
+    data and noise AHE sums (4 polynomials of uint32 residues) of every round it touches, and the log
+    headers 0..r (`messages.serialize_release_request`)."""
+    from loyal.protocols.ssa.policy import quantized_rows
+
+    ring = job.config_for_epoch(0).ahe.ring
+    per_round = 4 * ring.num_moduli * ring.degree * 4
+    policy = job.policy
+    return [max((len(set(q.data) | set(q.noise)) for q in quantized_rows(policy, r)), default=0) * per_round
+            + (r + 1) * _HEADER_JSON_BYTES for r in range(job.rounds)]
+
+
+def check_release_requests(job) -> None:
+    """Refuses a job one of whose release requests would not fit one gRPC message (`MAX_SEND_BYTES`).
+
+    A prefix-sum or BLT row touches every round so far: at rlwe-n8192 each round adds 0.66 MB, so the
+    default policy reaches the 256 MiB limit after ~400 rounds, and its members could not be sent that
+    release (docs/server.md, Limits).
+
+    Raises:
+      ValueError: naming the round, the size and what to change.
+    """
+    budget = MAX_SEND_BYTES - (1 << 20)  # the frame's fixed part, the JSON of the row and the subset
+    sizes = release_request_sizes(job)
+    over = [r for r, size in enumerate(sizes) if size > budget]
+    if over:
+        r = over[0]
+        raise ValueError(
+            f"the release after round {r} would carry {sizes[r] / 2**20:.1f} MiB of round sums and headers, more than "
+            f"one gRPC message holds ({budget / 2**20:.0f} MiB of the {MAX_SEND_BYTES >> 20} MiB limit): run at most "
+            f"{r} rounds, a policy whose rows touch fewer rounds (banded-toeplitz), or a parameter set with a "
+            "smaller ring")
+
+
 def check_transport(address: str, tls: bool, insecure: bool = False) -> None:
     """Refuses plaintext gRPC off loopback unless `insecure` (the security stance: no TLS only on loopback).
 

@@ -39,7 +39,7 @@ def test_first_uploaders_add_noise_and_the_round_releases(tmp_path):
                 assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION and "sent no data" in e.value.details()
             results = [run_client(srv.address, lambda t, c=c: update_for(0, c), insecure=True, token=f"tok-{c}",
                                   round_index=0) for c in range(CLIENTS)]
-        kinds = sorted(k for k, _, _ in srv.coord.store.parts(0))
+        kinds = sorted(k for k, _, _ in srv.coord.store.parts(0)[0])
     assert all(isinstance(r, dict) for r in members.values()), members
     assert [r[Key.NOISE] for r in results] == [True, True, False]
     assert len(srv.coord.releases) == 1
