@@ -13,6 +13,7 @@ import sys
 import time
 
 from loyal.protocols.ssa.job import Job
+from loyal.server import limits
 from loyal.server.certs import create_certificates
 
 
@@ -50,6 +51,7 @@ class ServerProcess:
 
     def __init__(self, job: Job, folder: pathlib.Path, tokens: list[str], round_seconds: float, reissue_seconds: float,
                  *, tls: bool = True, synchronous: str = "NORMAL") -> None:
+        limits.check_release_requests(job)  # the server process would refuse it: say so here, clearly
         self.folder, self.port = folder, 0
         self.tls = folder / "tls" if tls else None
         if self.tls is not None:

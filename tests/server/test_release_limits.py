@@ -37,3 +37,12 @@ def test_server_refuses_to_create_a_job_with_an_oversized_release_and_stores_not
     assert max(limits.release_request_sizes(banded)) < 200 << 10  # at most 2 touched rounds
     coord = open_coordinator(db, job=banded, round_seconds=60.0, tokens=tokens(4))
     assert coord.job == banded
+
+
+def test_a_simulation_server_process_refuses_the_job_before_it_starts(tmp_path, monkeypatch) -> None:
+    from loyal.server.process import ServerProcess
+
+    monkeypatch.setattr(limits, "MAX_SEND_BYTES", (1 << 20) + (200 << 10))
+    with pytest.raises(ValueError, match="run at most 3 rounds"):
+        ServerProcess(make_spec(rounds=6), tmp_path, tokens(4), 60.0, 60.0, tls=False)
+    assert not (tmp_path / "job.json").exists()
