@@ -84,49 +84,35 @@ def test_server_anchors_every_round_on_chain_and_members_check_it(tmp_path, anch
     assert [anchor.head_at(spec.genesis, r) for r in range(2)] == [a.header.entry_hash for a in log]
 
 
-def test_a_job_with_every_defence_on_releases(tmp_path, anchor):
-    """Pinned member keys, signed committee key, anchored heads, proven uploads and the members' audit together."""
-    spec, ids = _pinned(rounds=1, prove_uploads=True, noise=0.5, model_seed=9)
-    audits = []
-    with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS), authority=anchor) as srv:
-        real = srv.coord.round_parts
-        srv.coord.round_parts = lambda m, r, start=0: audits.append((m, r)) or real(m, r, start)
-        with _members(srv, spec, ids, authority=anchor) as results:
-            for c in range(CLIENTS):
-                run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0,
-                           genesis=spec.genesis, insecure=True)
-    assert all(isinstance(r, dict) for r in results.values()), results
-    assert len(srv.coord.releases) == 1 and anchor.rounds(spec.genesis) == 1
-    assert len(audits) >= spec.threshold and {r for _, r in audits} == {0}  # each decrypting member audited round 0
-    assert spec.security_issues() == ("parameter set 'insecure-test-n1024' is below 128-bit security (tests only)",
-                                      "min_cohort=1: a one-client round releases that client's exact update")
+def test_a_job_with_every_defence_on_releases(tmp_path, anchor, monkeypatch):
+    """Pinned member keys, signed committee key, anchored heads, proven uploads and the members' audit together.
 
-
-def test_members_audit_a_round_whose_parts_span_many_pages(tmp_path, anchor, monkeypatch):
-    # A round of proven uploads outgrows one gRPC message (~0.95 MB a part at rlwe-n8192-wide): members
-    # fetch its parts page by page. With one part per page, every auditing member makes one call per part.
+    The audit reads the round's parts one per page: a round of proven uploads outgrows one gRPC message
+    (~0.95 MB a part at rlwe-n8192-wide), so members fetch them page by page (`GetRoundParts` with start)."""
     from loyal.server import limits
 
     monkeypatch.setattr(limits, "PARTS_PAGE_BYTES", 1)
-    spec, ids = _pinned(rounds=1, prove_uploads=True, noise=0.5, model_seed=11)
-    pages: list[tuple[int, int]] = []
+    spec, ids = _pinned(rounds=1, prove_uploads=True, noise=0.5, model_seed=9)
+    audits: list[tuple[int, int, int]] = []
     with InProcessServer(str(tmp_path / "s.db"), spec, toks=tokens(CLIENTS), authority=anchor) as srv:
         real = srv.coord.round_parts
-        srv.coord.round_parts = lambda m, r, start=0: pages.append((m, start)) or real(m, r, start)
+        srv.coord.round_parts = lambda m, r, start=0: audits.append((m, r, start)) or real(m, r, start)
         with _members(srv, spec, ids, authority=anchor) as results:
             for c in range(CLIENTS):
                 run_client(srv.address, lambda t, c=c: update_for(0, c), token=f"tok-{c}", round_index=0,
                            genesis=spec.genesis, insecure=True)
         parts = srv.coord.store.parts(0)[1]
         with pytest.raises(ValueError, match="past the round's"):
-            real(pages[0][0], 0, parts + 1)
+            real(audits[0][0], 0, parts + 1)
     assert all(isinstance(r, dict) for r in results.values()), results
-    assert len(srv.coord.releases) == 1
+    assert len(srv.coord.releases) == 1 and anchor.rounds(spec.genesis) == 1
+    auditors = {m for m, _, _ in audits}
+    assert len(auditors) >= spec.threshold and {r for _, r, _ in audits} == {0}  # each decrypting member audited round 0
     assert parts >= CLIENTS + 1  # the data parts and at least one noise share
-    auditors = {m for m, _ in pages}
-    assert len(auditors) >= spec.threshold
     for m in auditors:  # each audit read the pages 0, 1, ..., parts - 1 (one part each)
-        assert sorted(s for mm, s in pages if mm == m)[:parts] == list(range(parts))
+        assert sorted(s for mm, _, s in audits if mm == m)[:parts] == list(range(parts))
+    assert spec.security_issues() == ("parameter set 'insecure-test-n1024' is below 128-bit security (tests only)",
+                                      "min_cohort=1: a one-client round releases that client's exact update")
 
 
 def test_members_refuse_a_server_that_does_not_anchor(tmp_path, anchor):
