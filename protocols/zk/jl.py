@@ -6,7 +6,7 @@ Thousands of Parties", eprint 2021/1397, §3 (approximate range proofs); Lyubash
 Plançon, "Lattice-Based Zero-Knowledge Proofs and Applications", eprint 2022/284, Lemma 2.8.
 
 For a block w ∈ Z_Q^N and a public matrix R ∈ {-1, 0, 1}^{r×N} (r = JL_ROWS) (entries 1/4, 1/2, 1/4) drawn
-after the commitment, the prover reveals p = R·w + y, y uniform in [-B, B]^256 committed
+after the commitment, the prover reveals p = R·w + y, y uniform in [-B, B]^r committed
 beforehand, and restarts unless ‖R·w‖∞ <= β and ‖p‖∞ <= B - β (then p is uniform on
 [-(B - β), B - β]^r, whatever w is: zero knowledge). Soundness, for any w and y fixed before R:
 if ‖w‖∞ >= b then for every row Pr_r[|<r, w> + y_i mod Q| < b/2] <= 1/2 (pick j with |w_j| >= b and

@@ -29,14 +29,10 @@ class MerkleError(ValueError):
     """A multi-opening does not match the root or is malformed."""
 
 
-def _leaf_hash(salt: bytes, leaf: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + salt + leaf).digest()
-
-
-def _leaf_hashes(salts: np.ndarray, leaves: np.ndarray) -> list[bytes]:
-    """`_leaf_hash` of every row: copies of one hash state that has absorbed the 0x00 prefix, fed the numpy
-    rows through the buffer protocol (no per-leaf bytes objects: 8.0 ms instead of 10.7 ms for 8,192
-    leaves of 980 bytes)."""
+def _leaf_hashes(salts, leaves) -> list[bytes]:
+    """H(0x00 || salt || leaf) of every (salt, leaf) pair (numpy rows or bytes): copies of one hash state
+    that has absorbed the prefix, fed through the buffer protocol (no per-leaf bytes objects: 8.0 ms
+    instead of 10.7 ms for 8,192 leaves of 980 bytes)."""
     prefix = hashlib.sha256(b"\x00")
     out = []
     for salt, leaf in zip(salts, leaves):
@@ -107,7 +103,7 @@ def verify_opening(
     """Recomputes the root from opened leaves and pruned siblings; raises MerkleError on mismatch."""
     if len(leaves) != len(indices) or len(salts) != len(indices):
         raise MerkleError(f"opening has {len(leaves)} leaves and {len(salts)} salts for {len(indices)} indices")
-    nodes = {int(i): _leaf_hash(s, leaf) for i, s, leaf in zip(indices, salts, leaves)}
+    nodes = {int(i): h for i, h in zip(indices, _leaf_hashes(salts, leaves))}
     pos = 0
     width = count
     while width > 1:
