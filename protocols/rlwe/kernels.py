@@ -183,28 +183,6 @@ def sum_products_mod(a: np.ndarray, b: np.ndarray, q: np.ndarray, out: np.ndarra
             out[p, x] %= qp
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
-def combine_rows_mod(w: np.ndarray, rows: np.ndarray, q: np.ndarray, out: np.ndarray) -> None:
-    """out (S, P, X) <- Σ_r w[s, p, r]·rows[r, p, x] mod q[p] for residues in [0, q), q < 2^31, R < 2^30
-    (the products reduced as in `sum_products_mod`)."""
-    ss, pp, rr = w.shape
-    xx = rows.shape[2]
-    for p in range(pp):
-        qp = q[p]
-        q_inv = 1.0 / float(qp)
-        for s in range(ss):
-            for x in range(xx):
-                out[s, p, x] = 0
-            for r in range(rr):
-                c = w[s, p, r]
-                cf = float(c) * q_inv
-                for x in range(xx):
-                    v = rows[r, p, x]
-                    out[s, p, x] += c * v - np.int64(cf * float(v)) * qp
-            for x in range(xx):
-                out[s, p, x] %= qp
-
-
 @numba.njit(inline="always")
 def _mod_small(x: int, q: int, q_inv: float) -> int:
     """x mod q in [0, q) for |x| < 2^52 (float quotient, off by at most one, then corrected)."""

@@ -153,17 +153,17 @@ class LigeroCommitment:
 def _combine_pointwise(a: np.ndarray, b: np.ndarray, q: np.ndarray) -> np.ndarray:
     """Σ_i a[i]·b[i] mod q for (R, P, X) arrays of residues (one compiled pass, `kernels.sum_products_mod`)."""
     out = np.empty(a.shape[1:], dtype=np.int64)
-    kernels.sum_products_mod(np.ascontiguousarray(a, dtype=np.int64), np.ascontiguousarray(b, dtype=np.int64),
+    kernels.sum_products_mod(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64),
                              np.ascontiguousarray(q.reshape(-1), dtype=np.int64), out)
     return out
 
 
 def _combine(weights: np.ndarray, rows: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Σ_i w[s, :, i]·rows[i] mod q for weights (S, P, R) and rows (R, P, X): (S, P, X) (`kernels.combine_rows_mod`)."""
-    out = np.empty((weights.shape[0],) + rows.shape[1:], dtype=np.int64)
-    kernels.combine_rows_mod(np.ascontiguousarray(weights, dtype=np.int64), np.ascontiguousarray(rows, dtype=np.int64),
-                             np.ascontiguousarray(q.reshape(-1), dtype=np.int64), out)
-    return out
+    """Σ_i w[s, :, i]·rows[i] mod q for weights (S, P, R) and rows (R, P, X): (S, P, X) (each s one
+    `_combine_pointwise` with the weights broadcast along X, not copied)."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    weights = np.asarray(weights, dtype=np.int64)
+    return np.stack([_combine_pointwise(np.broadcast_to(w.T[:, :, None], rows.shape), rows, q) for w in weights])
 
 
 def verify_ligero(

@@ -75,21 +75,6 @@ def test_sum_products_mod_equals_exact_sum_of_products(rows: int) -> None:
     assert out.tolist() == want
 
 
-@pytest.mark.parametrize("rows", [1, 44, 200])
-def test_combine_rows_mod_equals_exact_weighted_sums(rows: int) -> None:
-    # Ligero's proximity combination: weights and rows up to q - 1, against Python integers.
-    rng = np.random.default_rng(100 + rows)  # test data, not secrets
-    q = np.array(Q + (2**31 - 1,), dtype=np.int64)
-    w = np.stack([rng.integers(0, qq, size=(3, rows)) for qq in q], axis=1)  # (S, P, R)
-    r = np.stack([rng.integers(0, qq, size=(rows, 8)) for qq in q], axis=1)  # (R, P, X)
-    w[:, :, 0], r[0, :, 0] = q - 1, q - 1
-    out = np.empty((3, len(q), 8), dtype=np.int64)
-    kernels.combine_rows_mod(w, r, q, out)
-    want = [[[sum(int(w[s, p, i]) * int(r[i, p, x]) for i in range(rows)) % int(q[p]) for x in range(8)]
-             for p in range(len(q))] for s in range(3)]
-    assert out.tolist() == want
-
-
 @pytest.mark.parametrize("with_c", [False, True])
 def test_sub_scaled_mod_equals_exact_arithmetic(with_c: bool) -> None:
     # The AHE proof's constraint vectors: signed integers up to the stated 2^40 bound, against Python integers.

@@ -58,3 +58,18 @@ def test_verify_ligero_fails_if_an_opened_column_changes() -> None:
 
     with pytest.raises(ProofError, match="column opening"):
         _run(column_fix=fix)
+
+
+def test_row_combinations_equal_exact_weighted_sums() -> None:
+    # The proximity combination: weights broadcast along the row (not copied) through the compiled
+    # product-sum, against Python integers, with residues up to q - 1.
+    from loyal.protocols.zk.ligero import _combine
+
+    q = np.array([[1073479681], [1072496641]], dtype=np.int64)
+    rng = np.random.default_rng(5)  # test data, not secrets
+    w = np.stack([rng.integers(0, q[p, 0], size=(3, 44)) for p in range(2)], axis=1)  # (S, P, R)
+    rows = np.stack([rng.integers(0, q[p, 0], size=(44, 16)) for p in range(2)], axis=1)  # (R, P, X)
+    w[:, :, 0], rows[0, :, 0] = q[:, 0] - 1, q[:, 0] - 1
+    want = [[[sum(int(w[s, p, i]) * int(rows[i, p, x]) for i in range(44)) % int(q[p, 0]) for x in range(16)]
+             for p in range(2)] for s in range(3)]
+    assert _combine(w, rows, q).tolist() == want
