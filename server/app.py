@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import pathlib
 import signal
 import time
@@ -126,5 +127,7 @@ def open_coordinator(
     db: str, *, job: Job | None, round_seconds: float, tokens: list[str] = (),
     synchronous: str = "FULL", reissue_seconds: float = 60.0, authority: LogAuthority | None = None,
 ) -> Coordinator:
+    if job is not None and not os.path.exists(db):  # a new store for a job it would refuse: no file is left behind
+        limits.check_release_requests(job)
     return Coordinator.open_job(Store(db, synchronous), job=job, round_seconds=round_seconds,
                                 tokens=tokens, reissue_seconds=reissue_seconds, authority=authority)

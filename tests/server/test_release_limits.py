@@ -5,12 +5,14 @@ with a clear error and nothing stored (members could never be sent such a releas
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
 from loyal.protocols.proto.policies import canonical_policy_spec
 from loyal.server import limits
 from loyal.server.app import open_coordinator
+from loyal.server.coordinator import Coordinator
 from loyal.server.store import Store
 from tests.server.harness import make_spec, tokens
 
@@ -30,6 +32,9 @@ def test_server_refuses_to_create_a_job_with_an_oversized_release_and_stores_not
     db = str(tmp_path / "s.db")
     with pytest.raises(ValueError, match="release after round 3 would carry .* run at most 3 rounds"):
         open_coordinator(db, job=make_spec(rounds=6), round_seconds=60.0, tokens=tokens(4))
+    assert not os.path.exists(db)  # refused before the store is created
+    with pytest.raises(ValueError, match="run at most 3 rounds"):  # an existing empty store: refused, nothing saved
+        Coordinator.open_job(Store(db), job=make_spec(rounds=6), round_seconds=60.0, tokens=tokens(4))
     assert Store(db).load_job() is None
     banded = make_spec(rounds=4, policy_spec=canonical_policy_spec(
         {"mechanism": "banded-toeplitz", "steps": 4, "participations": 2, "min_separation": 2, "bands": 2,
