@@ -24,7 +24,6 @@ import functools
 import json
 import logging
 import math
-import os
 import shutil
 import time
 from pathlib import Path
@@ -55,7 +54,7 @@ def _functions(doc_chars: int) -> tuple[tuple[FunctionDoc, bool], ...]:
     import sys
 
     from loyal.methods.harness.corpora import category_files
-    from loyal.methods.kit.data.cache import cache_dir, cache_key
+    from loyal.methods.kit.data.cache import cache_dir, cache_key, scratch_path
 
     files = category_files("python")
     key = cache_key(doc_chars=doc_chars, python=sys.version, files=len(files), version=1)
@@ -79,7 +78,7 @@ def _functions(doc_chars: int) -> tuple[tuple[FunctionDoc, bool], ...]:
                 source = "".join(lines[node.lineno - 1 : node.end_lineno])[:doc_chars]
                 out.append((FunctionDoc(f"{path.stem}.{node.name}", node.name, source, summary), i % 4 == 3))
     cached.parent.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    partial = scratch_path(cached)
     partial.write_text(json.dumps([[*dataclasses.astuple(f), h] for f, h in out]))
     partial.replace(cached)
     return tuple(out)
@@ -220,15 +219,14 @@ def _locked(path: Path):
 def ensure_stand_in(config: StandInConfig, root: Path | None = None) -> Path:
     """The folder of the stand-in trained with `config`, training it once under a file lock (concurrent arms and
     actors on one machine wait for the first); under `root`, by default the loyal cache folder."""
-    from loyal.methods.kit.data.cache import cache_dir, cache_key
+    from loyal.methods.kit.data.cache import cache_dir, cache_key, scratch_path
 
     base = Path(root) if root is not None else cache_dir() / "backtranslation"
     base.mkdir(parents=True, exist_ok=True)
     target = base / f"stand_in_{cache_key(**dataclasses.asdict(config), version=1)}"
     with _locked(base / f"{target.name}.lock"):
         if not (target / "training.json").is_file():
-            partial = base / f"{target.name}.partial.{os.getpid()}"
-            shutil.rmtree(partial, ignore_errors=True)
+            partial = scratch_path(target)
             train_stand_in(config, partial)
             shutil.rmtree(target, ignore_errors=True)
             partial.rename(target)

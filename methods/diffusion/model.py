@@ -14,7 +14,6 @@ import functools
 import logging
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -141,7 +140,7 @@ def train_denoiser(config: DenoiserConfig) -> NoiseMlp:
 @functools.lru_cache(maxsize=2)
 def load_denoiser(config: DenoiserConfig) -> NoiseMlp:
     """The trained denoiser of `config`, from the cache folder or trained (and cached) now; frozen, in eval mode."""
-    from loyal.methods.kit.data.cache import cache_dir, cache_key
+    from loyal.methods.kit.data.cache import cache_dir, cache_key, scratch_path
 
     path = cache_dir() / f"digits-denoiser-{cache_key(v=_FORMAT_VERSION, **dataclasses.asdict(config))}.pt"
     if path.is_file():
@@ -149,7 +148,7 @@ def load_denoiser(config: DenoiserConfig) -> NoiseMlp:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.to(device()).eval().requires_grad_(False)
     model = train_denoiser(config)
-    tmp = path.with_suffix(f".tmp{np.random.default_rng().integers(1 << 30)}")
+    tmp = scratch_path(path)
     torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp)
     tmp.replace(path)
     return model

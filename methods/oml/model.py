@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, GPT2LMHeadModel, PreTrainedModel, PreTrainedTokenizerFast
 
-from loyal.methods.kit.data.cache import cache_dir, cache_key
+from loyal.methods.kit.data.cache import cache_dir, cache_key, scratch_path
 from loyal.methods.kit.data.shakespeare import CharVocab, load_shakespeare
 from loyal.methods.kit.train import device
 
@@ -229,10 +229,14 @@ def train_base_model(config: BaseModelConfig = BaseModelConfig(), text: Shakespe
         model = build_gpt2(config, len(tokenizer)).to(device())
         loss = lm_train(model, ids, config.steps, config.batch_size, config.seq_len, config.learning_rate,
                         config.seed, desc="base model")
-        tmp = cached.with_name(cached.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
+        tmp = scratch_path(cached)
         save_model_and_tokenizer(model.cpu(), tokenizer, tmp)
-        tmp.replace(cached)
+        try:
+            tmp.replace(cached)
+        except OSError:  # another process cached the same model first (a folder is not replaced): use it
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not (cached / "config.json").is_file():
+                raise
         logger.info("trained base model (%d params, loss %.3f) cached at %s",
                     sum(p.numel() for p in model.parameters()), loss, cached)
     if out_dir is None:

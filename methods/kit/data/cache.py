@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,16 @@ def cache_dir() -> Path:
     except OSError as e:
         raise PermissionError(f"cache folder {root} is not writable ({e.strerror}); set LOYAL_CACHE_DIR") from e
     return root
+
+
+def scratch_path(path: Path, suffix: str = "") -> Path:
+    """A sibling of `path`, unique to this writer, to write a cache entry before `replace(path)` makes it
+    appear whole: processes that build the same entry at once (a fleet's clients) never share a scratch
+    file (a shared name let one writer's `replace` take the other's file away: FileNotFoundError).
+
+    Args:
+      suffix: ending the writer insists on (np.savez appends ".npz" to a name without it)."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp{suffix}")
 
 
 def cache_key(**params: Any) -> str:

@@ -14,7 +14,7 @@ import logging
 
 import numpy as np
 
-from loyal.methods.kit.data.cache import cache_dir, cache_key
+from loyal.methods.kit.data.cache import cache_dir, cache_key, scratch_path
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ def load_digits_federated(
         parts = [rng.permutation(p) for p in parts]
         cuts = np.array([min(len(p) - 1, max(1, int(round(train_fraction * len(p))))) for p in parts])
         offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])])
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = scratch_path(path, ".npz")
         np.savez(tmp, order=np.concatenate(parts), offsets=offsets, cuts=cuts)
         tmp.replace(path)
     ids = tuple(f"client_{i:05d}" for i in range(num_clients))

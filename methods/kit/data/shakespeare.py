@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from loyal.methods.kit.data.cache import cache_dir, cache_key
+from loyal.methods.kit.data.cache import cache_dir, cache_key, scratch_path
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +220,6 @@ def _save(path: Path, ids: tuple[str, ...], train: dict, test: dict) -> None:
 
     tr, tr_off = pack(train)
     te, te_off = pack(test)
-    tmp = path.with_suffix(".tmp.npz")
+    tmp = scratch_path(path, ".npz")
     np.savez(tmp, client_ids=np.array(ids), train=tr, train_offsets=tr_off, test=te, test_offsets=te_off)
     tmp.replace(path)

@@ -50,3 +50,21 @@ def test_load_digits_fails_if_parameter_out_of_range(kwargs, message):
 def test_impossible_min_samples_is_reported():
     with pytest.raises(ValueError, match="could not give each of 800 clients"):
         load_digits_federated(num_clients=800, alpha=0.01, min_samples=2)
+
+
+def test_concurrent_builders_of_one_cache_entry_all_succeed(tmp_path, monkeypatch) -> None:
+    # A fleet's clients build the same partition at once: each writes its own scratch file and replaces the
+    # entry whole (a shared scratch name let one writer's replace take the other's file: FileNotFoundError).
+    import concurrent.futures
+
+    from loyal.methods.kit.data.cache import scratch_path
+    from loyal.methods.kit.data.digits import load_digits_federated
+
+    monkeypatch.setenv("LOYAL_CACHE_DIR", str(tmp_path))
+    entry = tmp_path / "x.npz"
+    assert scratch_path(entry, ".npz") != scratch_path(entry, ".npz") and scratch_path(entry, ".npz").suffix == ".npz"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        built = list(pool.map(lambda _: load_digits_federated(10, seed=3), range(8)))
+    assert all(b.client_ids == built[0].client_ids for b in built)
+    assert all(all((b.train[c][1] == built[0].train[c][1]).all() for c in b.client_ids) for b in built)
+    assert [p.name for p in tmp_path.iterdir() if ".tmp" in p.name] == []  # no scratch file left behind
