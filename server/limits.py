@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+
 #: Upload chunk size: a SubmitChunk carries at most this many payload bytes.
 CHUNK_BYTES = 1 << 20
 #: Largest single gRPC message the server accepts (a chunk plus protobuf overhead).
@@ -32,13 +34,19 @@ def release_request_sizes(job) -> list[int]:
     """Bytes of the largest release request after each round of the job: the row after round r carries the
     data and noise AHE sums (4 polynomials of uint32 residues) of every round it touches, and the log
     headers 0..r (`messages.serialize_release_request`)."""
+    return list(_release_request_sizes(job))
+
+
+@functools.lru_cache(maxsize=4)
+def _release_request_sizes(job) -> tuple[int, ...]:
+    """Cached per job: a new job is checked where the store is created and again where it is opened."""
     from loyal.protocols.ssa.policy import quantized_rows
 
     ring = job.config_for_epoch(0).ahe.ring
     per_round = 4 * ring.num_moduli * ring.degree * 4
     policy = job.policy
-    return [max((len(set(q.data) | set(q.noise)) for q in quantized_rows(policy, r)), default=0) * per_round
-            + (r + 1) * _HEADER_JSON_BYTES for r in range(job.rounds)]
+    return tuple(max((len(set(q.data) | set(q.noise)) for q in quantized_rows(policy, r)), default=0) * per_round
+                 + (r + 1) * _HEADER_JSON_BYTES for r in range(job.rounds))
 
 
 def check_release_requests(job) -> None:
