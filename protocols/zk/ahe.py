@@ -40,7 +40,7 @@ from loyal.protocols.zk.proof_format import read_proof, write_proof
 from loyal.protocols.zk.transcript import Transcript
 
 #: Transcript domain of this proof type.
-PROTOCOL = b"loyal/zk/ahe-encryption/v2"  # v2: 144 JL rows per block (proof format 4)
+PROTOCOL = b"loyal/zk/ahe-encryption/v3"  # v3: committed linear test (proof format 5); v2: 144 JL rows (format 4)
 #: Witness blocks, in layout order (each N coefficients, then `jl.JL_ROWS` JL masks per block).
 BLOCKS = ("u", "e1", "e2", "k")
 #: Prover restarts (rejection sampling) before giving up; each succeeds with probability ≈ 0.93.
@@ -319,14 +319,15 @@ def _prove(st: AheStatement, blocks: np.ndarray, context: bytes, prng: AesCtrPrn
         raise RuntimeError(f"rejection sampling failed {MAX_ATTEMPTS} times (internal error)")
     tr.absorb(b"jl-response", p.astype("<i4").tobytes())
     constraints, _ = _constraints(st, pp, tr, projection, p)
-    m = pp.ligero.num_rows(x.size)
-    gammas = tr.challenge_residues(b"gamma", ring.moduli, (pp.ligero.proximity_reps, m + 2 * pp.ligero.linear_reps))
-    lin, prox = com.respond(constraints, gammas)
-    tr.absorb_array(b"linear", lin)
+    linear_root = com.commit_linear(constraints)
+    tr.absorb(b"linear-root", linear_root)
+    gammas = tr.challenge_residues(b"gamma", ring.moduli, (pp.ligero.proximity_reps, pp.ligero.combined_rows(x.size)))
+    prox = com.respond(gammas)
     tr.absorb_array(b"proximity", prox)
     indices = tr.challenge_indices(b"columns", pp.ligero.num_opened, pp.ligero.code_len)
-    cols, salts, siblings = com.open(indices)
-    return write_proof(ring, pp.ligero, com.root, p, LigeroOpening(lin, prox, cols, salts, siblings))
+    cols, lin_cols, salts, lin_salts, siblings, lin_siblings = com.open(indices)
+    opening = LigeroOpening(linear_root, prox, cols, lin_cols, salts, lin_salts, siblings, lin_siblings)
+    return write_proof(ring, pp.ligero, com.root, p, opening)
 
 
 def verify_encryption(statement: AheStatement, proof: bytes, *, context: bytes) -> ProvenBounds:
@@ -349,12 +350,9 @@ def verify_encryption(statement: AheStatement, proof: bytes, *, context: bytes) 
     projection = jl.Projection(tr.challenge_seed(b"jl"), len(BLOCKS), ring.degree)
     tr.absorb(b"jl-response", p.astype("<i4").tobytes())
     constraints, targets = _constraints(st, pp, tr, projection, p)
-    m = lp.num_rows(witness_len)
-    gammas = tr.challenge_residues(b"gamma", ring.moduli, (lp.proximity_reps, m + 2 * lp.linear_reps))
-    tr.absorb_array(b"linear", reader.linear_polys)
+    tr.absorb(b"linear-root", reader.linear_root)
+    gammas = tr.challenge_residues(b"gamma", ring.moduli, (lp.proximity_reps, lp.combined_rows(witness_len)))
     tr.absorb_array(b"proximity", reader.proximity_polys)
     indices = tr.challenge_indices(b"columns", lp.num_opened, lp.code_len)
-    cols = reader.opening(indices)
-    opening = LigeroOpening(reader.linear_polys, reader.proximity_polys, cols.columns, cols.salts, cols.siblings)
-    verify_ligero(lp, ring.moduli, root, witness_len, constraints, targets, gammas, indices, opening)
+    verify_ligero(lp, ring.moduli, root, witness_len, constraints, targets, gammas, indices, reader.opening(indices))
     return pp.bounds(ring.moduli)

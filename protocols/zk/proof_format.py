@@ -1,22 +1,25 @@
 # Copyright 2026 The Loyal Authors. Licensed under the Apache License, Version 2.0.
 """Byte layout of an AHE-encryption proof, written and parsed strictly (every length is checked).
 
-    header      "LZKA", version 4, 3 zero bytes, then uint32 N, P, ℓ, L, t, σ_l, σ_p   (36 bytes)
-    root        32 bytes (SHA-256 Merkle root of the columns, `merkle`)
-    projections 4·144 int32 (p = R·w + y, one `jl.JL_ROWS`-block per u, e1, e2, k)
-    linear      σ_l·P·(2ℓ + t) residues, packed
-    proximity   σ_p·P·(ℓ + t) residues, packed
-    columns     t·rows·P residues (opened columns, indices ascending), packed
-    salts       t·16 bytes
-    siblings    32 bytes each; their number follows from the opened indices (`merkle.sibling_count`)
+    header           "LZKA", version 5, 3 zero bytes, then uint32 N, P, ℓ, L, t, σ_l, σ_p   (36 bytes)
+    root             32 bytes (SHA-256 Merkle root of the first commitment's columns, `merkle`)
+    projections      4·144 int32 (p = R·w + y, one `jl.JL_ROWS`-block per u, e1, e2, k)
+    linear root      32 bytes (root of the second commitment: the σ_l linear-test rows A_s)
+    proximity        σ_p·P·(ℓ + t) residues, packed
+    columns          t·rows·P residues (opened columns of the first commitment, indices ascending), packed
+    linear columns   t·σ_l·P residues (the same columns of the second), packed
+    salts            t·16 bytes, then t·16 bytes of the second tree
+    siblings         32 bytes each; their number follows from the opened indices (`merkle.sibling_count`),
+                     the first tree's, then as many of the second's
 
 All integers are little-endian. Residues (every prime is below 2^30, `ring.PRIME_BITS`) are packed four
 to 15 bytes: 30 bits each, the first in the lowest bits (version 1 spent 4 bytes on each, 6.7 % more
 proof); a section whose count is not a multiple of four is padded with zero residues, which the parser
 requires. Every residue must lie in [0, q_l) for its prime. A proof whose length differs from the
-length its header and indices imply is rejected. Version 4 has 144 projection rows per block where
-version 3 had 256 (`jl.JL_ROWS`); version 3 had version 2's layout with a SHA-256 Merkle tree instead of
-BLAKE3. Proofs of earlier versions are refused.
+length its header and indices imply is rejected. Version 5 commits the linear test (`ligero.py`) where
+version 4 sent its σ_l polynomials of 2ℓ + t coefficients (~15 % more proof); version 4 had 144
+projection rows per block where version 3 had 256 (`jl.JL_ROWS`); version 3 had version 2's layout with
+a SHA-256 Merkle tree instead of BLAKE3. Proofs of earlier versions are refused.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from loyal.protocols.zk.merkle import DIGEST_BYTES, SALT_BYTES, sibling_count
 from loyal.protocols.zk.params import LigeroParams
 
 MAGIC = b"LZKA"
-VERSION = 4
+VERSION = 5
 #: Bits per packed residue (every `RnsRing` prime is below 2^PRIME_BITS) and the packing group.
 _BITS = PRIME_BITS
 _GROUP, _GROUP_BYTES = 4, 15
@@ -79,25 +82,28 @@ def write_proof(ring: RnsRing, lp: LigeroParams, root: bytes, projections: np.nd
         _HEADER.pack(MAGIC, VERSION, *_header_fields(ring, lp)),
         root,
         projections.astype("<i4").tobytes(),
-        pack_residues(op.linear_polys),
+        op.linear_root,
         pack_residues(op.proximity_polys),
         pack_residues(op.columns),
+        pack_residues(op.linear_columns),
         op.salts.tobytes(),
+        op.linear_salts.tobytes(),
         *op.siblings,
+        *op.linear_siblings,
     ]
     return b"".join(parts)
 
 
 def proof_size(ring: RnsRing, lp: LigeroParams, witness_len: int, siblings: int) -> int:
-    """Bytes of a proof with `siblings` Merkle sibling hashes."""
+    """Bytes of a proof whose opening has `siblings` Merkle sibling hashes in each of its two trees."""
     num_p = ring.num_moduli
     residues = (
-        _packed_bytes(lp.linear_reps * num_p * lp.linear_poly_len)
-        + _packed_bytes(lp.proximity_reps * num_p * lp.degree_bound)
+        _packed_bytes(lp.proximity_reps * num_p * lp.degree_bound)
         + _packed_bytes(lp.num_opened * lp.total_rows(witness_len) * num_p)
+        + _packed_bytes(lp.num_opened * lp.linear_rows * num_p)
     )
-    return (_HEADER.size + DIGEST_BYTES + 4 * _BLOCKS * JL_ROWS + residues + lp.num_opened * SALT_BYTES
-            + siblings * DIGEST_BYTES)
+    return (_HEADER.size + 2 * DIGEST_BYTES + 4 * _BLOCKS * JL_ROWS + residues + 2 * lp.num_opened * SALT_BYTES
+            + 2 * siblings * DIGEST_BYTES)
 
 
 class ProofReader:
@@ -106,7 +112,7 @@ class ProofReader:
     def __init__(self, data: bytes, ring: RnsRing, lp: LigeroParams, witness_len: int) -> None:
         self._data = memoryview(bytes(data)) if not isinstance(data, bytes) else memoryview(data)
         self._ring, self._lp, self._witness_len = ring, lp, witness_len
-        max_siblings = lp.num_opened * (lp.code_len.bit_length() - 1)
+        max_siblings = lp.num_opened * (lp.code_len.bit_length() - 1)  # per tree
         if len(self._data) > proof_size(ring, lp, witness_len, max_siblings):
             raise ProofError(f"proof is oversized: {len(self._data)} bytes")
         if len(self._data) < proof_size(ring, lp, witness_len, 0):
@@ -123,9 +129,9 @@ class ProofReader:
         self.root = self._take(DIGEST_BYTES)
         self.projections = np.frombuffer(self._take(4 * _BLOCKS * JL_ROWS), dtype="<i4").astype(np.int64)
         self.projections = self.projections.reshape(_BLOCKS, JL_ROWS)
-        num_p = ring.num_moduli
-        self.linear_polys = self._residues((lp.linear_reps, num_p, lp.linear_poly_len), axis=1, name="linear")
-        self.proximity_polys = self._residues((lp.proximity_reps, num_p, lp.degree_bound), axis=1, name="proximity")
+        self.linear_root = self._take(DIGEST_BYTES)
+        self.proximity_polys = self._residues((lp.proximity_reps, ring.num_moduli, lp.degree_bound), axis=1,
+                                              name="proximity")
 
     def _take(self, count: int) -> bytes:
         if self._pos + count > len(self._data):
@@ -154,9 +160,12 @@ class ProofReader:
                 f"proof has {len(self._data)} bytes, expected {proof_size(self._ring, lp, self._witness_len, count)}"
             )
         cols = self._residues((t, lp.total_rows(self._witness_len), num_p), axis=2, name="columns")
-        salts = np.frombuffer(self._take(t * SALT_BYTES), dtype=np.uint8).reshape(t, SALT_BYTES)
-        siblings = [self._take(DIGEST_BYTES) for _ in range(count)]
-        return LigeroOpening(np.empty(0), np.empty(0), cols, salts, siblings)
+        lin_cols = self._residues((t, lp.linear_rows, num_p), axis=2, name="linear columns")
+        salts, lin_salts = (np.frombuffer(self._take(t * SALT_BYTES), dtype=np.uint8).reshape(t, SALT_BYTES)
+                            for _ in range(2))
+        siblings, lin_siblings = ([self._take(DIGEST_BYTES) for _ in range(count)] for _ in range(2))
+        return LigeroOpening(self.linear_root, self.proximity_polys, cols, lin_cols, salts, lin_salts, siblings,
+                             lin_siblings)
 
 
 def read_proof(data: bytes, ring: RnsRing, lp: LigeroParams, witness_len: int) -> ProofReader:

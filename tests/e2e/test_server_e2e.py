@@ -5,6 +5,7 @@ server SERVING and its SQLite files byte-for-byte unchanged."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import pathlib
@@ -95,6 +96,23 @@ WRITES = {"/loyal.v1.ClientService/Enroll", "/loyal.v1.CommitteeService/Join", "
 COUNT = 2000
 
 
+def _checkpoint(srv: InProcessServer) -> None:
+    """Copies the whole WAL into the database on the server's own loop (between its transactions), retrying
+    while SQLite reports the checkpoint incomplete: from another thread it could run inside one of the loop's
+    transactions, leave frames behind, and a later checkpoint would change the file with no new write."""
+    for _ in range(50):
+        done = asyncio.run_coroutine_threadsafe(_run_checkpoint(srv.coord.store.db), srv._loop).result(10)
+        if done:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the WAL checkpoint stayed incomplete")
+
+
+async def _run_checkpoint(db) -> bool:
+    busy, log, moved = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    return busy == 0 and log == moved
+
+
 def _files(db: str) -> dict[str, str]:
     return {p: hashlib.sha256(pathlib.Path(p).read_bytes()).hexdigest() for p in (db, db + "-wal") if os.path.exists(p)}
 
@@ -121,7 +139,7 @@ def test_two_thousand_malformed_requests_leave_server_serving_and_store_unchange
             run_client(srv.address, lambda t, c=c: update_for(0, c), insecure=True, token=f"tok-{c}", round_index=0)
         with Session(srv.address) as s:
             s.status()
-        srv.coord.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _checkpoint(srv)
         before = _files(db)
         rng = random.Random(0)  # test data only
         valid = common_pb2.SubmitHeader(round=0, public_key=b"k" * 32, nonce=b"n" * 16, total_bytes=10,
@@ -154,7 +172,7 @@ def test_two_thousand_malformed_requests_leave_server_serving_and_store_unchange
         elapsed = time.monotonic() - t0
         health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
         channel.close()
-        srv.coord.store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        _checkpoint(srv)
         after = _files(db)
         status = srv.coord.status()
         # finish the round so the members stop

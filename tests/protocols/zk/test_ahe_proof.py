@@ -51,10 +51,12 @@ def _sections(enc: Encryption) -> dict[str, tuple[int, int]]:
         "header": 36,
         "root": DIGEST_BYTES,
         "projections": 4 * 4 * jl.JL_ROWS,
-        "linear": _packed(lp.linear_reps * num_p * lp.linear_poly_len),
+        "linear_root": DIGEST_BYTES,
         "proximity": _packed(lp.proximity_reps * num_p * lp.degree_bound),
         "columns": _packed(lp.num_opened * lp.total_rows(zk_ahe.witness_length(ring.degree)) * num_p),
+        "linear_columns": _packed(lp.num_opened * lp.linear_rows * num_p),
         "salts": lp.num_opened * SALT_BYTES,
+        "linear_salts": lp.num_opened * SALT_BYTES,
     }
     out, pos = {}, 0
     for name, size in sizes.items():
@@ -90,16 +92,24 @@ def test_honest_proof_verifies_at_the_default_set_for_d_1e5() -> None:
 
 
 @pytest.mark.parametrize("params", SECURE_SETS, ids=lambda p: p.name)
-def test_every_secure_set_has_128_bit_soundness(params) -> None:
+def test_every_secure_set_has_128_bit_soundness_and_zero_knowledge_shape(params) -> None:
     ring = params.ahe_ring
     pp = zk_ahe.proof_parameters(ring.degree, ring.moduli, params.error_eta)
     assert pp.bounds(ring.moduli).soundness_bits >= 128
+    lp = pp.ligero
+    # Zero knowledge of the committed linear test: the t opened values of A_s are uniform only while the
+    # t low coefficients of M1_s are all random, i.e. its fixed coefficient ℓ - 1 lies above them.
+    assert lp.num_opened < lp.row_len - 1
 
 
 # ---- strict parsing and binding ----------------------------------------------------------------
-@pytest.mark.parametrize("section", ["header", "root", "projections", "linear", "proximity", "columns", "salts", "siblings"])
+@pytest.mark.parametrize("section", ["header", "root", "projections", "linear_root", "proximity", "columns",
+                                     "linear_columns", "salts", "linear_salts", "siblings", "linear_siblings"])
 def test_verify_fails_if_any_byte_flips(encryption: Encryption, proof: bytes, section: str) -> None:
-    start, end = _sections(encryption).get(section, (_sections(encryption)["salts"][1], len(proof)))
+    siblings_start = _sections(encryption)["linear_salts"][1]
+    half = siblings_start + (len(proof) - siblings_start) // 2  # each tree has as many siblings
+    start, end = _sections(encryption).get(section, {"siblings": (siblings_start, half),
+                                                     "linear_siblings": (half, len(proof))}.get(section))
     for pos in sorted({start, (start + end) // 2, end - 1, start + 5 if end - start > 5 else start}):
         bad = bytearray(proof)
         bad[pos] ^= 0x01 if pos % 2 else 0x80
@@ -242,13 +252,14 @@ def test_proof_header_names_the_parameters(encryption: Encryption, proof: bytes)
 
 
 def test_proofs_of_an_earlier_format_are_refused(encryption: Encryption, proof: bytes) -> None:
-    # Version 3 had 256 JL rows per block where version 4 has 144: its proofs are refused by version, not
-    # misread. (The version byte follows the magic.)
-    assert proof[4] == proof_format.VERSION == 4
-    old = bytearray(proof)
-    old[4] = 3
-    with pytest.raises(ProofError, match="version 3, expected b'LZKA' version 4"):
-        verify_encryption(encryption.statement, bytes(old), context=CONTEXT)
+    # Version 4 sent the linear-test polynomials where version 5 commits them, and version 3 had 256 JL rows
+    # per block: their proofs are refused by version, not misread. (The version byte follows the magic.)
+    assert proof[4] == proof_format.VERSION == 5
+    for version in (3, 4):
+        old = bytearray(proof)
+        old[4] = version
+        with pytest.raises(ProofError, match=f"version {version}, expected b'LZKA' version 5"):
+            verify_encryption(encryption.statement, bytes(old), context=CONTEXT)
 
 
 def test_jl_rows_keep_the_projection_error_far_below_the_ligero_error() -> None:
