@@ -263,6 +263,32 @@ def test_concurrent_stage_payload_shares_flushes(tmp_path, monkeypatch):
     store.close()
 
 
+def test_flushed_records_leave_the_page_cache_once_and_still_read_back(tmp_path, monkeypatch):
+    # Prepare: record every page-cache drop the segments ask for.
+    if not hasattr(os, "posix_fadvise"):
+        pytest.skip("no posix_fadvise on this OS")
+    store = Store(str(tmp_path / "s.db"))
+    real, dropped = os.posix_fadvise, []
+
+    def fadvise(fd, offset, length, advice):
+        dropped.append((offset, length, advice))
+        real(fd, offset, length, advice)
+
+    monkeypatch.setattr(segments.os, "posix_fadvise", fadvise)
+    # Execute: three durable records, one staged and cut off again, one more.
+    refs = [store.stage_payload(0, *_payload(i)) for i in range(3)]
+    cut = store.write_payload(0, *_payload(3))
+    assert store.discard_payload(cut)
+    refs.append(store.stage_payload(0, *_payload(4)))
+    # Assert: each flush dropped exactly the bytes written since the last (no range twice, none missed),
+    # and every record still reads back whole from disk.
+    assert all(advice == os.POSIX_FADV_DONTNEED for _, _, advice in dropped)
+    spans = [(o, o + n) for o, n, _ in dropped]
+    assert spans == [(0, refs[0].end), (refs[0].end, refs[1].end), (refs[1].end, refs[2].end), (refs[2].end, refs[3].end)]
+    assert all(store.segments.read(r, _payload(i)[1]) == _payload(i)[0] for r, i in zip(refs, (0, 1, 2, 4)))
+    store.close()
+
+
 def test_store_fails_if_schema_keeps_payloads_inline(tmp_path):
     path = str(tmp_path / "s.db")
     Store(path).close()
