@@ -88,7 +88,8 @@ def test_honest_proof_verifies_at_the_default_set_for_d_1e5() -> None:
     proof = prove_encryption(enc.statement, enc.witness, context=CONTEXT)  # secrets from os.urandom
     bounds = verify_encryption(enc.statement, proof, context=CONTEXT)
     assert bounds.soundness_bits >= 128
-    assert len(proof) < 0.5 * RLWE_N8192.bytes_per_client(10**5)
+    # Issue 14's size target (proof format 5: 0.231x here, 0.206x at rlwe-n8192-wide; format 4 had 0.306x).
+    assert len(proof) <= 0.25 * RLWE_N8192.bytes_per_client(10**5)
 
 
 @pytest.mark.parametrize("params", SECURE_SETS, ids=lambda p: p.name)
