@@ -4,12 +4,12 @@ durable store, authentication and the committee's sealed key material.
 
 Every input is authenticated (Ed25519 over the frame's BLAKE3 digest), checked by the driver without
 changing it (parsed and hashed once: the parse recomputes the digest the signature covers), written
-to the store, and only then applied; the
-effects of each driver call are written in one transaction (`_persist`). `restore` rebuilds the driver
-from the store: closed rounds from their snapshots (hash-checked against the log), the open round by
-replaying its uploads, requests and partials as stored, hand-offs from their sealed sub-shares; then
-`advance` redoes any transition whose effects a crash lost. The core holds the only copy of round
-state; this class keeps only what the store holds for the shell (joined members' keys, DKG shares).
+to the store, and only then applied; the effects of each driver call are written in one transaction
+(`_persist`). `restore` rebuilds the driver from the store: closed rounds from their snapshots
+(hash-checked against the log), the open round by replaying its uploads, requests and partials as
+stored, hand-offs from their sealed sub-shares; then `advance` redoes any transition whose effects a
+crash lost. The core holds the only copy of round state; this class keeps only what the store holds
+for the shell (joined members' keys, DKG shares).
 """
 
 from __future__ import annotations
@@ -25,20 +25,20 @@ import numpy as np
 
 from loyal.protocols.proto.convert import residues_from_bytes, submit_message
 from loyal.protocols.rlwe.ahe import KeyGenContribution
+from loyal.protocols.ssa.audit import encode_part
 from loyal.protocols.ssa.driver import RoundDriver
+from loyal.protocols.ssa.enrollment import verify_signature
 from loyal.protocols.ssa.errors import MessageFormatError
 from loyal.protocols.ssa.job import Job
-from loyal.protocols.ssa.server import Parsed
-from loyal.protocols.ssa.audit import encode_part
 from loyal.protocols.ssa.log import LogAuthority
 from loyal.protocols.ssa.messages import Kind, Release
 from loyal.protocols.ssa.rounds import (
     ACCEPTING, Compacted, Effect, HandOffSubset, Released, RequestIssued, RoundStored, RoundStage, StageSet, StoredRound,
 )
+from loyal.protocols.ssa.server import Parsed
 from loyal.server import limits, snapshots
-from loyal.protocols.ssa.enrollment import verify_signature
-from loyal.server.members import MemberDesk
 from loyal.server.errors import AuthenticationError, DuplicateError, SizeLimitError, WrongRoundError
+from loyal.server.members import MemberDesk
 from loyal.server.store import PayloadRef, Store
 
 logger = logging.getLogger(__name__)
@@ -152,9 +152,8 @@ class Coordinator(MemberDesk):
     # ---- restore -------------------------------------------------------------------------------------
     def restore(self) -> None:
         """Rebuilds the driver from the store (module doc)."""
-        self.members, self.keygen = self.store.members(), self.store.keygen()
+        self.members, self.keygen, self.key_signatures = self.store.members(), self.store.keygen(), self.store.key_signatures()
         self.join_signatures, self.commitments = self.store.join_signatures(), self.store.commitments()
-        self.key_signatures = self.store.key_signatures()
         if len(self.keygen) < len(self.job.committee(0)[0]):
             return
         now, st, drv = time.time(), self.state, self.driver
@@ -237,12 +236,11 @@ class Coordinator(MemberDesk):
             raise MessageFormatError(f"nonce must be {NONCE_BYTES} bytes, got {len(nonce)}")
         if kind != "noise":  # client data and cohort noise shares: an enrolled client
             sender = self.store.client_id(public_key)
-            if sender is None:
-                raise AuthenticationError("public key is not enrolled")
         else:
             sender = next((m for m, (sk, _) in self.members.items() if sk == public_key), None)
-            if sender is None:
-                raise AuthenticationError("public key is not a joined committee member's signing key")
+        if sender is None:
+            raise AuthenticationError("public key is not enrolled" if kind != "noise" else
+                                      "public key is not a joined committee member's signing key")
         verify_signature(public_key, signature, submit_message(self.job.job_id, round_index, nonce, payload_digest, kind))
         return sender
 
