@@ -45,7 +45,7 @@ class LigeroParams:
 
     Attributes:
       row_len: ℓ, coefficients per message row: ℓ - 1 witness entries and a zero at coefficient ℓ - 1
-        (the one the linear test reads; power of two, 4 .. 2^14).
+        (the one the linear test reads; power of two, 4 .. 2^15).
       code_len: L, codeword length (power of two, >= 2(ℓ + t); every prime needs 2L | q - 1).
       num_opened: t, columns opened (= random tail length of each row).
       linear_reps: σ_l, independent repetitions of the linear test.
