@@ -133,9 +133,10 @@ async def _submit(coord: Coordinator, kind: str, request_iterator, context):
     """One upload: authenticate and read (`_read_upload`), parse, write and flush the payload, then
     check, commit the row and apply it in one step on the loop, and answer once the row is on disk.
 
-    Only waits on the disk (the two group-committed flushes, shared by concurrent uploads) and proof
-    verification leave the event loop: each hop to a worker thread costs a GIL hand-off, more than the
-    write or the parse of an unproven upload (benchmarks/server.py)."""
+    Only what waits on the disk (a durable store's payload write + flush in one hop, then the row's flush;
+    flushes are group-committed, shared by concurrent uploads) and proof verification leave the event
+    loop: each hop to a worker thread costs a GIL hand-off, more than the parse of an unproven upload or
+    a page-cache write (benchmarks/server.py)."""
     try:
         up, sender = await _read_upload(coord, request_iterator, kind, _IN_FLIGHT)
         store = coord.store
@@ -143,13 +144,10 @@ async def _submit(coord: Coordinator, kind: str, request_iterator, context):
         if store.find_submission(up.round_index, up.public_key, up.nonce) is None:
             parse = coord.parse(up, kind)
             parsed = await asyncio.to_thread(parse) if _heavy(coord, up) else parse()
-            staged = store.write_payload(up.round_index, up.payload, up.payload_digest)
-            try:
-                if store.durable:
-                    await asyncio.to_thread(store.flush_payloads)
-            except BaseException:  # not on disk: nothing stays staged
-                store.discard_payload(staged)
-                raise
+            if store.durable:  # write and flush in one hop: a direct-I/O write waits on the disk
+                staged = await asyncio.to_thread(store.stage_payload, up.round_index, up.payload, up.payload_digest)
+            else:
+                staged = store.write_payload(up.round_index, up.payload, up.payload_digest)
         try:
             duplicate, accepted = coord.submit(up, kind, sender, staged, parsed, sync=False)
         except Exception:

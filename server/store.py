@@ -52,9 +52,11 @@ class Store:
       synchronous: SQLite `synchronous` pragma: "FULL" (default; a commit survives power loss; each
         payload is flushed with `fdatasync` before its row commits) or "NORMAL" (survives a process
         crash, e.g. SIGKILL, but not power loss; payloads are not flushed).
+      direct_io: FULL only: write payloads with direct I/O where the file system has it (None, default) or
+        through the page cache (False); `server.segments`.
     """
 
-    def __init__(self, path: str, synchronous: str = "FULL") -> None:
+    def __init__(self, path: str, synchronous: str = "FULL", *, direct_io: bool | None = None) -> None:
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be 'FULL' or 'NORMAL', got {synchronous!r}")
         self.path = path
@@ -65,7 +67,8 @@ class Store:
         self.db.execute(f"PRAGMA synchronous={synchronous}")
         self._drop_segments_before = 0  # set by `compact`, carried out after its transaction commits
         self._migrate()
-        self.segments = Segments(path + ".segments", durable=self.durable, digest_of=frame.body_digest)
+        self.segments = Segments(path + ".segments", durable=self.durable, digest_of=frame.body_digest,
+                                 direct=direct_io)
         ends = {r: end + HEADER_BYTES for r, end in self.db.execute(
             "SELECT round, MAX(payload_offset + payload_bytes) FROM submissions GROUP BY round")}
         self.cut_tails = self.segments.recover(ends, drop_before=self.compacted_before())
@@ -208,9 +211,15 @@ class Store:
 
         Safe to call from several threads at once (no SQLite access; concurrent calls share one flush).
         A staged payload that no committed row references is never read, and a restart cuts it off
-        if it is a segment's tail.
+        if it is a segment's tail; one whose flush failed is cut off at once when it is the tail.
         """
-        return self.segments.append(round_index, payload, payload_digest)
+        ref = self.segments.write(round_index, payload, payload_digest)
+        try:
+            self.segments.flush()
+        except BaseException:  # not on disk: nothing stays staged
+            self.segments.discard(ref)
+            raise
+        return ref
 
     def write_payload(self, round_index: int, payload: bytes, payload_digest: bytes) -> PayloadRef:
         """Writes an upload's payload to its round's segment (page cache); `flush_payloads` makes it

@@ -6,6 +6,7 @@ tails cut, damage detected, compaction completed, concurrent writers sharing flu
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import sqlite3
@@ -85,7 +86,7 @@ def test_kill_between_store_write_and_memory_loses_nothing_and_double_counts_not
     retried = restarted.submit_upload(up, "client")  # the client retries with the same nonce
     # Assert: the upload is stored and counted exactly once; an unreferenced payload was cut off on restart.
     assert retried == want["retried"] and restarted.state.clients == 1
-    assert cut == ({0: HEADER_BYTES + len(up.payload)} if want["cut"] == "record" else want["cut"])
+    assert cut == ({0: restarted.store.segments.span(len(up.payload))} if want["cut"] == "record" else want["cut"])
     assert restarted.store.db.execute("SELECT COUNT(*) FROM submissions WHERE kind = 'client'").fetchone()[0] == 1
     assert [p for _, _, p in restarted.store.submissions(0)] == [up.payload]
     assert restarted.store.participations() == [(restarted.store.client_id(up.public_key), 0)]
@@ -130,9 +131,10 @@ def _payload(i: int, size: int = 3000) -> tuple[bytes, bytes]:
     return body + d, d
 
 
-def _store_with_uploads(path: str, rounds: dict[int, int]) -> tuple[Store, dict[int, list[tuple[PayloadRef, bytes]]]]:
+def _store_with_uploads(path: str, rounds: dict[int, int], direct_io: bool | None = None,
+                        ) -> tuple[Store, dict[int, list[tuple[PayloadRef, bytes]]]]:
     """A store with `rounds[r]` committed uploads in round r; returns their (ref, payload)."""
-    store, out = Store(path), {}
+    store, out = Store(path, direct_io=direct_io), {}
     for r, count in rounds.items():
         for i in range(count):
             payload, digest = _payload(100 * r + i)
@@ -143,26 +145,30 @@ def _store_with_uploads(path: str, rounds: dict[int, int]) -> tuple[Store, dict[
     return store, out
 
 
-def test_restart_cuts_torn_segment_tail_and_keeps_acknowledged_uploads(tmp_path):
+@pytest.mark.parametrize("direct_io", [None, False], ids=["direct-io", "page-cache"])
+def test_restart_cuts_torn_segment_tail_and_keeps_acknowledged_uploads(tmp_path, direct_io):
     # Prepare: two acknowledged uploads, one staged whose row never committed, then half a record (the crash).
     path = str(tmp_path / "s.db")
-    store, stored = _store_with_uploads(path, {0: 2})
+    store, stored = _store_with_uploads(path, {0: 2}, direct_io)
+    start = segments.aligned if store.segments.direct else (lambda end: end)  # where the next record goes
     unreferenced = store.stage_payload(0, *_payload(7))
     store.close()
     seg = tmp_path / "s.db.segments" / "round-0.seg"
     half_record = segments.MAGIC + (900).to_bytes(8, "little") + b"\x00" * 40
     with open(seg, "ab") as f:
         f.write(half_record)
-    torn = seg.stat().st_size - stored[0][-1][0].end
+    end = stored[0][-1][0].end
+    torn = seg.stat().st_size - end
     # Execute
-    store = Store(path)
-    # Assert: the tail (unreferenced record + torn one) is cut, the acknowledged uploads read back whole,
-    # and the next record lands right after them.
-    assert store.cut_tails == {0: torn} and torn == unreferenced.end - unreferenced.offset + len(half_record)
-    assert seg.stat().st_size == stored[0][-1][0].end
+    store = Store(path, direct_io=direct_io)
+    # Assert: the tail (padding, unreferenced record, torn one) is cut, the acknowledged uploads read back
+    # whole, and the next record lands right after them.
+    padding = start(end) - end
+    assert store.cut_tails == {0: torn} and torn == padding + store.segments.span(len(_payload(7)[0])) + len(half_record)
+    assert unreferenced.offset == start(end) and seg.stat().st_size == end
     assert [p for _, _, p in store.submissions(0)] == [p for _, p in stored[0]]
     nxt = store.stage_payload(0, *_payload(8))
-    assert nxt.offset == stored[0][-1][0].end
+    assert nxt.offset == start(end)
     assert store.segments.read(nxt, _payload(8)[1]) == _payload(8)[0]
     store.close()
 
@@ -267,7 +273,7 @@ def test_flushed_records_leave_the_page_cache_once_and_still_read_back(tmp_path,
     # Prepare: record every page-cache drop the segments ask for.
     if not hasattr(os, "posix_fadvise"):
         pytest.skip("no posix_fadvise on this OS")
-    store = Store(str(tmp_path / "s.db"))
+    store = Store(str(tmp_path / "s.db"), direct_io=False)
     real, dropped = os.posix_fadvise, []
 
     def fadvise(fd, offset, length, advice):
@@ -434,3 +440,44 @@ def test_an_upload_is_answered_only_after_its_payload_then_its_row_reach_disk(tm
     # Assert: the payload's segment was flushed before its row was written, the WAL after, and only then the answer.
     assert answer.accepted == 1 and not answer.duplicate
     assert events == ["round-0.seg", "row", "s.db-wal", "answer"]
+
+
+def test_direct_io_records_are_aligned_padded_and_read_back(tmp_path, monkeypatch):
+    # Prepare: a durable store on a file system with direct I/O (skip where the OS or file system has none).
+    store = Store(str(tmp_path / "s.db"))
+    if not store.segments.direct:
+        pytest.skip("no direct I/O here")
+    monkeypatch.setattr(segments.os, "posix_fadvise", lambda *a: pytest.fail("direct-I/O records are never cached"))
+    # Execute: three records, the second cut off again as a refused upload's, then one more.
+    a = store.stage_payload(0, *_payload(0))
+    b = store.stage_payload(0, *_payload(1))
+    assert store.discard_payload(b)
+    c = store.stage_payload(0, *_payload(2, size=9000))
+    seg = tmp_path / "s.db.segments" / "round-0.seg"
+    # Assert: each record starts at a multiple of ALIGN, right after the last one's padding; the padding is zeros;
+    # the file ends at the last record's padding; every record reads back whole.
+    assert [r.offset for r in (a, b, c)] == [0, segments.ALIGN, segments.ALIGN]
+    raw = seg.read_bytes()
+    assert len(raw) == segments.aligned(c.end) and not any(raw[a.end:c.offset]) and not any(raw[c.end:])
+    assert store.segments.read(a, _payload(0)[1]) == _payload(0)[0]
+    assert store.segments.read(c, _payload(2, size=9000)[1]) == _payload(2, size=9000)[0]
+    store.close()
+
+
+def test_file_system_without_direct_io_falls_back_to_the_page_cache(tmp_path, monkeypatch):
+    # Prepare: every O_DIRECT open fails as on tmpfs before Linux 6.6 (EINVAL).
+    real = os.open
+
+    def no_direct(path, flags, *args):
+        if flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, "Invalid argument", path)
+        return real(path, flags, *args)
+
+    monkeypatch.setattr(segments.os, "open", no_direct)
+    store = Store(str(tmp_path / "s.db"))
+    # Execute
+    refs = [store.stage_payload(0, *_payload(i)) for i in range(2)]
+    # Assert: records are contiguous (no padding) and durable stores still flush them; both read back.
+    assert not store.segments.direct and refs[1].offset == refs[0].end and store.segments._synced == 2
+    assert all(store.segments.read(r, _payload(i)[1]) == _payload(i)[0] for i, r in enumerate(refs))
+    store.close()
