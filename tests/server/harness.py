@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+import blake3
 import numpy as np
 
 from loyal.client.committee import CommitteeRunner
@@ -39,6 +40,13 @@ def make_spec(*, clients: int = 4, committee: int = 3, threshold: int = 2, noise
         noise_multiplier=noise, params_name="insecure-test-n1024", rounds=rounds, policy_spec=policy_spec,
         rotations=rotations, participations=k, min_separation=b, **{"prove_uploads": False, **kw},
     )
+
+
+def payload_record(i: int, size: int = 3000) -> tuple[bytes, bytes]:
+    """A frame-shaped payload (body, then the body's BLAKE3 as trailer) and its digest, as uploads have."""
+    body = hashlib.sha256(f"payload/{i}".encode()).digest() * (size // 32 - 1)
+    d = blake3.blake3(body).digest()
+    return body + d, d
 
 
 def wait_until(cond, timeout: float = 30.0) -> None:
