@@ -63,7 +63,7 @@ def _encrypt_chunk(ticket, settings, first: int, count: int, dim: int) -> dict:
     Also returns, for the release check, Σ encoded updates (each client's first PRNG draw replayed
     through the encoder) and Σ clipped updates, and this worker's peak RSS in KiB.
     """
-    from loyal.methods.fl.dpftrl_ssa import create_upload
+    from loyal.methods.fl.ticket import create_upload
 
     uploads, encrypt_s = [], 0.0
     encoded = np.zeros(dim, dtype=np.int64)

@@ -19,7 +19,8 @@ import ray
 import torch
 
 from loyal.methods.kit.train import LocalTrainConfig, device, local_update, set_flat_params
-from loyal.methods.fl.dpftrl_ssa import RoundTicket, SsaSettings, create_upload
+from loyal.methods.fl.dpftrl_ssa import SsaSettings
+from loyal.methods.fl.ticket import RoundTicket, create_upload
 
 
 @dataclasses.dataclass(frozen=True)

@@ -49,6 +49,10 @@ class AppConfig:
       eval_clients, eval_samples_per_client: the server's evaluation set (digits).
       seed: model initialisation and batch order (not a cryptographic seed).
       report_path: where the ServerApp writes its JSON report ("" = nowhere).
+      member_keys: the committee's Ed25519 public keys, hex, comma-separated (members 1..n): the job pins
+        them, and nodes that read them here (or from their node config) refuse any other committee.
+      insecure: nodes accept a job no pinned committee vouches for, or with `Job.security_issues`
+        (a simulation's own nodes; docs/flower.md, Trust).
     """
 
     task: str = "digits"
@@ -72,6 +76,8 @@ class AppConfig:
     eval_samples_per_client: int = 10
     seed: int = 0
     report_path: str = ""
+    member_keys: str = ""
+    insecure: bool = False
 
     def __post_init__(self) -> None:
         if self.task not in ("digits", "synthetic"):
@@ -213,7 +219,8 @@ def run_server(grid: Grid, cfg: AppConfig) -> dict[str, Any]:
     counting = CountingGrid(grid)
     strategy = SsaDpftrl(cfg.num_rounds, cfg.noise_multiplier, cfg.clip_norm, cfg.mechanism,
                          committee_size=cfg.committee_size, threshold=cfg.threshold, min_nodes=cfg.min_nodes or None,
-                         settings=SsaSettings(params=cfg.params or None, prove_uploads=cfg.prove_uploads))
+                         settings=SsaSettings(params=cfg.params or None, prove_uploads=cfg.prove_uploads,
+                                              member_keys=tuple(k.strip() for k in cfg.member_keys.split(",") if k.strip())))
     accuracy: dict[int, tuple[float, float]] = {}
     evaluate_fn = None
     if cfg.task == "synthetic":

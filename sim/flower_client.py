@@ -14,29 +14,37 @@ answered rows, verified log headers) lives in the node's `Context.state` between
 ServerApp, which only relays. Key generation is commit-then-reveal (`loyal.protocols.ssa.enrollment`)
 with shares sealed end to end to each recipient's X25519 key (`loyal.client.tls.encrypt_share`). Tickets
 and every committee message are data (JSON, residues, framed messages), never pickle: the server is untrusted.
+
+Trust, as on the gRPC path: a node serves or encrypts for a job only if it pins that job's committee
+(`Setting.MEMBER_KEYS` in its node config or the run config) or runs `insecure` (`check_job`). A member
+signs its exchange key, its commitment and the committee key with its pinned Ed25519 identity
+(`Setting.MEMBER_KEY`) and checks its peers' signatures before sealing shares to them; a client encrypts
+only under a key t pinned members signed (`loyal.methods.fl.ticket.check_ticket`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 
 import numpy as np
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from flwr.app import ConfigRecord, Context, Message, RecordDict
 
-from loyal.client.tls import decrypt_share, encrypt_share, raw_private, raw_public
-from loyal.methods.fl.dpftrl_ssa import create_upload, ticket_from_bytes
+from loyal.client.tls import Identity, decrypt_share, encrypt_share, raw_private, raw_public
+from loyal.methods.fl.ticket import check_ticket, create_upload, ticket_from_bytes
 from loyal.protocols.proto.convert import residues_from_bytes, residues_to_bytes
 from loyal.protocols.rlwe.ahe import KeyGenContribution, SecretShare
-from loyal.protocols.ssa import enrollment
+from loyal.protocols.ssa import audit, enrollment
 from loyal.protocols.ssa.committee import CommitteeMember
 from loyal.protocols.ssa.decryptor import MemberState
-from loyal.protocols.ssa.errors import LogIntegrityError, ProtocolStateError
-from loyal.protocols.ssa.job import Job
+from loyal.protocols.ssa.errors import AuthenticationError, LogIntegrityError, ProtocolStateError
+from loyal.protocols.ssa.job import InsecureJobError, Job
 from loyal.protocols.ssa.messages import LogHeader
-from loyal.sim.flower_constants import COMMITTEE_KEY, SSA_KEY, Key, Stage
+from loyal.sim.flower_constants import COMMITTEE_KEY, SSA_KEY, Key, Setting, Stage
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +61,32 @@ def flatten_arrays(record) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
+def _setting(context: Context, name: Setting):
+    """`name` from the node config (the node owner's), else the run config, else None."""
+    return context.node_config.get(name.value, context.run_config.get(name.value))
+
+
+def check_job(job: Job, context: Context) -> None:
+    """Serve or encrypt for `job` only if it pins the committee this node pins and is secure, or the node
+    runs `insecure` (a simulation): a server cannot make up a job whose committee it controls.
+
+    Raises:
+      AuthenticationError: the job pins other member keys than the node; InsecureJobError: the node pins
+        no committee, or the job has `security_issues`, and `insecure` is not set.
+    """
+    insecure = str(_setting(context, Setting.INSECURE)).lower() in ("true", "1", "yes")
+    pinned = _setting(context, Setting.MEMBER_KEYS)
+    if pinned:
+        want = tuple(k.strip().lower() for k in str(pinned).split(",") if k.strip())
+        if job.member_keys != want:
+            raise AuthenticationError(f"the job pins member keys {[k[:8] for k in job.member_keys]}, this node pins "
+                                      f"{[k[:8] for k in want]} ({Setting.MEMBER_KEYS.value}): refusing a job of another committee")
+    elif not insecure:
+        raise InsecureJobError(f"this node pins no committee: set {Setting.MEMBER_KEYS.value} (node or run config) to "
+                               f"the members' Ed25519 keys, or {Setting.INSECURE.value}=true for a simulation")
+    job.check_secure(insecure)
+
+
 def ssa_dpftrl_mod(msg: Message, context: Context, call_next) -> Message:
     """Client mod: replaces the local model the train function returns by the SSA upload of its update.
 
@@ -65,6 +99,8 @@ def ssa_dpftrl_mod(msg: Message, context: Context, call_next) -> Message:
         return call_next(msg, context)
     cfg = msg.content.config_records[SSA_KEY]
     ticket = ticket_from_bytes(bytes(cfg[Key.TICKET]))  # data, validated; never unpickled (the server is untrusted)
+    check_job(ticket.job, context)
+    check_ticket(ticket)  # t pinned members signed this key: never encrypt under one the server chose
     config = _CONFIGS.setdefault(ticket.config.genesis, ticket.config)  # keeps the NTT tables warm
     ticket = dataclasses.replace(ticket, config=config)
     start = flatten_arrays(msg.content.array_records["arrays"])
@@ -102,6 +138,7 @@ def _save(member: CommitteeMember, extra: dict) -> ConfigRecord:
     rec["answered"] = json.dumps([[list(k), list(v)] for k, v in st.answered.items()])
     rec["headers"] = json.dumps([{k: (v.hex() if isinstance(v, bytes) else v) for k, v in dataclasses.asdict(h).items()}
                                  for h in member.known_headers])
+    rec["audited"] = sorted(member.audited)
     return ConfigRecord(rec)
 
 
@@ -120,6 +157,8 @@ def _load(rec: ConfigRecord) -> CommitteeMember:
     member.known_headers = tuple(
         LogHeader(**{k: (bytes.fromhex(v) if isinstance(v, str) else int(v)) for k, v in h.items()})
         for h in json.loads(str(rec.get("headers", "[]"))))
+    member.audited = {bytes(h) for h in rec.get("audited", [])}
+    member.parts = None
     return member
 
 
@@ -145,31 +184,43 @@ def committee_member(msg: Message, context: Context) -> Message:
         mid = int(req[Key.MEMBER_ID])
         if mid not in job.committee(0)[0]:
             raise ValueError(f"member-id must be in the key-generation committee {job.committee(0)[0]}, got {mid}")
+        check_job(job, context)
+        identity = _identity(job, mid, context)
         member = CommitteeMember(job, mid)
         contrib = member.create_keygen_contribution()
         exchange = X25519PrivateKey.generate()
         public = residues_to_bytes(contrib.public_part_hat)
+        commitment = enrollment.commitment(job, mid, public)
         shares = sorted(contrib.shares.items())
         context.state.config_records[COMMITTEE_KEY] = _save(member, {
-            "stage": Stage.COMMIT.value, "exchange": raw_private(exchange), "own-public-part": public,
-            "own-recipients": [r for r, _ in shares], "own-shares": [residues_to_bytes(s) for _, s in shares]})
-        return _reply(msg, exchange_key=raw_public(exchange), commitment=enrollment.commitment(job, mid, public))
+            "stage": Stage.COMMIT.value, "exchange": raw_private(exchange), "identity": raw_private(identity.key),
+            "own-public-part": public, "own-recipients": [r for r, _ in shares],
+            "own-shares": [residues_to_bytes(s) for _, s in shares]})
+        ex = raw_public(exchange)
+        return _reply(msg, exchange_key=ex, commitment=commitment, signing_key=identity.public_key,
+                      join_signature=identity.sign(enrollment.join_message(job, mid, ex)),
+                      commitment_signature=identity.sign(enrollment.commitment_message(job, mid, commitment)))
     if state is None:
         raise ProtocolStateError(f"stage {stage.value!r} before key generation: this node is no committee member yet")
     member = _load(state)
     job, mid, done = member.job, member.member_id, str(state["stage"])
-    extra = {k: v for k, v in state.items() if k in ("stage", "exchange", "own-public-part", "own-recipients", "own-shares",
-                                                      "peers", "commitments")}
+    extra = {k: v for k, v in state.items() if k in ("stage", "exchange", "identity", "own-public-part", "own-recipients",
+                                                      "own-shares", "peers", "commitments")}
     if stage == Stage.REVEAL:
         _expect(done, Stage.COMMIT, stage)
         members, keys, commits = list(req[Key.MEMBERS]), list(req[Key.EXCHANGE_KEYS]), list(req[Key.COMMITMENTS])
-        if tuple(members) != job.committee(0)[0] or len(keys) != len(members) or len(commits) != len(members):
+        signing = [list(req.get(k, [])) for k in (Key.SIGNING_KEYS, Key.JOIN_SIGNATURES, Key.COMMITMENT_SIGNATURES)]
+        if tuple(members) != job.committee(0)[0] or any(len(x) != len(members) for x in (keys, commits, *signing)):
             raise LogIntegrityError(f"the roster must list every member of {job.committee(0)[0]} once, got {members}")
         own = X25519PrivateKey.from_private_bytes(bytes(state["exchange"]))
         if bytes(keys[members.index(mid)]) != raw_public(own):
             raise LogIntegrityError("the relayed roster does not carry this member's exchange key")
         if bytes(commits[members.index(mid)]) != enrollment.commitment(job, mid, bytes(state["own-public-part"])):
             raise LogIntegrityError("the relayed roster does not carry this member's commitment")
+        for m, ex, committed, signer, join_sig, commit_sig in zip(members, keys, commits, *signing):
+            enrollment.verify_join(job, m, bytes(signer), bytes(ex), bytes(join_sig))  # pinned key, never the relayed one
+            enrollment.verify_signature(enrollment.member_key(job, m, bytes(signer)), bytes(commit_sig),
+                                        enrollment.commitment_message(job, m, bytes(committed)))
         peers = dict(zip(members, (bytes(k) for k in keys)))
         recipients = list(state["own-recipients"])
         sealed = [encrypt_share(own, peers[r], member.config.job_id, mid, r, bytes(s))
@@ -193,15 +244,38 @@ def committee_member(msg: Message, context: Context) -> Message:
             received.append(KeyGenContribution(dealer, np.zeros(0), {mid: residues_from_bytes(share, ring, "share")}))
         member.handle_keygen(received)
         member.public_key_hat = member.config.ahe.combine_public_key(public)
+        identity = Identity(Ed25519PrivateKey.from_private_bytes(bytes(state["identity"])))
         context.state.config_records[COMMITTEE_KEY] = _save(member, {"stage": Stage.COMBINE.value})  # drops the dealt shares
-        return _reply(msg, public_key=residues_to_bytes(member.public_key_hat))
+        return _reply(msg, public_key=residues_to_bytes(member.public_key_hat),
+                      key_signature=identity.sign(enrollment.key_message(job, mid, member.public_key_hat)))
     _expect(done, Stage.COMBINE, stage)
     if stage == Stage.NOISE:  # under this member's own copy of the committee key, never the server's
         frame = member.create_noise_contribution(int(req[Key.ROUND]), member.public_key_hat)
         return _reply(msg, frame=frame)
+    offered = {p.round_index: p for p in (audit.parts_from_bytes(bytes(b), member.config) for b in req.get(Key.PARTS, []))}
+    member.parts = functools.partial(_offered_parts, offered)  # audited before any partial (jobs with proofs)
     part = member.handle_release_request(bytes(req[Key.FRAME]))
     context.state.config_records[COMMITTEE_KEY] = _save(member, {"stage": Stage.COMBINE.value})
     return _reply(msg, frame=part)
+
+
+def _offered_parts(offered: dict[int, audit.RoundParts], round_index: int) -> audit.RoundParts:
+    if round_index not in offered:
+        raise LogIntegrityError(f"the request touches round {round_index}, whose parts this member has not audited "
+                                f"and the server did not send")
+    return offered[round_index]
+
+
+def _identity(job: Job, member_id: int, context: Context) -> Identity:
+    """This member's signing identity: the node config's identity file (`Setting.MEMBER_KEY`), which must hold
+    the key the job pins for `member_id`; a fresh key only for an unpinned job (the node runs `insecure`)."""
+    path = context.node_config.get(Setting.MEMBER_KEY.value)
+    identity = Identity.load(str(path)) if path else Identity()
+    pinned = job.member_key(member_id)
+    if pinned is not None and identity.public_key != pinned:
+        raise AuthenticationError(f"member {member_id} is pinned to key {pinned.hex()[:16]}…, this node's identity "
+                                  f"({Setting.MEMBER_KEY.value}={path or 'none'}) is {identity.public_key.hex()[:16]}…")
+    return identity
 
 
 def _expect(done: str, needed: Stage, stage: Stage) -> None:

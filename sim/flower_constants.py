@@ -21,7 +21,7 @@ class Stage(enum.StrEnum):
     REVEAL = "reveal"  # every dealer committed: answer b_j and the shares sealed to each recipient
     COMBINE = "combine"  # check every reveal, open own shares, answer the committee public key
     NOISE = "noise"  # answer this member's encrypted noise share of a round
-    DECRYPT = "decrypt"  # check a release request, answer the partial decryption
+    DECRYPT = "decrypt"  # audit the rounds' parts sent along (proofs), check a release request, answer the partial
 
 
 class Key(enum.StrEnum):
@@ -45,3 +45,20 @@ class Key(enum.StrEnum):
     TICKET = "ticket"
     CLIENT_ID = "client-id"
     UPLOAD = "upload"
+    SIGNING_KEY = "signing-key"
+    SIGNING_KEYS = "signing-keys"
+    JOIN_SIGNATURE = "join-signature"
+    JOIN_SIGNATURES = "join-signatures"
+    COMMITMENT_SIGNATURE = "commitment-signature"
+    COMMITMENT_SIGNATURES = "commitment-signatures"
+    KEY_SIGNATURE = "key-signature"
+    PARTS = "parts"
+
+
+class Setting(enum.StrEnum):
+    """What a Loyal node trusts, from its node config (the node owner's: `flower-supernode --node-config`),
+    else the run config (the `flwr run` caller's; the ServerApp cannot change either)."""
+
+    MEMBER_KEYS = "member-keys"  # the committee's pinned Ed25519 public keys (hex, comma-separated, members 1..n)
+    MEMBER_KEY = "member-key"  # node config only: this member's identity file (`loyal.client.tls.Identity.save`)
+    INSECURE = "insecure"  # accept a job no pinned committee vouches for, or with `Job.security_issues` (simulations)

@@ -22,7 +22,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -32,10 +32,14 @@ from flwr.serverapp.strategy import Strategy
 
 from loyal.methods.fl.dp_common import PrivacyConfig
 from loyal.methods.fl.dpftrl_ssa import DPFTRLSsa, SsaSettings
+from loyal.methods.fl.ticket import ticket_to_bytes
 from loyal.protocols.proto.convert import residues_from_bytes
 from loyal.protocols.rlwe.ahe import KeyGenContribution
+from loyal.protocols.ssa import enrollment
+from loyal.protocols.ssa.audit import RoundParts, parts_to_bytes
 from loyal.protocols.ssa.errors import LogIntegrityError
 from loyal.protocols.ssa.job import Job
+from loyal.protocols.ssa.messages import parse_release_request
 from loyal.sim.flower_client import flatten_arrays
 from loyal.sim.flower_constants import COMMITTEE_KEY, COMMITTEE_MESSAGE_TYPE, SSA_KEY, Key, Stage
 
@@ -62,6 +66,12 @@ class FlowerCommittee:
         self.node_of = dict(zip(job.committee(0)[0], nodes))
         self.offline: set[int] = set()
         self.errors: dict[int, str] = {}  # member -> its last error reply
+        self.key_signatures: dict[int, bytes] = {}  # member -> its signature of the committee key (after keygen)
+        self.signing_keys: dict[int, bytes] = {}  # member -> the Ed25519 key it signed with
+        #: round -> its AHE parts and proofs (`DPFTRLSsa.round_parts`), sent to each member once with the first
+        #: release request that touches the round; None: members are sent none (a job without proofs)
+        self.parts: Callable[[int], RoundParts] | None = None
+        self._sent: dict[int, set[int]] = {}  # member -> rounds whose parts it was sent
 
     def _ask(self, requests: dict[int, dict]) -> dict[int, ConfigRecord]:
         """Sends one committee message per member; returns the replies of those that answered (the others
@@ -92,9 +102,11 @@ class FlowerCommittee:
         got = self._ask({m: {Key.STAGE.value: Stage.COMMIT.value, Key.JOB.value: job_json, Key.MEMBER_ID.value: m}
                          for m in members})
         self._need_all(got, members, "key-generation commitments")
-        roster = {Key.STAGE.value: Stage.REVEAL.value, Key.MEMBERS.value: list(members),
-                  Key.EXCHANGE_KEYS.value: [bytes(got[m][Key.EXCHANGE_KEY]) for m in members],
-                  Key.COMMITMENTS.value: [bytes(got[m][Key.COMMITMENT]) for m in members]}
+        roster = {Key.STAGE.value: Stage.REVEAL.value, Key.MEMBERS.value: list(members)}
+        for many, one in ((Key.EXCHANGE_KEYS, Key.EXCHANGE_KEY), (Key.COMMITMENTS, Key.COMMITMENT),
+                          (Key.SIGNING_KEYS, Key.SIGNING_KEY), (Key.JOIN_SIGNATURES, Key.JOIN_SIGNATURE),
+                          (Key.COMMITMENT_SIGNATURES, Key.COMMITMENT_SIGNATURE)):
+            roster[many.value] = [bytes(got[m][one]) for m in members]
         revealed = self._ask({m: roster for m in members})
         self._need_all(revealed, members, "key-generation reveals")
         sealed = {d: dict(zip(revealed[d][Key.RECIPIENTS], revealed[d][Key.SEALED])) for d in members}
@@ -111,6 +123,10 @@ class FlowerCommittee:
         for m in members:
             if not np.array_equal(residues_from_bytes(bytes(keys[m][Key.PUBLIC_KEY]), ahe.ring, "public_key_hat"), public_key):
                 raise LogIntegrityError(f"committee member {m} combined a different public key")
+        # Clients encrypt only under a key t members signed (`ticket.check_ticket`): the tickets carry these.
+        self.key_signatures = {m: bytes(keys[m][Key.KEY_SIGNATURE]) for m in members}
+        self.signing_keys = {m: bytes(got[m][Key.SIGNING_KEY]) for m in members}
+        enrollment.verify_committee_key(self.job, public_key, self.key_signatures, self.signing_keys)
         return public_key
 
     def _need_all(self, got: dict, members: tuple[int, ...], what: str) -> None:
@@ -124,7 +140,21 @@ class FlowerCommittee:
         return self._aligned(members, got)
 
     def partials(self, members: Sequence[int], frame: bytes) -> list[bytes]:
-        got = self._ask({m: {Key.STAGE.value: Stage.DECRYPT.value, Key.FRAME.value: frame} for m in members})
+        """Partial decryptions of a request; each member also gets the parts of every round the request
+        touches that it was not sent yet, and audits them before it answers (`CommitteeMember._audit`)."""
+        rounds: list[int] = []
+        if self.parts is not None:
+            cfg = self.job.config_for_epoch(0)
+            req = parse_release_request(frame, job_id=cfg.job_id, ahe_ring=cfg.ahe.ring)
+            rounds = sorted(set(req.data) | set(req.noise))
+        bodies = {}
+        for m in members:
+            new = [r for r in rounds if r not in self._sent.get(m, set())]
+            bodies[m] = {Key.STAGE.value: Stage.DECRYPT.value, Key.FRAME.value: frame,
+                         Key.PARTS.value: [parts_to_bytes(self.parts(r)) for r in new]}
+        got = self._ask(bodies)
+        for m in got:
+            self._sent.setdefault(m, set()).update(rounds)
         return self._aligned(members, got)
 
     @staticmethod
@@ -187,6 +217,7 @@ class SsaDpftrl(Strategy):
         self.committee_nodes = None if committee_nodes is None else tuple(committee_nodes)
         self.server_learning_rate, self.momentum, self.timeout = server_learning_rate, momentum, timeout
         self.aggregator: DPFTRLSsa | None = None
+        self.committee: FlowerCommittee | None = None
         self.train_nodes: tuple[int, ...] = ()
         self.history: list[dict] = []
         self._arrays: ArrayRecord | None = None
@@ -209,9 +240,14 @@ class SsaDpftrl(Strategy):
                                 **self.privacy_args)
         dim = flatten_arrays(arrays).size
         t0 = time.perf_counter()
+        def transport(job: Job, _seed) -> FlowerCommittee:
+            self.committee = FlowerCommittee(grid, job, committee, self.timeout)
+            return self.committee
+
         agg = DPFTRLSsa(privacy, dim, self.settings, self.server_learning_rate, self.momentum,
-                        committee_factory=lambda job, _seed: FlowerCommittee(grid, job, committee, self.timeout),
-                        max_clients=len(self.train_nodes))
+                        committee_factory=transport, max_clients=len(self.train_nodes), keep_parts=True)
+        if agg.job.prove_uploads:  # members audit each round's proven parts before they decrypt it
+            self.committee.parts = agg.round_parts
         logger.info("SSA job %s: %d training nodes, committee %s (key generation %.2f s)",
                     agg.job.job_id.hex()[:8], len(self.train_nodes), committee, time.perf_counter() - t0)
         return agg
@@ -223,7 +259,9 @@ class SsaDpftrl(Strategy):
         if self.aggregator is None:
             self.aggregator = self._setup(arrays, grid)
         self._arrays = arrays
-        ticket = self.aggregator.ticket_bytes()
+        signed = dataclasses.replace(self.aggregator.ticket(), key_signatures=self.committee.key_signatures,
+                                     signing_keys=self.committee.signing_keys)
+        ticket = ticket_to_bytes(self.aggregator.job, signed)
         config = ConfigRecord({**dict(config), "server-round": server_round})
         return [Message(RecordDict({"arrays": arrays, "config": config,
                                     SSA_KEY: ConfigRecord({Key.TICKET.value: ticket, Key.CLIENT_ID.value: i})}),

@@ -2,7 +2,7 @@
 """DP-FTRL under secure stateful aggregation (arXiv 2410.11368): the untrusted server stores encrypted
 round aggregates and learns only the policy rows the committee releases.
 
-Per round: clients clip + encode + encrypt (`create_upload`, run wherever the client runs); the server
+Per round: clients clip + encode + encrypt (`ticket.create_upload`, run wherever the client runs); the server
 validates and sums uploads; the committee adds encrypted noise shares Z_t; the server stores the round,
 asks the committee for the mechanism's prefix-form row t and decrypts
 
@@ -21,10 +21,8 @@ import concurrent.futures
 import copy
 import dataclasses
 import hashlib
-import json
 import logging
 import os
-import struct
 import time
 from collections.abc import Callable, Sequence
 
@@ -34,13 +32,14 @@ from threadpoolctl import threadpool_limits
 
 from loyal.methods.fl.dp_common import PrivacyConfig
 from loyal.methods.fl.dpftrl_plaintext import LearnerState
+from loyal.methods.fl.ticket import RoundTicket, create_upload
 from loyal.protocols.dpftrl.ledger import ParticipationError
-from loyal.protocols.proto.convert import residues_from_bytes, residues_to_bytes
 from loyal.protocols.proto.policies import canonical_policy_spec, policy_schema
-from loyal.protocols.rlwe.ahe import ThresholdError
+from loyal.protocols.rlwe.ahe import AheCiphertext, ThresholdError
 from loyal.protocols.rlwe.params import BY_NAME
 from loyal.protocols.rlwe.prng import AesCtrPrng
-from loyal.protocols.ssa.client import SsaClient, create_cohort_noise
+from loyal.protocols.ssa.audit import RoundParts
+from loyal.protocols.ssa.client import create_cohort_noise
 from loyal.protocols.ssa.committee import LocalCommittee, Transport, member_prng, serve
 from loyal.protocols.ssa.config import SsaConfig
 from loyal.protocols.ssa.driver import RoundDriver
@@ -76,6 +75,10 @@ class SsaSettings:
         off by default in simulations, whose clients are the simulator's own (a `Job.security_issues` entry).
       noise_contributors, honest_noise_contributors: n_c of each round's uploaders also add a noise-only share,
         h_c of them assumed honest (`Job`; issue 15): overhead sqrt((n + n_c)/(h + h_c)) instead of sqrt(n/h).
+      member_keys: the pinned Ed25519 public keys (hex) of members 1..n (`Job.member_keys`); () leaves the
+        committee unpinned (a `Job.security_issues` entry). Flower members and clients check them.
+      min_cohort: uploads a round needs before it closes (`Job.min_cohort`; 1, the default, is a
+        `Job.security_issues` entry: a one-client round releases that client's update).
     """
 
     scale: float = 2.0**10
@@ -88,6 +91,8 @@ class SsaSettings:
     prove_uploads: bool = False
     noise_contributors: int = 0
     honest_noise_contributors: int = 0
+    member_keys: tuple[str, ...] = ()
+    min_cohort: int = 1
 
     def __post_init__(self) -> None:
         if not self.scale > 0:
@@ -136,49 +141,10 @@ def ssa_job(privacy: PrivacyConfig, dim: int, settings: SsaSettings, cohort_size
                   honest_noise_contributors=settings.honest_noise_contributors)
     return Job(
         job_id=ids.random_bytes(16), public_seed=ids.random_bytes(32), params_name=settings.params or cheapest_params_name(**fields),
-        participations=privacy.participations, min_separation=policy_schema(spec)[1],
+        participations=privacy.participations, min_separation=policy_schema(spec)[1], member_keys=settings.member_keys,
+        min_cohort=settings.min_cohort,
         rotations=tuple((after, settings.committee_size, settings.threshold) for after in range(r - 1, n - 1, r)) if r else (),
         **fields,
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class RoundTicket:
-    """What a client needs to contribute to the open round (public; travels to client processes)."""
-
-    config: SsaConfig
-    round_index: int
-    public_key_hat: np.ndarray = dataclasses.field(repr=False)
-
-
-def ticket_to_bytes(job: Job, ticket: RoundTicket) -> bytes:
-    """The ticket as data for clients in other processes: round | job JSON | public key residues.
-
-    Never pickle: a client that unpickles what the server sent runs whatever the server chose, and SSA
-    distrusts the server (issue 16). `ticket_from_bytes` validates every field.
-    """
-    blob = json.dumps(job.to_json(), sort_keys=True).encode()
-    return struct.pack("<II", len(blob), ticket.round_index) + blob + residues_to_bytes(ticket.public_key_hat)
-
-
-def ticket_from_bytes(data: bytes) -> RoundTicket:
-    """Inverse of `ticket_to_bytes`. Raises ValueError on malformed bytes or an invalid job."""
-    if len(data) < 8:
-        raise ValueError(f"a ticket needs at least 8 bytes, got {len(data)}")
-    n, round_index = struct.unpack_from("<II", data)
-    try:
-        job = Job.from_json(json.loads(bytes(data[8:8 + n])))
-    except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError) as e:
-        raise ValueError(f"malformed ticket job: {e}") from None
-    config = job.config_for_epoch(0)  # encryption does not depend on who decrypts
-    return RoundTicket(config, round_index, residues_from_bytes(bytes(data[8 + n:]), config.ahe.ring, "public_key_hat"))
-
-
-def create_upload(ticket: RoundTicket, update: np.ndarray, client_id: int, prng: AesCtrPrng | None = None) -> bytes:
-    """The client step: clip, encode, encrypt `update`; returns the framed upload (then the client leaves)."""
-    return SsaClient(ticket.config).create_contribution(
-        np.asarray(update, dtype=np.float64).reshape(-1), round_index=ticket.round_index, client_id=client_id,
-        public_key_hat=ticket.public_key_hat, prng=prng,
     )
 
 
@@ -197,6 +163,28 @@ def noise_from_committee(settings: SsaSettings, config: SsaConfig, round_index: 
     return total / config.encoder.scale
 
 
+class _AuditedDriver(RoundDriver):
+    """The round driver, keeping each round's AHE parts and proofs (`audit.RoundParts`) for members that
+    audit a round before decrypting it, as the gRPC server keeps them (`upload_parts`): a Flower committee
+    gets them with its release requests (`loyal.sim.flower_strategy.FlowerCommittee`)."""
+
+    def __init__(self, job: Job) -> None:
+        super().__init__(job)
+        self._parts: dict[int, dict[Kind, list]] = {}
+
+    def include_upload(self, state, contribution, now: float):
+        r, m = state.round_index, contribution.message
+        effects = super().include_upload(state, contribution, now)
+        part = (contribution.sender, AheCiphertext(np.array(m.ahe.c0_hat), np.array(m.ahe.c1_hat)), m.proof)
+        self._parts.setdefault(r, {}).setdefault(contribution.kind, []).append(part)
+        return effects
+
+    def round_parts(self, round_index: int) -> RoundParts:
+        got = self._parts.get(round_index, {})
+        return RoundParts(round_index, *(tuple(got.get(k, ())) for k in
+                                         (Kind.CLIENT_CONTRIBUTION, Kind.NOISE_CONTRIBUTION, Kind.COHORT_NOISE)))
+
+
 class DPFTRLSsa:
     """`Aggregator` for DP-FTRL under SSA: a loop around the round driver (module doc).
 
@@ -208,6 +196,8 @@ class DPFTRLSsa:
       committee_factory: builds the committee transport from (job, insecure seed) (default `LocalCommittee`;
         `loyal.sim.committee.RayCommittee` runs members as Ray actors).
       max_clients: the job's cohort size (default 2·m).
+      keep_parts: with `prove_uploads`, keep every round's AHE parts and proofs (`round_parts`) for a
+        committee whose members audit them (Flower); ~0.4–1 MB per upload, kept for the whole job.
     """
 
     name = "dpftrl-ssa"
@@ -215,17 +205,24 @@ class DPFTRLSsa:
     def __init__(
         self, privacy: PrivacyConfig, dim: int, settings: SsaSettings = SsaSettings(), server_learning_rate: float = 1.0,
         momentum: float = 0.0, committee_factory: Callable[..., Transport] | None = None, max_clients: int | None = None,
+        keep_parts: bool = False,
     ) -> None:
         self.privacy, self.settings = privacy, settings
         self.mechanism = privacy.build()
         self.job = ssa_job(privacy, dim, settings, max_clients or 2 * privacy.expected_clients)
-        self.driver = RoundDriver(self.job)
+        self.driver = _AuditedDriver(self.job) if keep_parts and self.job.prove_uploads else RoundDriver(self.job)
         self.state = self.driver.create_state()
         self.committee: Transport = (committee_factory or LocalCommittee)(self.job, settings.committee_seed)
         self.driver.start(self.state, self.committee.keygen(self.job.committee(0)[0]), time.time())
         self.learner = LearnerState(server_learning_rate, momentum)
         self.rejected = 0
         self.last_release: Release | None = None
+
+    def round_parts(self, round_index: int) -> RoundParts:
+        """Round `round_index`'s AHE parts and proofs (`keep_parts`), for members' audits."""
+        if not isinstance(self.driver, _AuditedDriver):
+            raise ProtocolStateError("this aggregator keeps no round parts (keep_parts with prove_uploads)")
+        return self.driver.round_parts(round_index)
 
     @property
     def config(self) -> SsaConfig:
@@ -234,11 +231,8 @@ class DPFTRLSsa:
 
     # ---- client side -------------------------------------------------------------------------
     def ticket(self) -> RoundTicket:
-        return RoundTicket(self.config, self.state.round_index, self.state.core.public_key_hat)
-
-    def ticket_bytes(self) -> bytes:
-        """`ticket()` as data (`ticket_to_bytes`), for clients in other processes (Flower)."""
-        return ticket_to_bytes(self.job, self.ticket())
+        """The open round's ticket (a transport that collects the members' key signatures adds them)."""
+        return RoundTicket(self.config, self.state.round_index, self.state.core.public_key_hat, self.job)
 
     def client_prng(self, round_index: int, client_id: int) -> AesCtrPrng:
         return self.settings.prng(f"client/{round_index}/{client_id}")

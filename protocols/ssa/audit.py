@@ -19,6 +19,7 @@ proof verification per upload of the round (docs/zk.md).
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 
@@ -62,6 +63,41 @@ def decode_part(blob: bytes, config: SsaConfig) -> tuple[AheCiphertext, bytes]:
     if (c0 >= ring.q).any() or (c1 >= ring.q).any():
         raise LogIntegrityError("a stored upload part has residues outside [0, q)")
     return AheCiphertext(c0, c1), blob[2 * size:]
+
+
+def parts_to_bytes(parts: RoundParts) -> bytes:
+    """A round's parts as data for a transport without `GetRoundParts` (Flower): header length | JSON of
+    (round, per role the senders and part sizes) | the `encode_part` blobs in that order."""
+    roles = {"data": parts.data, "noise": parts.noise, "cohort_noise": parts.cohort_noise}
+    blobs = {name: [encode_part(ct, proof) for _, ct, proof in items] for name, items in roles.items()}
+    head = json.dumps({"round": parts.round_index, **{name: [[s, len(b)] for (s, _, _), b in zip(items, blobs[name])]
+                                                      for name, items in roles.items()}}).encode()
+    return len(head).to_bytes(4, "little") + head + b"".join(b for name in roles for b in blobs[name])
+
+
+def parts_from_bytes(data: bytes, config: SsaConfig) -> RoundParts:
+    """Inverse of `parts_to_bytes`, every part decoded and range-checked (`decode_part`).
+
+    Raises:
+      LogIntegrityError: malformed bytes.
+    """
+    try:
+        n = int.from_bytes(data[:4], "little")
+        head = json.loads(data[4:4 + n])
+        at, roles = 4 + n, {}
+        for name in ("data", "noise", "cohort_noise"):
+            items = []
+            for sender, size in head[name]:
+                if not (isinstance(sender, int) and isinstance(size, int) and 0 < size <= len(data) - at):
+                    raise ValueError(f"a {name} part of {size!r} bytes from sender {sender!r}")
+                items.append((sender, *decode_part(data[at:at + size], config)))
+                at += size
+            roles[name] = tuple(items)
+        if at != len(data) or not isinstance(head["round"], int):
+            raise ValueError(f"{len(data) - at} bytes after the parts, or round {head['round']!r}")
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LogIntegrityError(f"malformed round parts: {e}") from None
+    return RoundParts(head["round"], roles["data"], roles["noise"], roles["cohort_noise"])
 
 
 def verify_part(config: SsaConfig, public_key_hat: np.ndarray, kind: Kind, round_index: int, sender: int,
@@ -132,4 +168,5 @@ def check_round_parts(
             raise LogIntegrityError(f"round {r} holds this member's noise share {len(mine)} times, not once")
 
 
-__all__ = ["Part", "RoundParts", "check_round_parts", "decode_part", "encode_part", "verify_part"]
+__all__ = ["Part", "RoundParts", "check_round_parts", "decode_part", "encode_part", "parts_from_bytes", "parts_to_bytes",
+           "verify_part"]

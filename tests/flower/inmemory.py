@@ -13,13 +13,20 @@ class InProcessGrid:
     """Delivers each message to `client_app` with the destination node's own, persistent `Context`.
 
     An exception in the ClientApp becomes an error reply, as Flower's runtimes return it.
+
+    Args:
+      run_config: every node's run config (default `insecure`: simulated nodes pin no committee).
+      node_configs: node index -> extra node config (e.g. a member's `member-key` identity file).
     """
 
-    def __init__(self, client_app, num_nodes: int, run_config: dict | None = None) -> None:
+    def __init__(self, client_app, num_nodes: int, run_config: dict | None = None,
+                 node_configs: dict[int, dict] | None = None) -> None:
         self.client_app = client_app
+        run_config = {"insecure": True} if run_config is None else run_config
         self.contexts = {
-            1000 + i: Context(run_id=1, node_id=1000 + i, node_config={"partition-id": i, "num-partitions": num_nodes},
-                              state=RecordDict(), run_config=dict(run_config or {}))
+            1000 + i: Context(run_id=1, node_id=1000 + i,
+                              node_config={"partition-id": i, "num-partitions": num_nodes, **(node_configs or {}).get(i, {})},
+                              state=RecordDict(), run_config=dict(run_config))
             for i in range(num_nodes)
         }
         self.sent: list[Message] = []

@@ -94,7 +94,9 @@ def test_example_and_packaged_apps_declare_every_run_config_key() -> None:
     baseline = tomllib.loads((app_dir("secaggplus") / "pyproject.toml").read_text())["tool"]["flwr"]["app"]
     assert loyal == packaged  # `loyal flower run` submits the example's app
     assert loyal["components"] == {"serverapp": "loyal.sim.flower_app:server_app", "clientapp": "loyal.sim.flower_app:client_app"}
-    assert loyal["config"] == defaults == baseline["config"]
+    # Simulated nodes pin no committee: the apps declare `insecure = true` explicitly, over AppConfig's False.
+    assert defaults["insecure"] is False and loyal["config"]["insecure"] is True
+    assert loyal["config"] == {**defaults, "insecure": True} == baseline["config"]
 
 
 @pytest.mark.parametrize("shares,message", [

@@ -11,7 +11,8 @@ import pytest
 from flwr.app import Array, ArrayRecord, ConfigRecord, Message, MetricRecord, RecordDict
 from flwr.clientapp import ClientApp
 
-from loyal.methods.fl.dpftrl_ssa import SsaSettings, ticket_from_bytes
+from loyal.methods.fl.dpftrl_ssa import SsaSettings
+from loyal.methods.fl.ticket import ticket_from_bytes
 from loyal.protocols.rlwe.ahe import ThresholdError
 from loyal.protocols.ssa.errors import LogIntegrityError
 from loyal.sim.flower_app import AppConfig, client_app, run_server, synthetic_update
@@ -125,7 +126,8 @@ def test_committee_member_fails_if_relayed_roster_swaps_its_exchange_key() -> No
     # Execute: the relay substitutes the exchange key (a man in the middle), then the commitment.
     for keys, commits, reason in [([b"\x01" * 32], [bytes(got["commitment"])], "does not carry this member's exchange key"),
                                   ([bytes(got["exchange-key"])], [b"\x02" * 32], "does not carry this member's commitment")]:
-        roster = {"stage": "reveal", "members": [1], "exchange-keys": keys, "commitments": commits}
+        roster = {"stage": "reveal", "members": [1], "exchange-keys": keys, "commitments": commits,
+                  **{k + "s": [bytes(got[k])] for k in ("signing-key", "join-signature", "commitment-signature")}}
         (reply,) = grid.send_and_receive([Message(RecordDict({COMMITTEE_KEY: ConfigRecord(roster)}), dst_node_id=1000,
                                                   message_type=COMMITTEE_MESSAGE_TYPE)])
         # Assert
@@ -200,7 +202,7 @@ def test_strategy_fails_if_arguments_invalid(kwargs, message) -> None:
 def test_app_trains_digits_through_the_strategy() -> None:
     # The same server_app / client_app bodies that `flwr run` loads, on 7 in-process nodes.
     cfg = AppConfig(num_rounds=2, noise_multiplier=0.0, params="insecure-test-n1024", digits_clients=30,
-                    eval_clients=30, local_steps=5)
+                    eval_clients=30, local_steps=5, insecure=True)
     run_config = {k.replace("_", "-"): v for k, v in dataclasses.asdict(cfg).items()}
     report = run_server(InProcessGrid(client_app, 7, run_config), cfg)
     assert [h["accepted"] for h in report["history"]] == [4, 4]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -133,7 +134,7 @@ def test_dpftrl_ssa_rejects_truncated_upload_and_keeps_the_rest() -> None:
     agg = DPFTRLSsa(_privacy(0.0), DIM, SETTINGS, server_learning_rate=1.0)
     ups = _updates(3)
     ticket = agg.ticket()
-    from loyal.methods.fl.dpftrl_ssa import create_upload
+    from loyal.methods.fl.ticket import create_upload
 
     blobs = [create_upload(ticket, u.numpy(), i, agg.client_prng(0, i)) for i, u in enumerate(ups)]
     assert not agg.handle_upload(blobs[0][: len(blobs[0]) // 2])  # dropped mid-upload
@@ -162,16 +163,23 @@ def test_dpftrl_ssa_above_threshold_releases_with_live_subset_and_rotates() -> N
 
 def test_ticket_travels_as_validated_data_not_pickle() -> None:
     """A Flower client decodes the server's ticket as data (issue 16: unpickling lets the server run code)."""
-    from loyal.methods.fl.dpftrl_ssa import create_upload, ticket_from_bytes
+    import struct
+
+    from loyal.methods.fl.ticket import create_upload, ticket_from_bytes, ticket_to_bytes
 
     agg = DPFTRLSsa(_privacy(0.0), DIM, SETTINGS, server_learning_rate=1.0)
-    data = agg.ticket_bytes()
+    signed = dataclasses.replace(agg.ticket(), key_signatures={1: b"s" * 64}, signing_keys={1: b"k" * 32})
+    data = ticket_to_bytes(agg.job, signed)
     assert b"\x80\x04" not in data[:2]  # no pickle header
     ticket = ticket_from_bytes(data)
-    assert ticket.round_index == 0 and ticket.config.genesis == agg.config.genesis
+    assert ticket.round_index == 0 and ticket.config.genesis == agg.config.genesis and ticket.job == agg.job
     assert np.array_equal(ticket.public_key_hat, agg.ticket().public_key_hat)
+    assert (ticket.key_signatures, ticket.signing_keys) == ({1: b"s" * 64}, {1: b"k" * 32})
     assert agg.handle_upload(create_upload(ticket, _updates(1)[0].numpy(), 0, agg.client_prng(0, 0)))
-    for bad in (data[:5], data[:40], data[:-4], b"\x05\x00\x00\x00\x00\x00\x00\x00{}{}{"):
+    n = struct.unpack_from("<I", data)[0]
+    bad_signatures = data[:12 + n] + b'{"1": 5}' + data[12 + n + struct.unpack_from("<I", data, 8)[0]:]
+    bad_signatures = bad_signatures[:8] + struct.pack("<I", 8) + bad_signatures[12:]
+    for bad in (data[:5], data[:40], data[:-4], b"\x05\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00{}{}{", bad_signatures):
         with pytest.raises(ValueError):
             ticket_from_bytes(bad)
 
@@ -203,7 +211,7 @@ def test_dpftrl_ssa_with_proofs_excludes_the_attack_upload_and_releases_the_rest
     and the release is the sum of the honest uploads; a replay in the same batch is refused too."""
     import dataclasses
 
-    from loyal.methods.fl.dpftrl_ssa import create_upload
+    from loyal.methods.fl.ticket import create_upload
     from loyal.protocols.rlwe.ahe import AheCiphertext
     from loyal.protocols.ssa.messages import Kind, parse_contribution, serialize_contribution
 

@@ -189,3 +189,27 @@ def test_an_upload_parsed_ahead_is_still_checked_against_the_state_it_meets(job)
     with pytest.raises(ProofError):
         job.server.parse_contribution(st.public_key_hat, bad, Kind.CLIENT_CONTRIBUTION)
     assert st.open_round.client_ids == {1}
+
+
+def test_round_parts_travel_as_data_and_still_fail_the_audit(job):
+    # Prepare: a round holding the attack part, its parts as a transport without GetRoundParts sends them.
+    from loyal.protocols.ssa.audit import parts_from_bytes, parts_to_bytes
+    from loyal.protocols.ssa.errors import LogIntegrityError
+
+    req, parts = _malicious_round(job)
+    data = parts_to_bytes(parts)
+    # Execute
+    back = parts_from_bytes(data, job.config)
+    # Assert: the same parts (senders, ciphertexts, proofs), and the member's audit still names the attack part;
+    # cut, padded or out-of-range bytes are refused.
+    assert [s for s, _, _ in back.data] == [s for s, _, _ in parts.data] and back.round_index == 0
+    assert all(np.array_equal(a.c0_hat, b.c0_hat) and np.array_equal(a.c1_hat, b.c1_hat) and p == q
+               for (_, a, p), (_, b, q) in zip(back.data, parts.data))
+    with pytest.raises(LogIntegrityError, match="part of sender 5 is not proven well formed"):
+        _member(job, back).handle_release_request(req)
+    n = int.from_bytes(data[:4], "little")
+    big = bytearray(data)
+    big[4 + n:4 + n + 4] = b"\xff\xff\xff\xff"  # the first residue of the first part, above every modulus
+    for bad in (data[:-1], data + b"\x00", data[:3], b"\x05\x00\x00\x00{}{}{", bytes(big)):
+        with pytest.raises(LogIntegrityError, match="malformed round parts|residues outside"):
+            parts_from_bytes(bad, job.config)
