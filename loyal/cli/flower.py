@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction, help_text: str) -> None:
     group = sub.add_parser("flower", help=help_text, description=help_text)
     cmds = group.add_subparsers(dest="flower_command", metavar="COMMAND", parser_class=type(group))
     group.set_defaults(func=lambda a: (group.print_help(), 2)[1])
-    p = cmds.add_parser("run", help="run the Loyal app and the SecAgg+ baseline with `flwr run` (local simulation SuperLink)")
+    p = cmds.add_parser("run", help="run the Loyal app and the SecAgg+ baseline with `flwr run` (local simulation SuperLink; "
+                        "its nodes pin no committee: run config insecure=true, docs/flower.md, Trust)")
     p.add_argument("--task", choices=("digits", "synthetic"), default="digits", help="digits (default) or synthetic updates")
     p.add_argument("--clients", type=positive_int, default=10, help="training nodes, all train every round (default 10)")
     p.add_argument("--rounds", type=positive_int, default=3, help="rounds (default 3)")
@@ -73,7 +74,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.committee_threshold > args.committee_size:
         raise ValueError(f"--committee-threshold must be in [1, committee-size={args.committee_size}], got {args.committee_threshold}")
     app = AppConfig(task=args.task, num_rounds=args.rounds, noise_multiplier=args.noise_multiplier,
-                    committee_size=args.committee_size, threshold=args.committee_threshold, params=args.params)
+                    committee_size=args.committee_size, threshold=args.committee_threshold, params=args.params,
+                    insecure=True)  # `flwr run` on a local simulation SuperLink: no node holds a pinned member key
     fc = FlowerConfig(app=app, clients=args.clients, num_shares=args.num_shares, reconstruction_threshold=args.threshold,
                      apps=tuple(a.strip() for a in args.apps.split(",") if a.strip()), actors=args.actors)
     with _progress(len(fc.apps), transient=args.json) as note:

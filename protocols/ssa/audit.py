@@ -18,10 +18,13 @@ proof verification per upload of the round (docs/zk.md).
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import json
+import os
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from loyal.protocols.rlwe.ahe import AheCiphertext
 from loyal.protocols.ssa import log as ssalog
@@ -122,6 +125,30 @@ def _sum(config: SsaConfig, parts: tuple[Part, ...]) -> AheCiphertext:
     return acc
 
 
+def _verify_all(config: SsaConfig, public_key_hat: np.ndarray, round_index: int,
+                parts: list[tuple[Kind, int, AheCiphertext, bytes]]) -> None:
+    """`verify_part` of every part, in one thread per core (the verifier's NumPy work releases the GIL:
+    ~1.6x on 2 cores, as the server's `DPFTRLSsa.handle_uploads`, one BLAS thread each); raises
+    LogIntegrityError naming the first part, in order, whose proof fails."""
+    def check(part: tuple[Kind, int, AheCiphertext, bytes]) -> ProofError | None:
+        try:
+            verify_part(config, public_key_hat, part[0], round_index, *part[1:])
+        except ProofError as e:
+            return e
+        return None
+
+    workers = min(len(parts), os.cpu_count() or 1)
+    if workers > 1:
+        with threadpool_limits(limits=1), concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            errors = list(pool.map(check, parts))
+    else:
+        errors = [check(p) for p in parts]
+    for (kind, sender, _, _), e in zip(parts, errors):
+        if e is not None:
+            raise LogIntegrityError(f"round {round_index}: the {kind.name.lower()} part of sender {sender} is not "
+                                    f"proven well formed ({e})")
+
+
 def check_round_parts(
     config: SsaConfig, header: LogHeader, parts: RoundParts, public_key_hat: np.ndarray, own_noise: bytes | None,
 ) -> None:
@@ -152,12 +179,9 @@ def check_round_parts(
         if allowed is not None and not set(senders) <= allowed:
             raise LogIntegrityError(f"round {r} has {kind.name.lower()} parts from {sorted(set(senders) - allowed)}, "
                                     f"not {'committee members' if kind == Kind.NOISE_CONTRIBUTION else 'data uploaders'}")
-        for sender, ct, proof in items:
-            try:
-                verify_part(config, public_key_hat, kind, r, sender, ct, proof)
-            except ProofError as e:
-                raise LogIntegrityError(f"round {r}: the {kind.name.lower()} part of sender {sender} is not proven "
-                                        f"well formed ({e})") from None
+    _verify_all(config, public_key_hat, r, [(kind, sender, ct, proof) for kind, items in (
+        (Kind.CLIENT_CONTRIBUTION, parts.data), (Kind.NOISE_CONTRIBUTION, parts.noise), (Kind.COHORT_NOISE, parts.cohort_noise))
+        for sender, ct, proof in items])
     if ssalog.digest_ahe(_sum(config, parts.data)) != header.data_ahe_digest:
         raise LogIntegrityError(f"round {r}'s data AHE sum is not the sum of its proven uploads")
     if ssalog.digest_ahe(_sum(config, parts.noise + parts.cohort_noise)) != header.noise_ahe_digest:
