@@ -155,12 +155,17 @@ class Segments:
         size = HEADER_BYTES + len(payload)
         with self._lock:
             f = self._open(round_index, create=True)
+            if f.direct_fd is not None:
+                offset, want = aligned(f.end), aligned(size)
+                try:
+                    written = os.pwrite(f.direct_fd, self._aligned_record(header, payload, want), offset)
+                except OSError as e:  # some file systems take O_DIRECT on open and refuse the write
+                    if e.errno != errno.EINVAL:
+                        raise
+                    self._no_direct()
             if f.direct_fd is None:
                 offset, want = f.end, size
                 written = os.pwritev(f.fd, [header, payload], offset)
-            else:
-                offset, want = aligned(f.end), aligned(size)
-                written = os.pwrite(f.direct_fd, self._aligned_record(header, payload, want), offset)
             if written != want:  # a short write (disk full): leave no partial record
                 os.ftruncate(f.fd, f.end)
                 raise OSError(f"short write to {self.path(round_index)}: {written} of {want} bytes")
@@ -239,6 +244,15 @@ class Segments:
                 _sync_dir(self.directory)  # the new file's name survives power loss before any record is referenced
             f = self._files[round_index] = _File(fd, os.fstat(fd).st_size, direct_fd=self._open_direct(path))
         return f
+
+    def _no_direct(self) -> None:
+        """This directory's file system refused direct I/O: every segment writes through the page cache."""
+        logger.info("%s has no direct I/O: payloads go through the page cache", self.directory)
+        self.direct = False
+        for other in self._files.values():
+            if other.direct_fd is not None:
+                os.close(other.direct_fd)
+                other.direct_fd = None
 
     def _open_direct(self, path: str) -> int | None:
         """`path` opened for direct-I/O writes, or None (not durable, or a file system without O_DIRECT)."""

@@ -251,3 +251,24 @@ def test_file_system_without_direct_io_falls_back_to_the_page_cache(tmp_path, mo
     assert not store.segments.direct and refs[1].offset == refs[0].end and store.segments._synced == 2
     assert all(store.segments.read(r, payload_record(i)[1]) == payload_record(i)[0] for i, r in enumerate(refs))
     store.close()
+
+
+def test_file_system_refusing_direct_writes_falls_back_to_the_page_cache(tmp_path, monkeypatch):
+    # Prepare: O_DIRECT opens, but the first direct write fails with EINVAL (as on some network file systems).
+    store = Store(str(tmp_path / "s.db"))
+    if not store.segments.direct:
+        pytest.skip("no direct I/O here")
+    calls = []
+
+    def refusing(fd, data, offset):
+        calls.append(offset)
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(segments.os, "pwrite", refusing)
+    # Execute
+    refs = [store.stage_payload(0, *payload_record(i)) for i in range(2)]
+    # Assert: one refused direct write, then both records through the page cache, contiguous and durable.
+    assert calls == [0] and not store.segments.direct and refs[1].offset == refs[0].end
+    assert store.segments._synced == 2
+    assert all(store.segments.read(r, payload_record(i)[1]) == payload_record(i)[0] for i, r in enumerate(refs))
+    store.close()
