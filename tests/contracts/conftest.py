@@ -99,3 +99,11 @@ def env(request) -> Env:
     arbiters = tuple(insecure_dev_account(role) for role in ARBITERS)
     registry, _ = OMLRegistryClient.deploy(chain, owner, [a.address for a in arbiters], QUORUM, CONFIG)
     return Env(chain, registry, owner, insecure_dev_account("host"), insecure_dev_account("stranger"), arbiters)
+
+
+@pytest.fixture
+def world(env):
+    """A registered model with an unlicensed pirate and a licensed host (`challenge_world.World`)."""
+    from tests.contracts.challenge_world import World
+
+    return World(env)
