@@ -230,3 +230,20 @@ def test_dpftrl_ssa_with_proofs_excludes_the_attack_upload_and_releases_the_rest
     out = agg.finish_round(torch.zeros(DIM, dtype=torch.float64))
     expect = sum(clip_update(u, 1.0) for u in ups[1:]) / CLIENTS
     assert float((out - expect).abs().max()) <= (CLIENTS - 1) / settings.scale / CLIENTS
+
+
+def test_dpftrl_ssa_keeps_the_round_parts_members_audit() -> None:
+    """With `keep_parts` (a Flower committee's audit), every included upload's AHE part and proof is kept
+    for its round (in a temporary file) and the kept parts pass the member's audit against the stored log."""
+    from loyal.protocols.ssa.audit import check_round_parts
+    from loyal.protocols.ssa.errors import ProtocolStateError
+
+    # the proven noise bound needs a secure set; h = 3 honest of 5 members need h + t - 1 = 5 noise shares
+    settings = dataclasses.replace(SETTINGS, params=None, prove_uploads=True, committee_size=5)
+    agg = DPFTRLSsa(_privacy(0.5), DIM, settings, keep_parts=True)
+    agg.apply(torch.zeros(DIM, dtype=torch.float64), _updates(0), [1.0] * CLIENTS)
+    parts, header = agg.round_parts(0), agg.state.core.log[0].header
+    assert sorted(s for s, _, _ in parts.data) == list(range(CLIENTS)) and len(parts.noise) == header.num_noise == 5
+    check_round_parts(agg.config, header, parts, agg.state.core.public_key_hat, None)  # raises if any part is off
+    with pytest.raises(ProtocolStateError, match="keeps no round parts"):
+        DPFTRLSsa(_privacy(0.5), DIM, SETTINGS, keep_parts=True).round_parts(0)  # no proofs: nothing to audit
