@@ -249,10 +249,10 @@ class Segments:
         """This directory's file system refused direct I/O: every segment writes through the page cache."""
         logger.info("%s has no direct I/O: payloads go through the page cache", self.directory)
         self.direct = False
-        for other in self._files.values():
-            if other.direct_fd is not None:
-                os.close(other.direct_fd)
-                other.direct_fd = None
+        for f in self._files.values():
+            if f.direct_fd is not None:
+                os.close(f.direct_fd)
+                f.direct_fd = None
 
     def _open_direct(self, path: str) -> int | None:
         """`path` opened for direct-I/O writes, or None (not durable, or a file system without O_DIRECT)."""
@@ -263,8 +263,7 @@ class Segments:
         except OSError as e:
             if e.errno != errno.EINVAL:
                 raise
-            logger.info("%s has no direct I/O: payloads go through the page cache", self.directory)
-            self.direct = False
+            self._no_direct()
             return None
 
     # ---- reading -----------------------------------------------------------------------------------
