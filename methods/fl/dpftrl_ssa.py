@@ -17,19 +17,16 @@ Committees rotate every `rotate_every` rounds through the proactive hand-off.
 
 from __future__ import annotations
 
-import concurrent.futures
 import copy
 import dataclasses
 import hashlib
 import logging
-import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from threadpoolctl import threadpool_limits
 
 from loyal.methods.fl.dp_common import PrivacyConfig
 from loyal.methods.fl.dpftrl_plaintext import LearnerState
@@ -39,7 +36,7 @@ from loyal.protocols.proto.policies import canonical_policy_spec, policy_schema
 from loyal.protocols.rlwe.ahe import ThresholdError
 from loyal.protocols.rlwe.params import BY_NAME
 from loyal.protocols.rlwe.prng import AesCtrPrng
-from loyal.protocols.ssa.audit import RoundParts, decode_part, encode_part
+from loyal.protocols.ssa.audit import RoundParts, decode_part, encode_part, in_threads
 from loyal.protocols.ssa.client import create_cohort_noise
 from loyal.protocols.ssa.committee import LocalCommittee, Transport, member_prng, serve
 from loyal.protocols.ssa.config import SsaConfig
@@ -271,7 +268,7 @@ class DPFTRLSsa:
         """`handle_upload` of a round's uploads, in order; returns how many were accepted.
 
         With proofs, parsing and proof verification (~40–60 ms an upload, the server's whole cost) first run
-        for all of them in one thread per core (NumPy and BLAS release the GIL: 1.6× on 2 cores), as the
+        for all of them in one thread per core (`audit.in_threads`: 1.6× on 2 cores), as the
         gRPC server verifies concurrent uploads in worker threads; then each is checked and included in
         order, the state touched by this thread only."""
         if not self.job.prove_uploads or len(uploads) < 2 or self.state.core is None:
@@ -284,11 +281,7 @@ class DPFTRLSsa:
             except _REJECTED as e:
                 return e
 
-        # One BLAS thread per verifier thread: OpenBLAS's own pools busy-wait against each other (104 ms of
-        # CPU per proof instead of 46 ms on 2 cores; `loyal.server.runtime.single_blas_thread`).
-        workers = min(len(uploads), os.cpu_count() or 1)
-        with threadpool_limits(limits=1), concurrent.futures.ThreadPoolExecutor(workers) as pool:
-            parsed = list(pool.map(parse, uploads))
+        parsed = in_threads(parse, uploads)
         accepted = 0
         for data, p in zip(uploads, parsed):
             if isinstance(p, Exception):
