@@ -147,11 +147,10 @@ class FlowerCommittee:
             cfg = self.job.config_for_epoch(0)
             req = parse_release_request(frame, job_id=cfg.job_id, ahe_ring=cfg.ahe.ring)
             rounds = sorted(set(req.data) | set(req.noise))
-        bodies = {}
-        for m in members:
-            new = [r for r in rounds if r not in self._sent.get(m, set())]
-            bodies[m] = {Key.STAGE.value: Stage.DECRYPT.value, Key.FRAME.value: frame,
-                         Key.PARTS.value: [parts_to_bytes(self.parts(r)) for r in new]}
+        new = {m: [r for r in rounds if r not in self._sent.get(m, set())] for m in members}
+        encoded = {r: parts_to_bytes(self.parts(r)) for r in sorted(set().union(*new.values()))}  # once per round
+        bodies = {m: {Key.STAGE.value: Stage.DECRYPT.value, Key.FRAME.value: frame,
+                      Key.PARTS.value: [encoded[r] for r in new[m]]} for m in members}
         got = self._ask(bodies)
         for m in got:
             self._sent.setdefault(m, set()).update(rounds)
@@ -261,7 +260,7 @@ class SsaDpftrl(Strategy):
         self._arrays = arrays
         signed = dataclasses.replace(self.aggregator.ticket(), key_signatures=self.committee.key_signatures,
                                      signing_keys=self.committee.signing_keys)
-        ticket = ticket_to_bytes(self.aggregator.job, signed)
+        ticket = ticket_to_bytes(signed)
         config = ConfigRecord({**dict(config), "server-round": server_round})
         return [Message(RecordDict({"arrays": arrays, "config": config,
                                     SSA_KEY: ConfigRecord({Key.TICKET.value: ticket, Key.CLIENT_ID.value: i})}),

@@ -44,13 +44,15 @@ class RoundTicket:
     signing_keys: Mapping[int, bytes] = dataclasses.field(default_factory=dict, repr=False)
 
 
-def ticket_to_bytes(job: Job, ticket: RoundTicket) -> bytes:
+def ticket_to_bytes(ticket: RoundTicket) -> bytes:
     """The ticket as data: (job length, round, signatures length) | job JSON | signatures JSON | key residues.
 
     Never pickle: a client that unpickles what the server sent runs whatever the server chose, and SSA
     distrusts the server (issue 16). `ticket_from_bytes` validates every field.
     """
-    blob = json.dumps(job.to_json(), sort_keys=True).encode()
+    if ticket.job is None:
+        raise ValueError("a ticket travels with its job (clients check the job before they encrypt)")
+    blob = json.dumps(ticket.job.to_json(), sort_keys=True).encode()
     sigs = json.dumps({str(m): [ticket.key_signatures[m].hex(), ticket.signing_keys.get(m, b"").hex()]
                        for m in sorted(ticket.key_signatures)}).encode()
     return _HEAD.pack(len(blob), ticket.round_index, len(sigs)) + blob + sigs + residues_to_bytes(ticket.public_key_hat)

@@ -98,7 +98,7 @@ def test_client_refuses_a_committee_key_the_server_swapped(tmp_path) -> None:
         rec = msg.content.config_records[SSA_KEY]
         ticket = ticket_from_bytes(bytes(rec[Key.TICKET]))
         swapped = dataclasses.replace(ticket, public_key_hat=np.roll(ticket.public_key_hat, 1, axis=-1))
-        rec[Key.TICKET.value] = ticket_to_bytes(ticket.job, swapped)
+        rec[Key.TICKET.value] = ticket_to_bytes(swapped)
     # Execute
     replies = grid.send_and_receive(msgs)
     # Assert: every client refuses to encrypt; no upload leaves a node.

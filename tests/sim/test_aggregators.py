@@ -169,7 +169,7 @@ def test_ticket_travels_as_validated_data_not_pickle() -> None:
 
     agg = DPFTRLSsa(_privacy(0.0), DIM, SETTINGS, server_learning_rate=1.0)
     signed = dataclasses.replace(agg.ticket(), key_signatures={1: b"s" * 64}, signing_keys={1: b"k" * 32})
-    data = ticket_to_bytes(agg.job, signed)
+    data = ticket_to_bytes(signed)
     assert b"\x80\x04" not in data[:2]  # no pickle header
     ticket = ticket_from_bytes(data)
     assert ticket.round_index == 0 and ticket.config.genesis == agg.config.genesis and ticket.job == agg.job
